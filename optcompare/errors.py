@@ -1,0 +1,9 @@
+"""The one exception type the command line maps to exit status 2 (bad input)."""
+
+
+class BadInputError(ValueError):
+  """Bad config, search space, command line, data or file on disk.
+
+  The message is one line that names the offending field or file. Raised before anything is
+  written, so a rejected command leaves no trace.
+  """
