@@ -1,0 +1,181 @@
+"""Bootstrap estimates of best-of-K performance (Choi et al. 2019, Appendix C).
+
+For an optimizer with n finished trials and a budget of K trials, draw K of the n trials with
+replacement, pick the one with the best (lowest) validation metric, and record its validation
+and test metric. Repeating this `num_resamples` times gives the distribution of "what a tuner
+with K trials would have found"; we report its median and 5th / 95th percentiles.
+
+Conventions (documented here, relied on by the report):
+* Only finished trials take part: status completed, diverged or failed. Running, pending and
+  corrupt trials are left out (their outcome is unknown).
+* Diverged and failed trials count as trials that *lost*: their validation metric is +inf, so
+  they are never chosen while any resampled trial completed. A completed trial whose
+  validation metric is NaN/inf counts as lost too.
+* If all K resampled trials lost, the outcome of that resample is +inf for both validation and
+  test. Percentiles are taken over all resamples with +inf sorting last, so a percentile is
+  +inf exactly when more than that fraction of resamples lost entirely (`frac_all_lost`
+  gives the fraction). Percentiles interpolate linearly (NumPy's default); interpolating
+  towards +inf gives +inf.
+* A completed trial without a test metric (NaN) contributes nothing to the test percentiles
+  (they are taken over the resamples whose chosen trial has a test value).
+* K may exceed the number of finished trials (resampling is with replacement).
+* Resampled indices come from `np.random.SeedSequence([seed, crc32(optimizer), K])`: the
+  numbers for one optimizer do not change when optimizers are added to or removed from the
+  table, and do not depend on the row order (trials are ordered by index).
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from optcompare.analysis.load import FINISHED, LOST
+
+QUANTILES = (("p5", 5.0), ("median", 50.0), ("p95", 95.0))
+
+
+def k_values(num_trials: int | Iterable[int]) -> list[int]:
+  """An int gives 1, 2, 4, ... up to num_trials; an iterable is used as given (sorted)."""
+  if isinstance(num_trials, (int, np.integer)):
+    if num_trials < 1:
+      raise ValueError(f"num_trials must be >= 1, got {num_trials}")
+    ks, k = [], 1
+    while k <= num_trials:
+      ks.append(k)
+      k *= 2
+    return ks
+  ks = sorted({int(k) for k in num_trials})
+  if not ks or ks[0] < 1:
+    raise ValueError(f"every K must be >= 1, got {list(num_trials)}")
+  return ks
+
+
+def metric_column(metric: str, split: str = "validation") -> str:
+  return metric if metric.startswith("final.") else f"final.{split}.{metric}"
+
+
+def outcomes(df: pd.DataFrame, metric: str, optimizer: str) -> tuple[np.ndarray, np.ndarray]:
+  """(validation, test) arrays of one optimizer's finished trials, ordered by index; lost
+  trials have validation = +inf and test = +inf."""
+  rows = df[(df["optimizer"] == optimizer) & df["status"].isin(FINISHED)]
+  rows = rows.sort_values("index", kind="stable")
+  vcol, tcol = metric_column(metric, "validation"), metric_column(metric, "test")
+  if vcol not in df.columns:
+    raise KeyError(f"no column {vcol!r} in the trial table (metric {metric!r})")
+  val = rows[vcol].to_numpy(dtype=float, na_value=np.nan).copy()
+  test = (rows[tcol].to_numpy(dtype=float, na_value=np.nan).copy() if tcol in df.columns
+          else np.full(len(rows), np.nan))
+  lost = rows["status"].isin(LOST).to_numpy() | ~np.isfinite(val)
+  val[lost] = np.inf
+  test[lost] = np.inf
+  return val, test
+
+
+def resample_indices(n: int, k: int, num_resamples: int, seed: int, optimizer: str
+                     ) -> np.ndarray:
+  """The (num_resamples, k) trial indices drawn for one optimizer and K."""
+  ss = np.random.SeedSequence([int(seed), zlib.crc32(optimizer.encode()), int(k)])
+  return np.random.default_rng(ss).integers(0, n, size=(num_resamples, k))
+
+
+def best_of_k(val: np.ndarray, test: np.ndarray, idx: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+  """Per resample (row of idx): validation and test metric of the best-by-validation trial.
+  Ties go to the first drawn (they are the same trial or equal in validation)."""
+  v = val[idx]
+  choice = np.argmin(v, axis=1)
+  chosen = np.take_along_axis(idx, choice[:, None], axis=1)[:, 0]
+  return val[chosen], test[chosen]
+
+
+def quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+  """Linear-interpolation percentiles (as np.percentile) that treat +inf as the largest
+  value instead of producing NaN; NaN entries are dropped; all-NaN gives NaN."""
+  x = np.sort(x[~np.isnan(x)])
+  if x.size == 0:
+    return np.full(len(qs), np.nan)
+  pos = np.asarray(qs, dtype=float) / 100.0 * (x.size - 1)
+  lo = np.floor(pos).astype(int)
+  hi = np.ceil(pos).astype(int)
+  frac = pos - lo
+  a, b = x[lo], x[hi]
+  with np.errstate(invalid="ignore"):
+    out = a + frac * (b - a)
+  out = np.where((frac == 0) | (a == b), a, out)
+  out = np.where(np.isinf(b) & (frac > 0), np.inf, out)
+  return out
+
+
+def bootstrap_best(df: pd.DataFrame, metric: str, num_trials: int | Iterable[int],
+                   num_resamples: int = 1000, seed: int = 0,
+                   optimizers: Sequence[str] | None = None) -> pd.DataFrame:
+  """A row per (optimizer, K): best-of-K validation and test metric, median, p5 and p95.
+
+  Columns: optimizer, K, n_finished, n_lost, validation_median, validation_p5,
+  validation_p95, test_median, test_p5, test_p95, frac_all_lost. See the module docstring
+  for how lost (diverged / failed) trials are counted. An optimizer without finished trials
+  gets NaN values.
+  """
+  ks = k_values(num_trials)
+  if optimizers is None:
+    optimizers = list(dict.fromkeys(df["optimizer"]))
+  qs = [q for _, q in QUANTILES]
+  rows = []
+  for opt in optimizers:
+    val, test = outcomes(df, metric, opt)
+    n = val.size
+    n_lost = int(np.isinf(val).sum())
+    for k in ks:
+      row = {"optimizer": opt, "K": k, "n_finished": n, "n_lost": n_lost}
+      if n == 0:
+        vq = tq = np.full(len(qs), np.nan)
+        frac = np.nan
+      else:
+        idx = resample_indices(n, k, num_resamples, seed, opt)
+        bv, bt = best_of_k(val, test, idx)
+        vq, tq = quantiles(bv, qs), quantiles(bt, qs)
+        frac = float(np.isinf(bv).mean())
+      for (name, _), v, t in zip(QUANTILES, vq, tq):
+        row[f"validation_{name}"] = float(v)
+        row[f"test_{name}"] = float(t)
+      row["frac_all_lost"] = frac
+      rows.append(row)
+  cols = ["optimizer", "K", "n_finished", "n_lost", "validation_median", "validation_p5",
+          "validation_p95", "test_median", "test_p5", "test_p95", "frac_all_lost"]
+  return pd.DataFrame(rows, columns=cols)
+
+
+def prob_a_beats_b(df: pd.DataFrame, metric: str, a: str, b: str,
+                   ks: int | Iterable[int], num_resamples: int = 1000, seed: int = 0,
+                   split: str = "validation") -> pd.DataFrame:
+  """Per K: the probability that A's best-of-K trial beats B's best-of-K trial.
+
+  Both tuners draw K trials independently (with the same resampled indices as
+  `bootstrap_best`); their chosen trials are compared on `split` ("validation" or "test").
+  A strictly lower value beats; ties (including both losing everything) count one half.
+  Columns: K, p_a_beats_b, p_tie. NaN when either optimizer has no finished trials.
+  """
+  if split not in ("validation", "test"):
+    raise ValueError(f"split must be 'validation' or 'test', got {split!r}")
+  va, ta = outcomes(df, metric, a)
+  vb, tb = outcomes(df, metric, b)
+  rows = []
+  for k in k_values(ks):
+    if va.size == 0 or vb.size == 0:
+      rows.append({"K": k, "p_a_beats_b": np.nan, "p_tie": np.nan})
+      continue
+    xa = best_of_k(va, ta, resample_indices(va.size, k, num_resamples, seed, a))
+    xb = best_of_k(vb, tb, resample_indices(vb.size, k, num_resamples, seed, b))
+    sa, sb = (xa[0], xb[0]) if split == "validation" else (xa[1], xb[1])
+    ok = ~(np.isnan(sa) | np.isnan(sb))
+    sa, sb = sa[ok], sb[ok]
+    if sa.size == 0:
+      rows.append({"K": k, "p_a_beats_b": np.nan, "p_tie": np.nan})
+      continue
+    tie = sa == sb
+    win = sa < sb
+    rows.append({"K": k, "p_a_beats_b": float(win.mean() + 0.5 * tie.mean()),
+                 "p_tie": float(tie.mean())})
+  return pd.DataFrame(rows, columns=["K", "p_a_beats_b", "p_tie"])

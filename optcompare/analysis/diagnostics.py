@@ -1,0 +1,211 @@
+"""Search-space diagnostics and the inclusion check (Choi et al. 2019, §3 and Appendix E).
+
+Search-space specs (the study config's `search_spaces[optimizer][hparam]`):
+  {"scale": "log", "min", "max"}            sampled log-uniformly in [min, max]
+  {"scale": "linear", "min", "max"}         sampled uniformly
+  {"scale": "one_minus_log", "min", "max"}  min/max bound x itself; 1-x sampled log-uniformly
+  {"scale": "choice", "values": [...]}       one of a list
+  {"scale": "fixed", "value": x}             not tuned
+  {"scale": "derived", "of", "times", "power"}  value = hp[of] * hp[times] ** power; not tuned
+The "search scale" of a tuned hyperparameter is log10(x) (log), x (linear), log10(1-x)
+(one_minus_log): the space in which the search was uniform.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from optcompare.analysis.bootstrap import metric_column
+
+TUNED_SCALES = ("log", "linear", "one_minus_log", "choice")
+BOUNDED_SCALES = ("log", "linear", "one_minus_log")
+
+# (general, special): the general optimizer includes the special one (DESIGN.md §1).
+INCLUSIONS: tuple[tuple[str, str], ...] = (
+    ("momentum", "sgd"),
+    ("rmsprop", "momentum"),
+    ("adam", "momentum"),
+    ("nesterov", "sgd"),
+    ("nadam", "nesterov"),
+)
+# Plot / table order: by inclusion family, others after (alphabetically).
+FAMILY_ORDER = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "nadam")
+
+
+def order_optimizers(names) -> list[str]:
+  names = list(dict.fromkeys(names))
+  known = [o for o in FAMILY_ORDER if o in names]
+  return known + sorted(o for o in names if o not in FAMILY_ORDER)
+
+
+def tuned_hparams(space: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+  """The hyperparameters of one optimizer's space that were searched over, in order."""
+  return {name: spec for name, spec in space.items()
+          if isinstance(spec, Mapping) and spec.get("scale") in TUNED_SCALES}
+
+
+def to_search_scale(values, spec: Mapping[str, Any]) -> np.ndarray:
+  """Values -> the coordinate in which the search was uniform (see module docstring)."""
+  x = np.asarray(values, dtype=float)
+  scale = spec["scale"]
+  with np.errstate(divide="ignore", invalid="ignore"):
+    if scale == "log":
+      return np.log10(x)
+    if scale == "one_minus_log":
+      return np.log10(1.0 - x)
+  if scale == "linear":
+    return x
+  raise ValueError(f"scale {scale!r} has no numeric search scale")
+
+
+def search_bounds(spec: Mapping[str, Any]) -> tuple[float, float]:
+  """(low, high) on the search scale."""
+  lo, hi = to_search_scale([spec["min"], spec["max"]], spec)
+  return (float(min(lo, hi)), float(max(lo, hi)))
+
+
+def scale_label(name: str, spec: Mapping[str, Any]) -> str:
+  if spec.get("scale") == "one_minus_log":
+    return f"1 − {name} (log scale)"
+  if spec.get("scale") == "log":
+    return f"{name} (log scale)"
+  return name
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundaryWarning:
+  optimizer: str
+  hparam: str
+  bound: str          # "min" or "max": which bound of x itself (as the spec gives it)
+  bound_value: float
+  trial_id: str
+  value: float
+  metric_value: float
+  rank: int           # 1 = best trial of the optimizer
+  num_top: int
+
+  def message(self) -> str:
+    return (f"{self.optimizer}: {self.hparam} = {self.value:.4g} of top trial {self.trial_id} "
+            f"(rank {self.rank} of the top {self.num_top}) lies within 5% of the search "
+            f"bound {self.bound} = {self.bound_value:.4g}; widen the search space")
+
+
+def best_trials(df: pd.DataFrame, optimizer: str, metric: str, n: int | None = None
+                ) -> pd.DataFrame:
+  """An optimizer's completed trials with a finite validation metric, best first (ties by
+  index); the first n if given."""
+  col = metric_column(metric, "validation")
+  if col not in df.columns:
+    return df.iloc[0:0]
+  rows = df[(df["optimizer"] == optimizer) & (df["status"] == "completed")]
+  rows = rows[np.isfinite(rows[col].to_numpy(dtype=float, na_value=np.nan))]
+  rows = rows.sort_values([col, "index"], kind="stable")
+  return rows if n is None else rows.head(n)
+
+
+def top_trials(df: pd.DataFrame, optimizer: str, metric: str,
+               top_fraction: float = 0.1) -> pd.DataFrame:
+  """The best ceil(top_fraction * n) of an optimizer's n completed trials (at least one)."""
+  rows = best_trials(df, optimizer, metric)
+  return rows.head(max(1, math.ceil(top_fraction * len(rows))))
+
+
+def boundary_warnings(df: pd.DataFrame, search_spaces: Mapping[str, Mapping[str, Any]],
+                      metric: str, top_fraction: float = 0.1, tolerance: float = 0.05
+                      ) -> list[BoundaryWarning]:
+  """Top trials (best `top_fraction` of each optimizer's completed trials by validation
+  metric) whose tuned hyperparameter lies within `tolerance` of the search range's width
+  (on the search scale) from one of its bounds. Choice hyperparameters have no bounds."""
+  out = []
+  col = metric_column(metric, "validation")
+  for opt in order_optimizers(df["optimizer"]):
+    space = search_spaces.get(opt)
+    if not space:
+      continue
+    top = top_trials(df, opt, metric, top_fraction)
+    if top.empty:
+      continue
+    for name, spec in tuned_hparams(space).items():
+      if spec["scale"] not in BOUNDED_SCALES or f"hp.{name}" not in top.columns:
+        continue
+      lo, hi = search_bounds(spec)
+      width = hi - lo
+      if not width > 0:
+        continue
+      s = to_search_scale(top[f"hp.{name}"], spec)
+      for rank, (s_i, (_, row)) in enumerate(zip(s, top.iterrows()), start=1):
+        near_lo, near_hi = s_i - lo <= tolerance * width, hi - s_i <= tolerance * width
+        if not (near_lo or near_hi):
+          continue
+        # Which bound of x that is: for one_minus_log, low 1-x is high x.
+        at_low_s = near_lo if (s_i - lo) <= (hi - s_i) else False
+        flipped = spec["scale"] == "one_minus_log"
+        bound = ("max" if at_low_s else "min") if flipped else ("min" if at_low_s else "max")
+        out.append(BoundaryWarning(
+            optimizer=opt, hparam=name, bound=bound, bound_value=float(spec[bound]),
+            trial_id=str(row["trial_id"]), value=float(row[f"hp.{name}"]),
+            metric_value=float(row[col]), rank=rank, num_top=len(top)))
+  return out
+
+
+@dataclasses.dataclass(frozen=True)
+class InclusionResult:
+  general: str
+  special: str
+  K: int
+  verdict: str        # "held" | "violated" | "inconclusive"
+  general_band: tuple[float, float, float]   # (p5, median, p95) best-of-K validation
+  special_band: tuple[float, float, float]
+  reason: str
+
+  def message(self) -> str:
+    g, s = self.general_band, self.special_band
+    return (f"{self.special} ⊆ {self.general} at K={self.K}: {self.verdict} — "
+            f"{self.general} {g[1]:.4g} [{g[0]:.4g}, {g[2]:.4g}] vs "
+            f"{self.special} {s[1]:.4g} [{s[0]:.4g}, {s[2]:.4g}]; {self.reason}")
+
+
+def inclusion_check(boot: pd.DataFrame, pairs: Sequence[tuple[str, str]] = INCLUSIONS,
+                    k: int | None = None) -> list[InclusionResult]:
+  """For each (general, special) pair present in the bootstrap table: does the general
+  optimizer do at least as well as the one it includes, at the largest K both have (or `k`)?
+
+  On the best-of-K validation metric (lower is better), with bands [p5, p95]:
+    held          general median <= special p95 (as good, within the special's band);
+    violated      general p5 > special p95 (the general's whole band is worse);
+    inconclusive  otherwise (general median above the special's band, bands overlapping),
+                  or either optimizer lacks finished trials or lost every resample.
+  """
+  out = []
+  present = set(boot["optimizer"])
+  for general, special in pairs:
+    if general not in present or special not in present:
+      continue
+    g_rows, s_rows = boot[boot["optimizer"] == general], boot[boot["optimizer"] == special]
+    common = sorted(set(g_rows["K"]) & set(s_rows["K"]))
+    if not common:
+      continue
+    kk = k if k is not None else common[-1]
+    g = g_rows[g_rows["K"] == kk].iloc[0]
+    s = s_rows[s_rows["K"] == kk].iloc[0]
+    gb = (float(g["validation_p5"]), float(g["validation_median"]), float(g["validation_p95"]))
+    sb = (float(s["validation_p5"]), float(s["validation_median"]), float(s["validation_p95"]))
+    if any(math.isnan(x) for x in gb + sb):
+      verdict, reason = "inconclusive", "an optimizer has no finished trials"
+    elif not (math.isfinite(gb[1]) or math.isfinite(sb[1])):
+      verdict, reason = "inconclusive", "both optimizers lose (diverge) in most resamples"
+    elif gb[1] <= sb[2]:
+      verdict = "held"
+      reason = (f"{general}'s median is no worse than {special}'s"
+                if gb[1] <= sb[1] else f"{general}'s median lies within {special}'s 5–95% band")
+    elif gb[0] > sb[2]:
+      verdict, reason = "violated", f"{general}'s whole 5–95% band is worse than {special}'s"
+    else:
+      verdict = "inconclusive"
+      reason = f"{general}'s median is above {special}'s band, but the bands overlap"
+    out.append(InclusionResult(general, special, int(kk), verdict, gb, sb, reason))
+  return out

@@ -1,0 +1,329 @@
+"""Figures of a study (PNG, Agg). Every function returns a matplotlib Figure; `save` writes it.
+
+Figures are built on `matplotlib.figure.Figure` directly (no pyplot state), so they work in
+scripts, threads and notebooks alike, whatever the selected backend.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from etils import epath
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter
+
+from optcompare.analysis import diagnostics
+from optcompare.analysis.bootstrap import metric_column
+
+_FAMILY_COLORS = {"sgd": "#1f77b4", "momentum": "#ff7f0e", "nesterov": "#2ca02c",
+                  "rmsprop": "#d62728", "adam": "#9467bd", "nadam": "#8c564b"}
+_OTHER_COLORS = ("#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939")
+DPI = 120
+
+
+def color(optimizer: str, others: Sequence[str] = ()) -> str:
+  if optimizer in _FAMILY_COLORS:
+    return _FAMILY_COLORS[optimizer]
+  others = sorted(o for o in others if o not in _FAMILY_COLORS)
+  i = others.index(optimizer) if optimizer in others else sum(map(ord, optimizer))
+  return _OTHER_COLORS[i % len(_OTHER_COLORS)]
+
+
+def save(fig: Figure, path: epath.PathLike) -> None:
+  """PNG, no time stamp in its metadata."""
+  with epath.Path(path).open("wb") as f:
+    fig.savefig(f, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+
+
+def metric_label(metric: str, split: str) -> str:
+  return f"{split} {metric}"
+
+
+def _err(lo, mid, hi):
+  """Error-bar half lengths; infinite / NaN ends are drawn as none."""
+  lower = np.where(np.isfinite(lo) & np.isfinite(mid), np.asarray(mid) - lo, 0.0)
+  upper = np.where(np.isfinite(hi) & np.isfinite(mid), np.asarray(hi) - mid, 0.0)
+  return np.vstack([np.maximum(lower, 0), np.maximum(upper, 0)])
+
+
+def best_trials_figure(df: pd.DataFrame, boot: pd.DataFrame, metric: str,
+                       title: str = "") -> Figure:
+  """(a) Per optimizer: the best-of-K median with its bootstrap 5–95% bar at the largest K,
+  and the single best trial (by validation) marked, for validation and test."""
+  opts = diagnostics.order_optimizers(boot["optimizer"])
+  k = int(boot["K"].max())
+  at_k = boot[boot["K"] == k].set_index("optimizer")
+  fig = Figure(figsize=(max(6.0, 1.2 * len(opts) + 3), 4.2))
+  axes = fig.subplots(1, 2, sharey=True)
+  x = np.arange(len(opts))
+  vcol = metric_column(metric, "validation")
+  for ax, split in zip(axes, ("validation", "test")):
+    col = metric_column(metric, split)
+    for i, opt in enumerate(opts):
+      r = at_k.loc[opt]
+      c = color(opt, opts)
+      mid = r[f"{split}_median"]
+      if np.isfinite(mid):
+        ax.errorbar([i], [mid], yerr=_err(r[f"{split}_p5"], mid, r[f"{split}_p95"]), fmt="o",
+                    color=c, capsize=5, markersize=7, lw=2)
+      rows = df[(df["optimizer"] == opt) & (df["status"] == "completed")]
+      if vcol in rows and rows[vcol].notna().any() and col in rows:
+        best = rows.loc[rows[vcol].idxmin()]
+        ax.plot([i + 0.18], [best[col]], marker="x", color=c, markersize=8, ls="none")
+    ax.set_xticks(x, opts, rotation=20)
+    ax.set_xlim(-0.6, len(opts) - 0.4)
+    ax.set_title(f"{split}")
+    ax.set_ylabel(metric_label(metric, split) if split == "validation" else "")
+    ax.set_xlabel("optimizer")
+    ax.grid(axis="y", alpha=0.3)
+  handles = [Line2D([], [], marker="o", color="k", ls="-", label=f"best-of-{k} median, 5–95% "
+                    "bootstrap band"),
+             Line2D([], [], marker="x", color="k", ls="none", label="best trial (by validation)")]
+  axes[0].legend(handles=handles, loc="best", fontsize=8)
+  fig.suptitle(title or f"Best {metric} per optimizer (K = {k} trials)")
+  fig.tight_layout()
+  return fig
+
+
+def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "") -> Figure:
+  """(b) Best-of-K validation and test metric versus K, median and 5–95% band, log2 K axis."""
+  opts = diagnostics.order_optimizers(boot["optimizer"])
+  fig = Figure(figsize=(11, 4.4))
+  axes = fig.subplots(1, 2, sharey=True)
+  ks = sorted(boot["K"].unique())
+  for ax, split in zip(axes, ("validation", "test")):
+    for opt in opts:
+      r = boot[boot["optimizer"] == opt].sort_values("K")
+      c = color(opt, opts)
+      med = r[f"{split}_median"].to_numpy(float)
+      lo, hi = r[f"{split}_p5"].to_numpy(float), r[f"{split}_p95"].to_numpy(float)
+      ok = np.isfinite(med)
+      ax.plot(r["K"][ok], med[ok], marker="o", color=c, label=opt, lw=1.8)
+      band = np.isfinite(lo) & np.isfinite(med)
+      ax.fill_between(r["K"][band], lo[band], np.where(np.isfinite(hi), hi, np.nan)[band],
+                      color=c, alpha=0.15, lw=0)
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(FixedLocator(ks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v)}" if v >= 1 else ""))
+    ax.set_xlabel("K (trials tuned over, log₂ scale)")
+    ax.set_ylabel(f"best-of-K {metric_label(metric, split)}")
+    ax.set_title(split)
+    ax.grid(alpha=0.3)
+  axes[1].legend(title="optimizer (median, 5–95% band)", fontsize=8, title_fontsize=8)
+  fig.suptitle(title or f"Best-of-K {metric} (bootstrap, {int(boot['K'].max())} trials max)")
+  fig.tight_layout()
+  return fig
+
+
+def steps_to_target_figure(df: pd.DataFrame, target: Mapping[str, Any] | None,
+                           title: str = "") -> Figure:
+  """(c) Steps to reach the target, every completed trial that reached it (dots), the fastest
+  (bar), and how many trials reached it."""
+  opts = diagnostics.order_optimizers(df["optimizer"])
+  fig = Figure(figsize=(max(6.0, 1.1 * len(opts) + 3), 4.4))
+  ax = fig.subplots()
+  rng = np.random.default_rng(0)
+  ymax = 1
+  for i, opt in enumerate(opts):
+    rows = df[df["optimizer"] == opt]
+    finished = rows[rows["status"].isin(("completed", "diverged", "failed"))]
+    s = rows["steps_to_target"].to_numpy(float)
+    s = s[np.isfinite(s)]
+    c = color(opt, opts)
+    if s.size:
+      ax.scatter(i + rng.uniform(-0.15, 0.15, s.size), s, color=c, alpha=0.6, s=18)
+      ax.hlines(s.min(), i - 0.3, i + 0.3, color=c, lw=3)
+      ymax = max(ymax, s.max())
+    ax.annotate(f"{s.size}/{len(finished)}", (i, 0), xycoords=("data", "axes fraction"),
+                xytext=(0, 4), textcoords="offset points", ha="center", fontsize=8)
+  ax.set_xticks(np.arange(len(opts)), opts, rotation=20)
+  ax.set_xlim(-0.6, len(opts) - 0.4)
+  if np.isfinite(df["steps_to_target"].to_numpy(float)).any():
+    ax.set_yscale("log")
+  ax.set_xlabel("optimizer (reached / finished trials)")
+  ax.set_ylabel("steps to target")
+  ax.grid(axis="y", alpha=0.3)
+  handles = [Line2D([], [], marker="o", color="gray", ls="none", label="trial reaching target"),
+             Line2D([], [], color="gray", lw=3, label="fastest trial")]
+  ax.legend(handles=handles, fontsize=8, loc="upper right")
+  t = target or {}
+  what = (f"{t.get('split', 'validation')} {t.get('metric', '?')} ≤ {t.get('value', '?')}"
+          if target else "target")
+  ax.set_title(title or f"Steps to reach {what}")
+  fig.tight_layout()
+  return fig
+
+
+def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], metric: str,
+                  warnings: Sequence[diagnostics.BoundaryWarning] = (),
+                  top_fraction: float = 0.1) -> Figure | None:
+  """(d) For each tuned hyperparameter of one optimizer: validation metric versus the value
+  on the search scale, search bounds dashed, top trials highlighted, diverged / failed trials
+  marked along the top edge. A title line warns of top trials near a bound."""
+  tuned = diagnostics.tuned_hparams(space)
+  tuned = {n: s for n, s in tuned.items() if f"hp.{n}" in df.columns}
+  if not tuned:
+    return None
+  rows = df[df["optimizer"] == optimizer]
+  col = metric_column(metric, "validation")
+  done = rows[(rows["status"] == "completed") & np.isfinite(rows[col].to_numpy(float))]
+  lost = rows[rows["status"].isin(("diverged", "failed"))
+              | ((rows["status"] == "completed") & ~np.isfinite(rows[col].to_numpy(float)))]
+  top = diagnostics.top_trials(df, optimizer, metric, top_fraction)
+  n = len(tuned)
+  ncols = min(3, n)
+  nrows = math.ceil(n / ncols)
+  fig = Figure(figsize=(4.3 * ncols, 3.6 * nrows + 0.6))
+  axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+  y = done[col].to_numpy(float)
+  if y.size:
+    ylo, q90 = float(y.min()), float(np.quantile(y, 0.9))
+    ytop = min(float(y.max()), q90 + max(q90 - ylo, 1e-12) * 0.5)
+    pad = 0.06 * max(ytop - ylo, 1e-12)
+    ylim = (ylo - pad, ytop + 2 * pad)
+  else:
+    ylim = (0.0, 1.0)
+  c = color(optimizer)
+  warned = {w.hparam for w in warnings if w.optimizer == optimizer}
+  for ax, (name, spec) in zip(axes, tuned.items()):
+    h = f"hp.{name}"
+    if spec["scale"] == "choice":
+      values = list(spec["values"])
+      pos = {v: i for i, v in enumerate(values)}
+      def xs(frame, jitter=0.0):
+        return np.array([pos.get(v, np.nan) for v in frame[h]], float) + jitter
+      rng = np.random.default_rng(0)
+      ax.scatter(xs(done, rng.uniform(-0.12, 0.12, len(done))), np.minimum(y, ylim[1]),
+                 color=c, alpha=0.55, s=18, label="completed")
+      ax.scatter(xs(top), top[col], facecolor="none", edgecolor="k", s=60, lw=1.2,
+                 label=f"top {top_fraction:.0%}")
+      ax.scatter(xs(lost), np.full(len(lost), ylim[1]), marker="x", color="red",
+                 s=30, label="diverged / failed", clip_on=False)
+      ax.set_xticks(range(len(values)), [str(v) for v in values])
+      ax.set_xlim(-0.5, len(values) - 0.5)
+      ax.set_xlabel(f"{name} (choice)")
+    else:
+      def xs(frame):
+        v = frame[h].to_numpy(float)
+        return 1.0 - v if spec["scale"] == "one_minus_log" else v
+      yy = np.minimum(y, ylim[1])
+      clipped = y > ylim[1]
+      ax.scatter(xs(done)[~clipped], yy[~clipped], color=c, alpha=0.55, s=18, label="completed")
+      if clipped.any():
+        ax.scatter(xs(done)[clipped], yy[clipped], color=c, marker="^", s=22, alpha=0.55,
+                   label="above the plot", clip_on=False)
+      ax.scatter(xs(top), top[col], facecolor="none", edgecolor="k", s=60, lw=1.2,
+                 label=f"top {top_fraction:.0%}")
+      ax.scatter(xs(lost), np.full(len(lost), ylim[1]), marker="x", color="red", s=30,
+                 label="diverged / failed", clip_on=False)
+      if spec["scale"] == "one_minus_log":
+        bounds = (1.0 - spec["max"], 1.0 - spec["min"])
+      else:
+        bounds = (spec["min"], spec["max"])
+      for b in bounds:
+        ax.axvline(b, color="gray", ls="--", lw=1)
+      if spec["scale"] in ("log", "one_minus_log"):
+        ax.set_xscale("log")
+        lo, hi = math.log10(min(bounds)), math.log10(max(bounds))
+        m = 0.05 * (hi - lo)
+        ax.set_xlim(10 ** (lo - m), 10 ** (hi + m))
+      else:
+        lo, hi = min(bounds), max(bounds)
+        m = 0.05 * (hi - lo)
+        ax.set_xlim(lo - m, hi + m)
+      ax.set_xlabel(diagnostics.scale_label(name, spec))
+    ax.set_ylim(*ylim)
+    ax.set_ylabel(metric_label(metric, "validation"))
+    ax.set_title(("⚠ top trial near a bound: " if name in warned else "") + name,
+                 color="red" if name in warned else "black", fontsize=10)
+    ax.grid(alpha=0.3)
+  for ax in axes[n:]:
+    ax.set_visible(False)
+  handles, labels = axes[0].get_legend_handles_labels()
+  handles.append(Line2D([], [], color="gray", ls="--", lw=1))
+  labels.append("search bounds")
+  fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
+             bbox_to_anchor=(0.5, 0.0))
+  suffix = f" — {len(warned)} hyperparameter(s) with top trials near a bound" if warned else ""
+  fig.suptitle(f"{optimizer}: validation {metric} versus hyperparameters "
+               f"({len(done)} completed, {len(lost)} diverged/failed){suffix}",
+               color="red" if warned else "black")
+  fig.tight_layout(rect=(0, 0.06, 1, 1))
+  return fig
+
+
+def curves_figure(curves: pd.DataFrame, df: pd.DataFrame, metric: str, num_best: int = 3,
+                  split: str = "validation") -> Figure:
+  """(e) `split` metric versus step for the best `num_best` trials of each optimizer."""
+  opts = diagnostics.order_optimizers(df["optimizer"])
+  n = max(1, len(opts))
+  ncols = min(3, n)
+  nrows = math.ceil(n / ncols)
+  fig = Figure(figsize=(4.6 * ncols, 3.6 * nrows))
+  axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharey=True)).ravel()
+  vcol = metric_column(metric, "validation")
+  styles = ("-", "--", ":", "-.")
+  c_split = curves[curves["split"] == split] if len(curves) else curves
+  for ax, opt in zip(axes, opts):
+    best = diagnostics.best_trials(df, opt, metric, num_best)
+    drawn = 0
+    for j, (_, r) in enumerate(best.iterrows()):
+      cur = c_split[c_split["trial_id"] == r["trial_id"]] if len(c_split) else c_split
+      if len(cur) == 0 or metric not in cur.columns:
+        continue
+      cur = cur.sort_values("step")
+      ax.plot(cur["step"], cur[metric], ls=styles[j % len(styles)], color=color(opt, opts),
+              lw=1.6, label=f"{r['trial_id']} ({r[vcol]:.4g})")
+      drawn += 1
+    if not drawn:
+      ax.text(0.5, 0.5, "no curves", transform=ax.transAxes, ha="center")
+    ax.set_title(f"{opt}: best {len(best)} trials")
+    ax.set_xlabel("step")
+    ax.set_ylabel(metric_label(metric, split))
+    ax.grid(alpha=0.3)
+    if drawn:
+      ax.legend(fontsize=8, title="trial (final validation)", title_fontsize=8)
+  for ax in axes[len(opts):]:
+    ax.set_visible(False)
+  fig.suptitle(f"Training curves: {split} {metric} of the best trials per optimizer")
+  fig.tight_layout()
+  return fig
+
+
+def protocol_figure(rank_a: pd.DataFrame, rank_b: pd.DataFrame, label_a: str, label_b: str,
+                    metric: str, split: str = "test") -> Figure:
+  """(f) Rankings of the same workload under two protocols, side by side: a slope chart of
+  rank (1 = best) with the best-of-K median annotated. `rank_*`: columns optimizer, rank,
+  value (from `report.ranking`)."""
+  fig = Figure(figsize=(7.5, 0.55 * max(len(rank_a), len(rank_b), 3) + 2.2))
+  ax = fig.subplots()
+  a = rank_a.set_index("optimizer")
+  b = rank_b.set_index("optimizer")
+  opts = diagnostics.order_optimizers(list(a.index) + list(b.index))
+  for opt in opts:
+    c = color(opt, opts)
+    ra = a["rank"].get(opt, np.nan)
+    rb = b["rank"].get(opt, np.nan)
+    if np.isfinite(ra) and np.isfinite(rb):
+      ax.plot([0, 1], [ra, rb], color=c, lw=2, marker="o", markersize=8)
+    for xpos, r, frame, ha, dx in ((0, ra, a, "right", -8), (1, rb, b, "left", 8)):
+      if np.isfinite(r):
+        ax.plot([xpos], [r], marker="o", color=c, markersize=8)
+        v = frame["value"].get(opt, np.nan)
+        ax.annotate(f"{opt}  {v:.4g}" if ha == "left" else f"{v:.4g}  {opt}", (xpos, r),
+                    xytext=(dx, 0), textcoords="offset points", ha=ha, va="center",
+                    fontsize=9, color=c)
+  n = len(opts)
+  ax.set_ylim(n + 0.5, 0.5)
+  ax.set_yticks(range(1, n + 1))
+  ax.set_ylabel("rank (1 = best)")
+  ax.set_xlim(-0.6, 1.6)
+  ax.set_xticks([0, 1], [label_a, label_b])
+  ax.set_xlabel("protocol / study")
+  ax.grid(axis="y", alpha=0.3)
+  ax.set_title(f"Optimizer rankings by best-of-K {split} {metric} (median)")
+  fig.tight_layout()
+  return fig

@@ -1,0 +1,306 @@
+"""Reading a study directory (or its committed table) into pandas. Files only.
+
+A study directory (DESIGN.md §4) holds `study.json` (the manifest) and one trial directory per
+manifest entry under `trials/<optimizer>/<index>/`. All I/O goes through `etils.epath`, so
+local paths and gs:// (or other remote) paths both work.
+
+Trial status, as reported by `load_study`:
+  completed | diverged | failed   from the trial's result.json;
+  running    no result.json yet, but a claim.json or metrics.jsonl exists;
+  pending    no result.json, no claim, no metrics;
+  corrupt    result.json exists but cannot be parsed (the file is reported and skipped).
+Damaged files never stop a load: each is reported once with a `StudyFileWarning` naming the
+file, and also collected in `df.attrs["issues"]` (paths relative to the study directory).
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import math
+import warnings
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+from etils import epath
+
+from optcompare import errors
+
+MANIFEST = "study.json"
+TABLE = "trials.csv"
+FINISHED = ("completed", "diverged", "failed")
+LOST = ("diverged", "failed")
+
+_log = logging.getLogger(__name__)
+
+
+class StudyFileWarning(UserWarning):
+  """A file of a study directory is truncated or corrupt and was skipped."""
+
+
+def _note(issues: list[str], root: epath.Path, path: epath.Path, what: str) -> None:
+  """Records a damaged file (relative to the study root); `_warn` reports it later."""
+  try:
+    rel = str(path.relative_to(root))
+  except ValueError:
+    rel = str(path)
+  issues.append(f"{rel}: {what}")
+
+
+def _warn(root: epath.Path, issues: Sequence[str]) -> None:
+  """One warning (and log line) per damaged file, naming it; from the calling thread."""
+  for issue in issues:
+    message = f"{root}/{issue}"
+    _log.warning("%s", message)
+    warnings.warn(message, StudyFileWarning, stacklevel=3)
+
+
+def read_manifest(directory: epath.PathLike) -> dict[str, Any]:
+  """Returns the parsed study.json; BadInputError naming the file if missing or corrupt."""
+  path = epath.Path(directory) / MANIFEST
+  try:
+    text = path.read_text()
+  except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
+    raise errors.BadInputError(f"{path}: study manifest not found") from e
+  except OSError as e:
+    raise errors.BadInputError(f"{path}: cannot read study manifest ({e})") from e
+  try:
+    manifest = json.loads(text)
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise errors.BadInputError(f"{path}: corrupt study manifest (invalid JSON: {e})") from e
+  if not isinstance(manifest, dict) or not isinstance(manifest.get("trials"), list):
+    raise errors.BadInputError(f"{path}: corrupt study manifest (no 'trials' list)")
+  for i, t in enumerate(manifest["trials"]):
+    if not isinstance(t, dict) or not {"optimizer", "index"} <= set(t):
+      raise errors.BadInputError(
+          f"{path}: corrupt study manifest (trials[{i}] lacks 'optimizer' or 'index')")
+  manifest.setdefault("config", {})
+  return manifest
+
+
+def trial_dir(directory: epath.PathLike, optimizer: str, index: int) -> epath.Path:
+  return epath.Path(directory) / "trials" / str(optimizer) / str(int(index))
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+  if isinstance(value, dict):
+    for k, v in value.items():
+      _flatten(f"{prefix}.{k}", v, out)
+  else:
+    out[prefix] = value
+
+
+def _number(x: Any) -> Any:
+  """JSON scalar -> float for numbers (None -> NaN); other values unchanged."""
+  if x is None:
+    return math.nan
+  if isinstance(x, bool):
+    return x
+  if isinstance(x, (int, float)):
+    return float(x)
+  return x
+
+
+def _read_trial(root: epath.Path, entry: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+  issues: list[str] = []
+  opt, index = str(entry["optimizer"]), int(entry["index"])
+  row: dict[str, Any] = {
+      "trial_id": entry.get("id", f"{opt}/{index}"), "optimizer": opt, "index": index,
+  }
+  hp: dict[str, Any] = {}
+  _flatten("hp", entry.get("hparams") or {}, hp)
+  row.update(hp)
+  tdir = trial_dir(root, opt, index)
+  result_path = tdir / "result.json"
+  result = None
+  status = None
+  if result_path.exists():
+    try:
+      result = json.loads(result_path.read_text())
+      if not isinstance(result, dict) or result.get("status") not in FINISHED:
+        raise ValueError(f"unknown status {result.get('status') if isinstance(result, dict) else result!r}")
+    except (ValueError, UnicodeDecodeError) as e:
+      _note(issues, root, result_path, f"corrupt or truncated result.json skipped ({e})")
+      result, status = None, "corrupt"
+  if result is not None:
+    status = result["status"]
+    final: dict[str, Any] = {}
+    _flatten("final", result.get("final") or {}, final)
+    row.update({k: _number(v) for k, v in final.items()})
+    row["steps_to_target"] = _number(result.get("steps_to_target"))
+    row["steps"] = _number(result.get("steps"))
+    row["wall_time_s"] = _number(result.get("wall_time_s"))
+    row["message"] = result.get("error") or ""
+  elif status is None:
+    running = (tdir / "claim.json").exists() or (tdir / "metrics.jsonl").exists()
+    status = "running" if running else "pending"
+  row["status"] = status
+  return row, issues
+
+
+def _ordered_columns(columns: Iterable[str]) -> list[str]:
+  columns = list(columns)
+  head = ["trial_id", "optimizer", "index", "status"]
+  hp = [c for c in columns if c.startswith("hp.")]
+  final = sorted(c for c in columns if c.startswith("final."))
+  tail = [c for c in ("steps_to_target", "steps", "wall_time_s", "message")]
+  rest = sorted(set(columns) - set(head) - set(hp) - set(final) - set(tail))
+  return head + hp + final + tail + rest
+
+
+def load_study(directory: epath.PathLike, *, max_workers: int = 16) -> pd.DataFrame:
+  """A row per manifest trial: trial_id, optimizer, index, status, hp.*, final.*, ...
+
+  Trials without a result.json appear as running / pending; a corrupt result.json is
+  reported (StudyFileWarning naming the file) and its trial appears with status "corrupt".
+  Final metrics of diverged / failed trials are NaN unless result.json gives them.
+  `steps_to_target` is a float (NaN where the target was not reached). The manifest's config
+  is attached as `df.attrs["config"]`, the damaged files as `df.attrs["issues"]`.
+  """
+  root = epath.Path(directory)
+  manifest = read_manifest(root)
+  entries = manifest["trials"]
+  # Remote file systems are slow per file and fine with concurrent reads.
+  workers = max(1, min(max_workers, len(entries)))
+  if workers > 1 and len(entries) > 8:
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+      read = list(pool.map(lambda e: _read_trial(root, e), entries))
+  else:
+    read = [_read_trial(root, e) for e in entries]
+  rows, issues = [], []
+  for row, trial_issues in read:
+    rows.append(row)
+    issues.extend(trial_issues)
+  _warn(root, issues)
+  df = _finish(pd.DataFrame(rows))
+  df.attrs["config"] = manifest.get("config", {})
+  df.attrs["issues"] = issues
+  return df
+
+
+def _finish(df: pd.DataFrame) -> pd.DataFrame:
+  for col in ("trial_id", "optimizer", "status", "message"):
+    if col not in df.columns:
+      df[col] = pd.Series(dtype=str)
+  for col in ("index", "steps_to_target", "steps", "wall_time_s"):
+    if col not in df.columns:
+      df[col] = math.nan
+  df = df[_ordered_columns(df.columns)]
+  if len(df):
+    df = df.astype({"index": int})
+    df["message"] = df["message"].fillna("").astype(str)
+  for col in ("steps_to_target", "steps", "wall_time_s"):
+    df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+  return df.reset_index(drop=True)
+
+
+def save_table(df: pd.DataFrame, path: epath.PathLike) -> None:
+  """Writes the trial table as CSV; `read_table` reads it back bit for bit."""
+  with epath.Path(path).open("w") as f:
+    df.to_csv(f, index=False, lineterminator="\n")
+
+
+def read_table(path: epath.PathLike) -> pd.DataFrame:
+  """Reads a trials.csv written by `save_table` (floats round-trip exactly)."""
+  path = epath.Path(path)
+  try:
+    with path.open("r") as f:
+      df = pd.read_csv(f, float_precision="round_trip", keep_default_na=True)
+  except FileNotFoundError as e:
+    raise errors.BadInputError(f"{path}: trial table not found") from e
+  except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+    raise errors.BadInputError(f"{path}: corrupt trial table ({e})") from e
+  missing = {"trial_id", "optimizer", "index", "status"} - set(df.columns)
+  if missing:
+    raise errors.BadInputError(f"{path}: trial table lacks columns {sorted(missing)}")
+  return _finish(df)
+
+
+def has_trials(directory: epath.PathLike) -> bool:
+  return (epath.Path(directory) / "trials").exists()
+
+
+def load_table(directory: epath.PathLike) -> pd.DataFrame:
+  """The trial table of a study directory, or of a directory holding only study.json and a
+  committed trials.csv (then no curves are available)."""
+  root = epath.Path(directory)
+  manifest = read_manifest(root)
+  if not has_trials(root) and (root / TABLE).exists():
+    df = read_table(root / TABLE)
+    df.attrs["config"] = manifest.get("config", {})
+    df.attrs["issues"] = []
+    return df
+  return load_study(root)
+
+
+def _read_metrics(root: epath.Path, trial_id: str, opt: str, index: int
+                  ) -> tuple[list[dict[str, Any]], list[str]]:
+  issues: list[str] = []
+  path = trial_dir(root, opt, index) / "metrics.jsonl"
+  if not path.exists():
+    return [], issues
+  try:
+    text = path.read_text()
+  except (OSError, UnicodeDecodeError) as e:
+    _note(issues, root, path, f"unreadable metrics.jsonl skipped ({e})")
+    return [], issues
+  lines = text.split("\n")
+  rows = []
+  for number, line in enumerate(lines, start=1):
+    if not line.strip():
+      continue
+    try:
+      rec = json.loads(line)
+      if not isinstance(rec, dict) or "step" not in rec or "split" not in rec:
+        raise ValueError("not a metrics record")
+    except ValueError as e:
+      truncated = number == len(lines) and not text.endswith("\n")
+      what = ("truncated last line skipped" if truncated
+              else f"corrupt line {number} skipped ({e})")
+      _note(issues, root, path, what)
+      continue
+    rec = {k: _number(v) if k not in ("split",) else v for k, v in rec.items()}
+    rec.update(trial_id=trial_id, optimizer=opt, index=index)
+    rows.append(rec)
+  return rows, issues
+
+
+def load_curves(directory: epath.PathLike, trial_ids: Sequence[str] | None = None
+                ) -> pd.DataFrame:
+  """Long table of metrics.jsonl rows: trial_id, optimizer, index, step, split, <metrics>,
+  wall_time_s. A truncated last line (a trial killed mid-write) or a corrupt line is skipped
+  and reported. Should a (step, split) repeat, the last line wins."""
+  root = epath.Path(directory)
+  manifest = read_manifest(root)
+  entries = [(t.get("id", f"{t['optimizer']}/{int(t['index'])}"), str(t["optimizer"]),
+              int(t["index"])) for t in manifest["trials"]]
+  if trial_ids is not None:
+    wanted = list(trial_ids)
+    known = {e[0] for e in entries}
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+      raise errors.BadInputError(f"{root / MANIFEST}: unknown trial ids {unknown}")
+    entries = [e for e in entries if e[0] in set(wanted)]
+  if len(entries) > 8:
+    with concurrent.futures.ThreadPoolExecutor(min(16, len(entries))) as pool:
+      read = list(pool.map(lambda e: _read_metrics(root, *e), entries))
+  else:
+    read = [_read_metrics(root, *e) for e in entries]
+  rows, issues = [], []
+  for r, i in read:
+    rows.extend(r)
+    issues.extend(i)
+  _warn(root, issues)
+  head = ["trial_id", "optimizer", "index", "step", "split"]
+  if not rows:
+    df = pd.DataFrame(columns=head + ["wall_time_s"])
+  else:
+    df = pd.DataFrame(rows)
+    df = df.drop_duplicates(subset=["trial_id", "step", "split"], keep="last")
+    metric_cols = sorted(c for c in df.columns if c not in head + ["wall_time_s"])
+    df = df[head + metric_cols + (["wall_time_s"] if "wall_time_s" in df.columns else [])]
+    df = df.astype({"step": int, "index": int})
+    df = df.sort_values(["optimizer", "index", "split", "step"], kind="stable")
+  df = df.reset_index(drop=True)
+  df.attrs["issues"] = issues
+  return df

@@ -1,0 +1,368 @@
+"""`analyze` and `summary`: from a study directory to figures, a Markdown report and a table.
+
+The report is a pure function of the trial table, the manifest and (for the curves figure)
+the metrics files: no time stamps, no absolute paths, so running `analyze` twice gives the
+same report.md byte for byte. A directory holding only study.json and a trials.csv (a
+committed study table) gives the same tables; only the curves figure is skipped.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping, Sequence
+import warnings
+
+import numpy as np
+import pandas as pd
+from etils import epath
+
+from optcompare import errors
+from optcompare.analysis import bootstrap as bootstrap_lib
+from optcompare.analysis import diagnostics
+from optcompare.analysis import figures
+from optcompare.analysis import load
+
+NUM_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def _f(x: Any, fmt: str = ".4g") -> str:
+  if x is None:
+    return "—"
+  if isinstance(x, (float, np.floating)):
+    if math.isnan(x):
+      return "—"
+    if math.isinf(x):
+      return "inf" if x > 0 else "-inf"
+    return format(float(x), fmt)
+  if isinstance(x, (int, np.integer)):
+    return str(int(x))
+  return str(x)
+
+
+def _band(mid, lo, hi) -> str:
+  return f"{_f(mid)} [{_f(lo)}, {_f(hi)}]"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+  out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+  out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+  return "\n".join(out)
+
+
+def study_metric(config: Mapping[str, Any], df: pd.DataFrame) -> str:
+  """The metric the study is judged on: the target's metric, else error, else loss."""
+  target = (config.get("base") or {}).get("target") or {}
+  candidates = [target.get("metric"), "error", "loss"]
+  for m in candidates:
+    if m and f"final.validation.{m}" in df.columns:
+      return m
+  finals = [c for c in df.columns if c.startswith("final.validation.")]
+  if finals:
+    return finals[0].split(".", 2)[2]
+  return target.get("metric") or "error"
+
+
+def study_target(directory: epath.Path, config: Mapping[str, Any], df: pd.DataFrame
+                 ) -> Mapping[str, Any] | None:
+  target = (config.get("base") or {}).get("target")
+  if target:
+    return target
+  if load.has_trials(directory) and len(df):  # fall back on the first trial's config.json
+    r = df.iloc[0]
+    try:
+      cfg = json.loads((load.trial_dir(directory, r["optimizer"], r["index"])
+                        / "config.json").read_text())
+      return cfg.get("target")
+    except (OSError, ValueError):
+      return None
+  return None
+
+
+def max_k(df: pd.DataFrame) -> int:
+  counts = df.groupby("optimizer").size()
+  return int(max(1, counts.max())) if len(counts) else 1
+
+
+def ranking(boot: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+  """Optimizers ranked (1 = best) by the best-of-K median at the largest K on `split`;
+  ties broken by the 95th percentile, then name. Columns: optimizer, rank, value, p95."""
+  k = int(boot["K"].max())
+  at_k = boot[boot["K"] == k].copy()
+  col = f"{split}_median"
+  at_k["value"] = at_k[col].astype(float)
+  at_k["p95"] = at_k[col.replace("median", "p95")].astype(float)
+  at_k = at_k.assign(_v=at_k["value"].fillna(np.inf), _p=at_k["p95"].fillna(np.inf))
+  at_k = at_k.sort_values(["_v", "_p", "optimizer"], kind="stable")
+  at_k["rank"] = np.arange(1, len(at_k) + 1)
+  return at_k[["optimizer", "rank", "value", "p95"]].reset_index(drop=True)
+
+
+class _Study:
+  """Everything derived from one study directory (or table) for the report."""
+
+  def __init__(self, directory: epath.PathLike, num_resamples: int, seed: int):
+    self.dir = epath.Path(directory)
+    self.manifest = load.read_manifest(self.dir)
+    self.config = self.manifest.get("config") or {}
+    self.df = load.load_table(self.dir)
+    self.issues = list(self.df.attrs.get("issues", []))
+    self.has_curves = load.has_trials(self.dir)
+    self.metric = study_metric(self.config, self.df)
+    self.target = study_target(self.dir, self.config, self.df)
+    self.spaces = self.config.get("search_spaces") or {}
+    self.optimizers = diagnostics.order_optimizers(self.df["optimizer"])
+    self.kmax = max_k(self.df)
+    self.num_resamples, self.seed = num_resamples, seed
+    self.boot = bootstrap_lib.bootstrap_best(self.df, self.metric, self.kmax, num_resamples,
+                                             seed, optimizers=self.optimizers)
+    self.warnings = diagnostics.boundary_warnings(self.df, self.spaces, self.metric)
+    self.inclusion = diagnostics.inclusion_check(self.boot)
+    self.label = str(self.config.get("protocol") or self.config.get("name") or self.dir.name)
+
+  @property
+  def workload(self) -> str:
+    return str((self.config.get("base") or {}).get("workload") or "unknown workload")
+
+  def best_rows(self) -> dict[str, pd.Series]:
+    out = {}
+    for opt in self.optimizers:
+      best = diagnostics.best_trials(self.df, opt, self.metric, 1)
+      if len(best):
+        out[opt] = best.iloc[0]
+    return out
+
+  def rank_split(self) -> str:
+    return "test" if self.boot["test_median"].notna().any() else "validation"
+
+  def headline(self) -> str:
+    k = int(self.boot["K"].max())
+    at_k = self.boot[self.boot["K"] == k].set_index("optimizer")
+    best = self.best_rows()
+    vcol = bootstrap_lib.metric_column(self.metric, "validation")
+    tcol = bootstrap_lib.metric_column(self.metric, "test")
+    rows = []
+    for opt in self.optimizers:
+      r = at_k.loc[opt]
+      b = best.get(opt)
+      s = self.df.loc[self.df["optimizer"] == opt, "steps_to_target"].to_numpy(float)
+      s = s[np.isfinite(s)]
+      rows.append([
+          opt, f"{int(r['n_finished'])} ({int(r['n_lost'])} lost)",
+          _band(r["validation_median"], r["validation_p5"], r["validation_p95"]),
+          _band(r["test_median"], r["test_p5"], r["test_p95"]),
+          b["trial_id"] if b is not None else "—",
+          _f(b[vcol]) if b is not None else "—",
+          _f(b[tcol]) if b is not None and tcol in b else "—",
+          _f(s.min(), ".0f") if s.size else "—",
+      ])
+    m = self.metric
+    head = (f"{self.workload}: best-of-{k} {m} (median [5%, 95%], {self.num_resamples} "
+            f"bootstrap resamples)")
+    table = _table(["optimizer", "finished", f"validation {m}", f"test {m}", "best trial",
+                    f"its validation {m}", f"its test {m}", "fewest steps to target"], rows)
+    return head + "\n\n" + table
+
+
+def _status_table(df: pd.DataFrame, optimizers: Sequence[str]) -> str:
+  statuses = ["completed", "diverged", "failed", "running", "pending", "corrupt"]
+  counts = df.groupby(["optimizer", "status"]).size()
+  present = [s for s in statuses if s in set(df["status"])] or ["completed"]
+  rows = [[opt] + [int(counts.get((opt, s), 0)) for s in present] +
+          [int((df["optimizer"] == opt).sum())] for opt in optimizers]
+  return _table(["optimizer"] + present + ["total"], rows)
+
+
+def _best_table(study: _Study) -> str:
+  vcol = bootstrap_lib.metric_column(study.metric, "validation")
+  tcol = bootstrap_lib.metric_column(study.metric, "test")
+  rows = []
+  for opt, r in study.best_rows().items():
+    space = study.spaces.get(opt) or {}
+    names = [n for n in space if f"hp.{n}" in r.index] or [
+        c[3:] for c in r.index if c.startswith("hp.")]
+    hps = ", ".join(f"{n}={_f(r[f'hp.{n}'], '.3g')}" for n in names)
+    rows.append([opt, r["trial_id"], _f(r[vcol]), _f(r.get(tcol, np.nan)),
+                 _f(r.get("steps_to_target", np.nan), ".0f"), hps])
+  return _table(["optimizer", "trial", f"validation {study.metric}", f"test {study.metric}",
+                 "steps to target", "hyperparameters"], rows)
+
+
+def _bootstrap_table(study: _Study) -> str:
+  rows = []
+  for opt in study.optimizers:
+    for _, r in study.boot[study.boot["optimizer"] == opt].iterrows():
+      rows.append([opt, int(r["K"]),
+                   _band(r["validation_median"], r["validation_p5"], r["validation_p95"]),
+                   _band(r["test_median"], r["test_p5"], r["test_p95"]),
+                   _f(r["frac_all_lost"], ".3f")])
+  m = study.metric
+  return _table(["optimizer", "K", f"best-of-K validation {m}", f"its test {m}",
+                 "P(all K lost)"], rows)
+
+
+def _inclusion_section(study: _Study) -> str:
+  if not study.inclusion:
+    return "No inclusion pair (SGD ⊆ Momentum ⊆ RMSProp/Adam, SGD ⊆ Nesterov ⊆ NAdam) " \
+           "has both optimizers in this study."
+  rows = []
+  for r in study.inclusion:
+    rows.append([f"{r.special} ⊆ {r.general}", r.K, f"**{r.verdict}**",
+                 _band(r.general_band[1], r.general_band[0], r.general_band[2]),
+                 _band(r.special_band[1], r.special_band[0], r.special_band[2]), r.reason])
+  m = study.metric
+  text = _table(["inclusion", "K", "verdict", f"general: best-of-K validation {m}",
+                 f"included: best-of-K validation {m}", "why"], rows)
+  return (text + "\n\nRule: held if the general optimizer's median is at or below the 95th "
+          "percentile of the included one's; violated if the general optimizer's 5th "
+          "percentile is above the included one's 95th; inconclusive otherwise.")
+
+
+def _boundary_section(study: _Study) -> str:
+  if not study.spaces:
+    return "The manifest has no search spaces; nothing checked."
+  if not study.warnings:
+    return ("No top-10% trial lies within 5% (on the search scale) of a search bound.")
+  lines = [f"- ⚠ {w.message()}" for w in study.warnings]
+  return ("Top-10% trials within 5% (on the search scale) of a search bound — the best "
+          "settings may lie outside the space:\n\n" + "\n".join(lines))
+
+
+def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
+            compare: epath.PathLike | None = None, *, num_resamples: int = NUM_RESAMPLES,
+            seed: int = BOOTSTRAP_SEED) -> str:
+  """Figures, report.md and trials.csv for a study; returns the headline table (Markdown).
+
+  `workdir`: a study directory, or a directory with only study.json + trials.csv.
+  `out`: where to write (default <workdir>/analysis); it also receives a copy of study.json,
+  so `analyze(out)` reproduces the tables from the committed files alone.
+  `compare`: a second study of the same workload (another protocol): adds a ranking table
+  and protocol_comparison.png.
+  """
+  workdir = epath.Path(workdir)
+  study = _Study(workdir, num_resamples, seed)
+  other = _Study(epath.Path(compare), num_resamples, seed) if compare is not None else None
+  if other is not None and f"final.validation.{study.metric}" not in other.df.columns:
+    raise errors.BadInputError(
+        f"{other.dir / load.MANIFEST}: no final.validation.{study.metric} to compare on")
+  out = epath.Path(out) if out is not None else workdir / "analysis"
+  out.mkdir(parents=True, exist_ok=True)
+
+  load.save_table(study.df, out / load.TABLE)
+  if (out / load.MANIFEST) != (workdir / load.MANIFEST):
+    (out / load.MANIFEST).write_text((workdir / load.MANIFEST).read_text())
+
+  m = study.metric
+  figs: list[tuple[str, str]] = []
+
+  def put(name: str, fig, caption: str) -> None:
+    if fig is None:
+      return
+    figures.save(fig, out / name)
+    figs.append((name, caption))
+
+  put("best_trials.png", figures.best_trials_figure(study.df, study.boot, m),
+      f"(a) best-of-{study.kmax} validation and test {m} per optimizer, 5–95% bootstrap bars")
+  put("best_of_k.png", figures.best_of_k_figure(study.boot, m),
+      f"(b) best-of-K {m} versus K, median and 5–95% band")
+  put("steps_to_target.png", figures.steps_to_target_figure(study.df, study.target),
+      "(c) steps to reach the target")
+  for opt in study.optimizers:
+    space = study.spaces.get(opt)
+    if space:
+      put(f"hparams_{opt}.png",
+          figures.hparam_figure(study.df, opt, space, m, study.warnings),
+          f"(d) {opt}: validation {m} versus each tuned hyperparameter")
+  curves_note = ""
+  if study.has_curves:
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore", load.StudyFileWarning)  # already reported by load
+      best_ids = [t for opt in study.optimizers
+                  for t in diagnostics.best_trials(study.df, opt, m, 3)["trial_id"]]
+      curves = load.load_curves(workdir, best_ids)
+    put("curves.png", figures.curves_figure(curves, study.df, m),
+        f"(e) validation {m} versus step, best 3 trials per optimizer")
+  else:
+    curves_note = ("Training curves (figure e) skipped: this directory holds the trial table "
+                   "only (no trials/ directory with metrics.jsonl files).")
+
+  sections = [f"# Study report: {study.workload}", ""]
+  seed_text = _f(study.manifest.get("seed", study.config.get("seed")))
+  target = study.target
+  target_text = (f"{target.get('split')} {target.get('metric')} ≤ {target.get('value')}"
+                 if target else "none given")
+  sections += [
+      f"- Study: {study.label}; study seed {seed_text}; {len(study.df)} trials in the "
+      f"manifest; optimizers: {', '.join(study.optimizers)}.",
+      f"- Judged on validation {m} (lower is better); the test {m} reported is that of the "
+      f"trial chosen by validation. Target: {target_text}.",
+      f"- Bootstrap: {num_resamples} resamples, seed {seed}, K = "
+      f"{', '.join(str(k) for k in bootstrap_lib.k_values(study.kmax))}. Diverged and failed "
+      "trials count as lost (never chosen unless all K lost; such a resample scores inf). "
+      "Running, pending and corrupt trials are left out.",
+      "", "## Headline", "", study.headline(), "",
+      "## Trial status", "", _status_table(study.df, study.optimizers), "",
+      "## Best trial per optimizer", "", _best_table(study), "",
+      "## Bootstrap: best-of-K", "", _bootstrap_table(study), "",
+      "## Inclusion check", "", _inclusion_section(study), "",
+      "## Search-space boundaries", "", _boundary_section(study), "",
+  ]
+  if study.issues:
+    sections += ["## Data issues", "", "Skipped while loading:", ""]
+    sections += [f"- {i}" for i in study.issues] + [""]
+  if other is not None:
+    split = "test" if study.rank_split() == other.rank_split() == "test" else "validation"
+    ra, rb = ranking(study.boot, split), ranking(other.boot, split)
+    la, lb = study.label, other.label
+    if la == lb:
+      la, lb = f"{la} (A)", f"{lb} (B)"
+    put("protocol_comparison.png", figures.protocol_figure(ra, rb, la, lb, m, split),
+        f"(f) rankings under {la} and {lb}")
+    a, b = ra.set_index("optimizer"), rb.set_index("optimizer")
+    opts = diagnostics.order_optimizers(list(a.index) + list(b.index))
+    rows = []
+    for opt in sorted(opts, key=lambda o: (a["rank"].get(o, math.inf), o)):
+      rank_a, rank_b = a["rank"].get(opt), b["rank"].get(opt)
+      rows.append([opt, _f(rank_a), _f(a["value"].get(opt)), _f(rank_b),
+                   _f(b["value"].get(opt)),
+                   "—" if rank_a is None or rank_b is None else f"{int(rank_b) - int(rank_a):+d}"])
+    sections += ["## Protocol comparison", "",
+                 f"Same workload under two studies: A = {la}, B = {lb} (B: {other.workload}). "
+                 f"Ranked by best-of-K {split} {m} median at each study's largest K "
+                 f"(A: K = {study.kmax}, B: K = {other.kmax}).", "",
+                 _table(["optimizer", f"rank in {la}", f"{split} {m} ({la})", f"rank in {lb}",
+                         f"{split} {m} ({lb})", "rank change"], rows), ""]
+  sections += ["## Figures", ""]
+  sections += [f"- [{name}]({name}): {caption}" for name, caption in figs]
+  if curves_note:
+    sections += [f"- {curves_note}"]
+  sections += [""]
+  (out / "report.md").write_text("\n".join(sections))
+  return study.headline()
+
+
+def summary(workdir: epath.PathLike) -> str:
+  """A few lines for the end of a sweep: status counts, best per optimizer, warnings."""
+  workdir = epath.Path(workdir)
+  manifest = load.read_manifest(workdir)
+  config = manifest.get("config") or {}
+  df = load.load_table(workdir)
+  metric = study_metric(config, df)
+  counts = df["status"].value_counts()
+  parts = [f"{int(counts[s])} {s}" for s in ("completed", "diverged", "failed", "running",
+                                             "pending", "corrupt") if s in counts]
+  lines = [f"{len(df)} trials: " + ", ".join(parts)]
+  vcol = bootstrap_lib.metric_column(metric, "validation")
+  tcol = bootstrap_lib.metric_column(metric, "test")
+  for opt in diagnostics.order_optimizers(df["optimizer"]):
+    top = diagnostics.best_trials(df, opt, metric, 1)
+    if top.empty:
+      lines.append(f"  {opt:<10} no completed trial")
+      continue
+    r = top.iloc[0]
+    test = f", test {metric} {_f(r[tcol])}" if tcol in r.index else ""
+    lines.append(f"  {opt:<10} best {r['trial_id']}: validation {metric} {_f(r[vcol])}{test}")
+  warns = diagnostics.boundary_warnings(df, config.get("search_spaces") or {}, metric)
+  if warns:
+    lines.append(f"  {len(warns)} top trial(s) near a search bound (see `optcompare analyze`)")
+  return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""The `optcompare` command: parses flags, then calls library functions.
+
+  optcompare train   --config=PATH[:ARG] [--config.FIELD=VALUE ...] --workdir=DIR
+  optcompare sweep   --config=PATH[:ARG] --workdir=DIR [--parallel=N] [--backend=local|ray]
+  optcompare status  --workdir=DIR
+  optcompare analyze --workdir=DIR [--out=DIR] [--compare=DIR2]
+  optcompare data prepare NAME [--manual_dir=DIR] [--data_dir=DIR]
+
+Exit status: 0 on success, 2 on bad input (one line naming the bad field or file; nothing
+written), 1 on any other failure.
+"""
+from __future__ import annotations
+
+import sys
+
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from optcompare.errors import BadInputError
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, PATH[:ARG].",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Trial or study directory.")
+_PARALLEL = flags.DEFINE_integer("parallel", 1, "sweep: trials run at once.", lower_bound=1)
+_BACKEND = flags.DEFINE_enum("backend", "local", ["local", "ray"], "sweep: where trials run.")
+_RETRIES = flags.DEFINE_integer("retries", 0, "sweep: reruns of a failed trial.", lower_bound=0)
+_RAY_ADDRESS = flags.DEFINE_string("ray_address", None, "sweep: Ray cluster; local if unset.")
+_OUT = flags.DEFINE_string("out", None, "analyze: output directory (default WORKDIR/analysis).")
+_COMPARE = flags.DEFINE_string("compare", None, "analyze: a second study to rank against.")
+_MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "data prepare: the original files.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "data prepare: TFDS data directory.")
+
+USAGE = __doc__.split("\n\n")[1]
+
+
+def _require(flag_holder, name: str):
+  if flag_holder.value is None:
+    raise BadInputError(f"--{name} is required")
+  return flag_holder.value
+
+
+def _train(args):
+  from optcompare import train  # pylint: disable=g-import-not-at-top
+  _expect_args(args, 0)
+  result = train.train_and_evaluate(_require(_CONFIG, "config"), _require(_WORKDIR, "workdir"))
+  print(f"{result['status']} after {result['steps']} steps; final {result['final']}")
+  return 0 if result["status"] in ("completed", "diverged") else 1
+
+
+def _sweep(args):
+  from optcompare import study  # pylint: disable=g-import-not-at-top
+  _expect_args(args, 0)
+  summary = study.sweep(_require(_CONFIG, "config"), _require(_WORKDIR, "workdir"),
+                        parallel=_PARALLEL.value, backend=_BACKEND.value,
+                        retries=_RETRIES.value, ray_address=_RAY_ADDRESS.value)
+  return 0 if not summary.get("failed") else 1
+
+
+def _status(args):
+  from optcompare import study  # pylint: disable=g-import-not-at-top
+  _expect_args(args, 0)
+  print(study.status_table(_require(_WORKDIR, "workdir")))
+  return 0
+
+
+def _analyze(args):
+  from optcompare import analysis  # pylint: disable=g-import-not-at-top
+  _expect_args(args, 0)
+  print(analysis.analyze(_require(_WORKDIR, "workdir"), out=_OUT.value, compare=_COMPARE.value))
+  return 0
+
+
+def _data(args):
+  from optcompare.data import prepare  # pylint: disable=g-import-not-at-top
+  if len(args) != 2 or args[0] != "prepare":
+    raise BadInputError("usage: optcompare data prepare NAME [--manual_dir=DIR] [--data_dir=DIR]")
+  print(prepare.prepare(args[1], manual_dir=_MANUAL_DIR.value, data_dir=_DATA_DIR.value))
+  return 0
+
+
+def _expect_args(args, n: int):
+  if len(args) != n:
+    raise BadInputError(f"unexpected arguments: {' '.join(args)}")
+
+
+COMMANDS = {"train": _train, "sweep": _sweep, "status": _status, "analyze": _analyze,
+            "data": _data}
+
+
+def _fail(message: str) -> int:
+  print(f"optcompare: error: {message.strip().splitlines()[0]}", file=sys.stderr)
+  return 2
+
+
+def main(argv: list[str]) -> int:
+  try:
+    positional = flags.FLAGS(argv)[1:]
+  except KeyError as e:  # config_flags: --config.FIELD names a field the config lacks
+    return _fail(f"--config.{e.args[0]}: no such field in the config")
+  except (flags.Error, ValueError, TypeError, AttributeError, OSError) as e:
+    return _fail(str(e))  # bad flag, unreadable config file, or a bad --config.FIELD override
+  if not positional or positional[0] not in COMMANDS:
+    return _fail(f"expected a command, one of {', '.join(COMMANDS)}\n{USAGE}")
+  logging.use_absl_handler()
+  logging.set_verbosity(logging.INFO)
+  # Orbax logs every phase of every save at INFO; keep its warnings, drop the chatter.
+  logging.get_absl_handler().addFilter(
+      lambda r: r.levelno >= logging.converter.STANDARD_WARNING or "/orbax/" not in r.pathname)
+  try:
+    return COMMANDS[positional[0]](positional[1:])
+  except BadInputError as e:
+    return _fail(str(e))
+
+
+def run():
+  sys.exit(main(sys.argv))
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,225 @@
+"""train_and_evaluate(config, workdir): one trial, end to end, resumable bit for bit.
+
+The loop is plain `jax.jit` over pytrees: the NNX model is split once into a static graph
+definition and its state, and `nnx.merge` rebuilds it inside the compiled step. Data order is
+a function of (seed, step) and every random key is `fold_in(key, step)`, so a trial resumed
+from a checkpoint recomputes exactly what an uninterrupted run computes.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from typing import Any
+
+from absl import logging
+from clu import periodic_actions
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from optcompare import checkpointing, metrics, optimizers, workloads
+from optcompare.errors import BadInputError
+
+FINISHED = ("completed", "diverged")  # a trial with one of these results is never rerun
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array            # number of completed updates
+  params: nnx.State          # nnx.Param leaves
+  model_state: nnx.State     # everything else the model carries (batch-norm statistics)
+  opt_state: optax.OptState  # includes the optimizer's hyperparameters (traced)
+  rng: jax.Array             # base key; step t uses fold_in(rng, t)
+  train_sums: dict           # metric sums since the last train log line
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=(3,))
+def train_step(graphdef, workload, tx, state: TrainState, batch):
+  """One update: (state, batch) -> (state, {'loss': objective on this batch})."""
+  batch = workload.preprocess(batch)
+  rngs = nnx.Rngs(dropout=jax.random.fold_in(state.rng, state.step))
+
+  def loss_fn(params):
+    model = nnx.merge(graphdef, params, state.model_state)
+    logits = model(batch["inputs"], rngs=rngs)
+    _, _, model_state = nnx.split(model, nnx.Param, ...)
+    return workload.loss(params, logits, batch), (logits, model_state)
+
+  (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  sums = workload.metric_sums(jax.lax.stop_gradient(logits), batch)
+  train_sums = jax.tree.map(jnp.add, state.train_sums, sums)
+  new_state = state.replace(step=state.step + 1, params=params, model_state=model_state,
+                            opt_state=opt_state, train_sums=train_sums)
+  return new_state, {"loss": loss}
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def eval_step(graphdef, workload, params, model_state, batch):
+  """Metric sums of one (padded, masked) evaluation batch."""
+  batch = workload.preprocess(batch)
+  logits = nnx.merge(graphdef, params, model_state)(batch["inputs"])
+  return workload.metric_sums(logits, batch)
+
+
+def _zero_sums(workload) -> dict:
+  return {k: jnp.zeros((), jnp.float32) for k in (*workload.metric_names, "count")}
+
+
+def _means(sums: dict) -> dict[str, float]:
+  sums = jax.device_get(sums)
+  count = float(sums.pop("count"))
+  return {k: float(v) / count for k, v in sums.items()}
+
+
+def evaluate(graphdef, workload, state, split, data_sharding) -> dict[str, float]:
+  total = None
+  for batch in workload.eval_batches(split):
+    out = eval_step(graphdef, workload, state.params, state.model_state,
+                    jax.device_put(batch, data_sharding))
+    total = out if total is None else jax.tree.map(jnp.add, total, out)
+  return _means(total)
+
+
+def validate(config: ml_collections.ConfigDict):
+  """Checks the config before anything is written; returns (workload, tx)."""
+  for field in ("batch_size", "eval_batch_size", "num_train_steps", "eval_every_steps",
+                "checkpoint_every_steps", "log_every_steps"):
+    if not isinstance(config[field], int) or config[field] <= 0:
+      raise BadInputError(f"{field}: must be a positive integer, got {config[field]!r}")
+  for field in ("batch_size", "eval_batch_size"):
+    if config[field] % jax.device_count():
+      raise BadInputError(f"{field}: {config[field]} is not divisible by the "
+                          f"{jax.device_count()} devices")
+  workload = workloads.create(config)
+  if config.target.split not in ("validation", "test"):
+    raise BadInputError(f"target.split: must be 'validation' or 'test', got "
+                        f"{config.target.split!r}")
+  if config.target.metric not in workload.metric_names:
+    raise BadInputError(f"target.metric: {config.target.metric!r} is not one of "
+                        f"{workload.metric_names}")
+  tx = optimizers.from_config(config.optimizer, config.num_train_steps)
+  return workload, tx
+
+
+def _read_result(workdir: str) -> dict | None:
+  path = os.path.join(workdir, "result.json")
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
+
+
+def _claim_workdir(config, workdir: str) -> None:
+  """Writes config.json, or checks that an existing one is this very config."""
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, "config.json")
+  resolved = json.loads(config.to_json_best_effort(sort_keys=True))
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      if json.load(f) != resolved:
+        raise BadInputError(f"{path}: this workdir holds a trial of a different config")
+  else:
+    metrics.write_json_atomic(path, resolved)
+
+
+def _steps_to_target(records: list[dict], target) -> int | None:
+  for r in records:
+    if r["split"] == target.split and (r.get(target.metric) is not None
+                                       and r[target.metric] <= target.value):
+      return r["step"]
+  return None
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Trains one trial in `workdir` (resuming if it was interrupted); returns result.json."""
+  previous = _read_result(workdir)
+  if previous is not None and previous.get("status") in FINISHED:
+    logging.info("%s already finished (%s); nothing to do", workdir, previous["status"])
+    return previous
+  workload, tx = validate(config)
+  splits = workload.load_splits()
+  _claim_workdir(config, workdir)
+
+  mesh = jax.make_mesh((jax.device_count(),), ("data",))
+  replicated, data_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+  model = workload.build_model(config.seed)
+  model.eval()
+  eval_graphdef, _, _ = nnx.split(model, nnx.Param, ...)
+  model.train()
+  graphdef, params, model_state = nnx.split(model, nnx.Param, ...)
+  state = jax.device_put(TrainState(
+      step=jnp.zeros((), jnp.int32), params=params, model_state=model_state,
+      opt_state=tx.init(params), rng=jax.random.PRNGKey(config.seed),
+      train_sums=_zero_sums(workload)), replicated)
+
+  ckpt = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"))
+  start = ckpt.latest_step() or 0
+  if start:
+    state = ckpt.restore(start, state)
+    logging.info("resumed %s at step %d", workdir, start)
+  log = metrics.MetricsLog(workdir)
+  wall_offset, records = log.resume(start)
+  target = workloads.target(config)
+  steps_to_target = _steps_to_target(records, target)
+  final = {r["split"]: {k: r[k] for k in workload.metric_names}
+           for r in records if r["split"] in ("validation", "test")}
+  report = periodic_actions.ReportProgress(num_train_steps=config.num_train_steps,
+                                           writer=log.writer)
+  t0 = time.time()
+  wall = lambda: wall_offset + time.time() - t0  # pylint: disable=unnecessary-lambda-assignment
+  status, steps, pending = "completed", config.num_train_steps, None
+
+  def finite(loss) -> bool:
+    return bool(np.isfinite(jax.device_get(loss)))
+
+  try:
+    for step in range(start, config.num_train_steps):
+      batch = jax.device_put(workload.train_batch(splits, step), data_sharding)
+      state, out = train_step(graphdef, workload, tx, state, batch)
+      # Divergence is checked one step late, so the host never waits on the step in flight.
+      if pending is not None and not finite(pending[1]):
+        status, steps = "diverged", pending[0]
+        break
+      s = step + 1
+      pending = (s, out["loss"])
+      report(s)
+      boundary = (s == config.num_train_steps or s % config.log_every_steps == 0 or
+                  s % config.eval_every_steps == 0 or s % config.checkpoint_every_steps == 0)
+      if not boundary:
+        continue
+      if not finite(out["loss"]):
+        status, steps = "diverged", s
+        break
+      pending = None
+      if s % config.log_every_steps == 0 or s == config.num_train_steps:
+        log.write(s, "train", _means(state.train_sums), wall())
+        state = state.replace(train_sums=jax.device_put(_zero_sums(workload), replicated))
+      if s % config.eval_every_steps == 0 or s == config.num_train_steps:
+        for split in ("validation", "test"):
+          final[split] = evaluate(eval_graphdef, workload, state, splits[split], data_sharding)
+          log.write(s, split, final[split], wall())
+        if steps_to_target is None and target.reached(final):
+          steps_to_target = s
+      if s % config.checkpoint_every_steps == 0 or s == config.num_train_steps:
+        ckpt.save(s, state)
+    else:
+      if pending is not None and not finite(pending[1]):  # only when no step ran after it
+        status, steps = "diverged", pending[0]
+  finally:
+    ckpt.close()
+    log.close()
+
+  result = {"status": status, "steps": int(steps), "final": final,
+            "steps_to_target": steps_to_target, "wall_time_s": round(wall(), 3), "error": None}
+  metrics.write_json_atomic(os.path.join(workdir, "result.json"), result)
+  logging.info("%s: %s after %d steps", workdir, status, steps)
+  return result

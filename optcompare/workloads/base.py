@@ -1,0 +1,56 @@
+"""What every workload provides to the training loop.
+
+A workload is a frozen, hashable dataclass (it is a static argument of the jitted steps):
+it builds its model and data, and turns logits and a batch into a loss and metric sums.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+Batch = dict[str, Any]
+
+
+class Workload(Protocol):
+  """The interface `train.py` relies on."""
+  name: str
+  metric_names: tuple[str, ...]  # reported per split, lower is better
+
+  def build_model(self, seed: int) -> nnx.Module: ...
+  def load_splits(self) -> dict: ...                 # 'train' / 'validation' / 'test'
+  def train_batch(self, splits: dict, step: int) -> Batch: ...
+  def eval_batches(self, split) -> Any: ...
+  def preprocess(self, batch: Batch) -> Batch: ...   # on device, inside jit
+  def loss(self, params: nnx.State, logits: jax.Array, batch: Batch) -> jax.Array: ...
+  def metric_sums(self, logits: jax.Array, batch: Batch) -> dict[str, jax.Array]: ...
+
+
+def l2_penalty(params: nnx.State, coefficient: float) -> jax.Array:
+  """coefficient/2 · Σ w² over weight matrices and kernels (biases and norms excluded)."""
+  leaves = [p for p in jax.tree.leaves(params) if p.ndim > 1]
+  return 0.5 * coefficient * sum(jnp.sum(jnp.square(p.astype(jnp.float32))) for p in leaves)
+
+
+def softmax_cross_entropy(logits: jax.Array, labels: jax.Array, num_classes: int,
+                          label_smoothing: float = 0.0) -> jax.Array:
+  """Per-example cross entropy against (optionally smoothed) one-hot labels."""
+  targets = jax.nn.one_hot(labels, num_classes)
+  if label_smoothing:
+    targets = optax.smooth_labels(targets, label_smoothing)
+  return optax.softmax_cross_entropy(logits.astype(jnp.float32), targets)
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+  metric: str
+  split: str
+  value: float
+
+  def reached(self, metrics_by_split: dict[str, dict[str, float]]) -> bool:
+    value = metrics_by_split.get(self.split, {}).get(self.metric)
+    return value is not None and value <= self.value
