@@ -11,6 +11,7 @@ written), 1 on any other failure.
 """
 from __future__ import annotations
 
+import re
 import sys
 
 from absl import flags
@@ -35,9 +36,15 @@ USAGE = __doc__.split("\n\n")[1]
 
 
 def _require(flag_holder, name: str):
-  if flag_holder.value is None:
+  try:
+    value = flag_holder.value
+    if hasattr(value, "keys"):
+      value.keys()  # a config file that failed to load raises here
+  except (OSError, SyntaxError, ValueError, TypeError) as e:  # config file failed to load
+    raise BadInputError(f"--{name}: {str(e).strip().splitlines()[-1].strip()}") from e
+  if value is None:
     raise BadInputError(f"--{name} is required")
-  return flag_holder.value
+  return value
 
 
 def _train(args):
@@ -79,6 +86,16 @@ def _data(args):
   return 0
 
 
+def _unknown_field(error: str, argv: list[str]) -> str:
+  key = re.search(r"'([^'\\]+)", error)
+  key = key.group(1) if key else error
+  for arg in argv:
+    path = arg.split("=", 1)[0]
+    if path.startswith("--config.") and key in path.split("."):
+      return f"{path}: no such field in the config"
+  return f"--config: no such field {key!r}"
+
+
 def _expect_args(args, n: int):
   if len(args) != n:
     raise BadInputError(f"unexpected arguments: {' '.join(args)}")
@@ -89,15 +106,18 @@ COMMANDS = {"train": _train, "sweep": _sweep, "status": _status, "analyze": _ana
 
 
 def _fail(message: str) -> int:
-  print(f"optcompare: error: {message.strip().splitlines()[0]}", file=sys.stderr)
+  lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+  # config_flags wraps a config file's exception as "...: Error whilst parsing ...:\n<trace>".
+  line = lines[-1] if lines[0].endswith(":") else lines[0]
+  print(f"optcompare: error: {line}", file=sys.stderr)
   return 2
 
 
 def main(argv: list[str]) -> int:
   try:
     positional = flags.FLAGS(argv)[1:]
-  except KeyError as e:  # config_flags: --config.FIELD names a field the config lacks
-    return _fail(f"--config.{e.args[0]}: no such field in the config")
+  except (KeyError, AttributeError) as e:  # config_flags: --config.FIELD names a missing field
+    return _fail(_unknown_field(str(e), argv))
   except (flags.Error, ValueError, TypeError, AttributeError, OSError) as e:
     return _fail(str(e))  # bad flag, unreadable config file, or a bad --config.FIELD override
   if not positional or positional[0] not in COMMANDS:

@@ -80,13 +80,14 @@ class Schedule:
   def __call__(self, count):
     dtype = jnp.result_type(self.base, jnp.float32)
     t = jnp.asarray(count).astype(dtype)
-    w = jnp.asarray(self.warmup_steps, dtype)
-    s = jnp.clip(t - w, 0) / jnp.asarray(self.decay_steps, dtype)  # min(t − W, T)/T, below
-    frac, lam = jnp.minimum(s, 1), jnp.asarray(self.decay_factor, dtype)
-    if self.kind == "linear_decay":
-      shape = 1 - (1 - lam) * frac
-    elif self.kind == "cosine":
-      shape = lam + (1 - lam) * 0.5 * (1 + jnp.cos(jnp.pi * frac))
+    w, big_t = (jnp.asarray(x, dtype) for x in (self.warmup_steps, self.decay_steps))
+    s = jnp.clip(t - w, 0, big_t)  # min(t − W, T) for t ≥ W
+    lam = jnp.asarray(self.decay_factor, dtype)
+    # Rearranged to avoid cancellation near the end of the decay (1 − s/T = (T − s)/T, exact):
+    if self.kind == "linear_decay":  # 1 − (1−λ) s/T
+      shape = (big_t - s + lam * s) / big_t
+    elif self.kind == "cosine":  # λ + (1−λ) ½ (1 + cos(π s/T)) = λ + (1−λ) sin²(π (T − s)/(2T))
+      shape = lam + (1 - lam) * jnp.sin(jnp.pi * (big_t - s) / (2 * big_t)) ** 2
     else:
       shape = jnp.ones_like(t)
     ramp = jnp.where(t < w, t / jnp.maximum(w, 1), 1)

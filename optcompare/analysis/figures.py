@@ -35,7 +35,7 @@ def color(optimizer: str, others: Sequence[str] = ()) -> str:
 def save(fig: Figure, path: epath.PathLike) -> None:
   """PNG, no time stamp in its metadata."""
   with epath.Path(path).open("wb") as f:
-    fig.savefig(f, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(f, format="png", dpi=DPI, metadata={"Software": None})
 
 
 def metric_label(metric: str, split: str) -> str:
@@ -94,6 +94,17 @@ def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "") -> Figure
   fig = Figure(figsize=(11, 4.4))
   axes = fig.subplots(1, 2, sharey=True)
   ks = sorted(boot["K"].unique())
+  # The y range follows the medians (and the lower ends); an upper band end beyond it, or
+  # infinite (more than 5% of resamples lost every trial), is drawn to the top edge.
+  meds = boot[["validation_median", "test_median"]].to_numpy(float)
+  lows = boot[["validation_p5", "test_p5"]].to_numpy(float)
+  finite = np.concatenate([meds[np.isfinite(meds)], lows[np.isfinite(lows)]])
+  if finite.size:
+    ylo, yhi = float(finite.min()), float(meds[np.isfinite(meds)].max(initial=finite.max()))
+    pad = 0.08 * max(yhi - ylo, 1e-12)
+    ylim = (ylo - pad, yhi + pad)
+  else:
+    ylim = (0.0, 1.0)
   for ax, split in zip(axes, ("validation", "test")):
     for opt in opts:
       r = boot[boot["optimizer"] == opt].sort_values("K")
@@ -102,9 +113,10 @@ def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "") -> Figure
       lo, hi = r[f"{split}_p5"].to_numpy(float), r[f"{split}_p95"].to_numpy(float)
       ok = np.isfinite(med)
       ax.plot(r["K"][ok], med[ok], marker="o", color=c, label=opt, lw=1.8)
-      band = np.isfinite(lo) & np.isfinite(med)
-      ax.fill_between(r["K"][band], lo[band], np.where(np.isfinite(hi), hi, np.nan)[band],
+      band = np.isfinite(lo)
+      ax.fill_between(r["K"][band], lo[band], np.minimum(hi, ylim[1])[band],
                       color=c, alpha=0.15, lw=0)
+    ax.set_ylim(*ylim)
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_locator(FixedLocator(ks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v)}" if v >= 1 else ""))
@@ -126,7 +138,7 @@ def steps_to_target_figure(df: pd.DataFrame, target: Mapping[str, Any] | None,
   fig = Figure(figsize=(max(6.0, 1.1 * len(opts) + 3), 4.4))
   ax = fig.subplots()
   rng = np.random.default_rng(0)
-  ymax = 1
+  ticks = []
   for i, opt in enumerate(opts):
     rows = df[df["optimizer"] == opt]
     finished = rows[rows["status"].isin(("completed", "diverged", "failed"))]
@@ -136,14 +148,17 @@ def steps_to_target_figure(df: pd.DataFrame, target: Mapping[str, Any] | None,
     if s.size:
       ax.scatter(i + rng.uniform(-0.15, 0.15, s.size), s, color=c, alpha=0.6, s=18)
       ax.hlines(s.min(), i - 0.3, i + 0.3, color=c, lw=3)
-      ymax = max(ymax, s.max())
-    ax.annotate(f"{s.size}/{len(finished)}", (i, 0), xycoords=("data", "axes fraction"),
-                xytext=(0, 4), textcoords="offset points", ha="center", fontsize=8)
-  ax.set_xticks(np.arange(len(opts)), opts, rotation=20)
+    ticks.append(f"{opt}\n{s.size}/{len(finished)} reached")
+  ax.set_xticks(np.arange(len(opts)), ticks)
   ax.set_xlim(-0.6, len(opts) - 0.4)
-  if np.isfinite(df["steps_to_target"].to_numpy(float)).any():
+  all_s = df["steps_to_target"].to_numpy(float)
+  all_s = all_s[np.isfinite(all_s) & (all_s > 0)]
+  if all_s.size and all_s.max() / all_s.min() > 10:  # log only when it spans a decade
     ax.set_yscale("log")
-  ax.set_xlabel("optimizer (reached / finished trials)")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+  elif not all_s.size:
+    ax.text(0.5, 0.5, "no trial reached the target", transform=ax.transAxes, ha="center")
+  ax.set_xlabel("optimizer (trials reaching the target / finished trials)")
   ax.set_ylabel("steps to target")
   ax.grid(axis="y", alpha=0.3)
   handles = [Line2D([], [], marker="o", color="gray", ls="none", label="trial reaching target"),
@@ -179,52 +194,60 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
   fig = Figure(figsize=(4.3 * ncols, 3.6 * nrows + 0.6))
   axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
   y = done[col].to_numpy(float)
+  # y range: the completed trials, with a long tail of poor ones cut off (drawn as ^ at the
+  # top of the data range); diverged / failed trials are drawn as x on a row above it.
   if y.size:
     ylo, q90 = float(y.min()), float(np.quantile(y, 0.9))
     ytop = min(float(y.max()), q90 + max(q90 - ylo, 1e-12) * 0.5)
     pad = 0.06 * max(ytop - ylo, 1e-12)
-    ylim = (ylo - pad, ytop + 2 * pad)
   else:
-    ylim = (0.0, 1.0)
+    ylo, ytop, pad = 0.0, 1.0, 0.06
+  y_clip, y_lost = ytop + pad, ytop + 2.5 * pad
+  ylim = (ylo - pad, ytop + 3.5 * pad)
   c = color(optimizer)
   warned = {w.hparam for w in warnings if w.optimizer == optimizer}
+  flagged = {(w.hparam, w.trial_id) for w in warnings if w.optimizer == optimizer}
+  yy = np.where(y > ytop, y_clip, y)
+  clipped = y > ytop
   for ax, (name, spec) in zip(axes, tuned.items()):
     h = f"hp.{name}"
     if spec["scale"] == "choice":
       values = list(spec["values"])
       pos = {v: i for i, v in enumerate(values)}
-      def xs(frame, jitter=0.0):
+
+      def xs(frame, pos=pos, h=h):
+        # Deterministic jitter per trial, the same for a trial in every layer.
+        jitter = ((frame["index"].to_numpy(float) * 0.618034) % 1.0 - 0.5) * 0.3
         return np.array([pos.get(v, np.nan) for v in frame[h]], float) + jitter
-      rng = np.random.default_rng(0)
-      ax.scatter(xs(done, rng.uniform(-0.12, 0.12, len(done))), np.minimum(y, ylim[1]),
-                 color=c, alpha=0.55, s=18, label="completed")
-      ax.scatter(xs(top), top[col], facecolor="none", edgecolor="k", s=60, lw=1.2,
-                 label=f"top {top_fraction:.0%}")
-      ax.scatter(xs(lost), np.full(len(lost), ylim[1]), marker="x", color="red",
-                 s=30, label="diverged / failed", clip_on=False)
+    else:
+      def xs(frame, spec=spec, h=h):
+        v = frame[h].to_numpy(float)
+        return 1.0 - v if spec["scale"] == "one_minus_log" else v
+    ax.scatter(xs(done)[~clipped], yy[~clipped], color=c, alpha=0.55, s=18,
+               label="completed")
+    if clipped.any():
+      ax.scatter(xs(done)[clipped], yy[clipped], color=c, marker="^", s=22, alpha=0.55,
+                 label="completed, above the range")
+    ax.scatter(xs(top), top[col], facecolor="none", edgecolor="k", s=60, lw=1.2,
+               label=f"top {top_fraction:.0%}")
+    near = top[[(name, t) in flagged for t in top["trial_id"]]]
+    if len(near):
+      ax.scatter(xs(near), near[col], facecolor="none", edgecolor="red", s=110, lw=1.6,
+                 label="top trial near a bound")
+    ax.scatter(xs(lost), np.full(len(lost), y_lost), marker="x", color="red", s=30,
+               label="diverged / failed")
+    ax.axhline(ytop + 1.75 * pad, color="lightgray", lw=0.8)
+    if spec["scale"] == "choice":
       ax.set_xticks(range(len(values)), [str(v) for v in values])
       ax.set_xlim(-0.5, len(values) - 0.5)
       ax.set_xlabel(f"{name} (choice)")
     else:
-      def xs(frame):
-        v = frame[h].to_numpy(float)
-        return 1.0 - v if spec["scale"] == "one_minus_log" else v
-      yy = np.minimum(y, ylim[1])
-      clipped = y > ylim[1]
-      ax.scatter(xs(done)[~clipped], yy[~clipped], color=c, alpha=0.55, s=18, label="completed")
-      if clipped.any():
-        ax.scatter(xs(done)[clipped], yy[clipped], color=c, marker="^", s=22, alpha=0.55,
-                   label="above the plot", clip_on=False)
-      ax.scatter(xs(top), top[col], facecolor="none", edgecolor="k", s=60, lw=1.2,
-                 label=f"top {top_fraction:.0%}")
-      ax.scatter(xs(lost), np.full(len(lost), ylim[1]), marker="x", color="red", s=30,
-                 label="diverged / failed", clip_on=False)
       if spec["scale"] == "one_minus_log":
         bounds = (1.0 - spec["max"], 1.0 - spec["min"])
       else:
         bounds = (spec["min"], spec["max"])
       for b in bounds:
-        ax.axvline(b, color="gray", ls="--", lw=1)
+        ax.axvline(b, color="gray", ls="--", lw=1, label="search bounds")
       if spec["scale"] in ("log", "one_minus_log"):
         ax.set_xscale("log")
         lo, hi = math.log10(min(bounds)), math.log10(max(bounds))
@@ -242,11 +265,12 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
     ax.grid(alpha=0.3)
   for ax in axes[n:]:
     ax.set_visible(False)
-  handles, labels = axes[0].get_legend_handles_labels()
-  handles.append(Line2D([], [], color="gray", ls="--", lw=1))
-  labels.append("search bounds")
-  fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
-             bbox_to_anchor=(0.5, 0.0))
+  by_label: dict[str, Any] = {}
+  for ax in axes[:n]:
+    for hd, lb in zip(*ax.get_legend_handles_labels()):
+      by_label.setdefault(lb, hd)
+  fig.legend(list(by_label.values()), list(by_label), loc="lower center", ncol=len(by_label),
+             fontsize=8, bbox_to_anchor=(0.5, 0.0))
   suffix = f" — {len(warned)} hyperparameter(s) with top trials near a bound" if warned else ""
   fig.suptitle(f"{optimizer}: validation {metric} versus hyperparameters "
                f"({len(done)} completed, {len(lost)} diverged/failed){suffix}",

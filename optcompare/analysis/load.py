@@ -205,7 +205,8 @@ def read_table(path: epath.PathLike) -> pd.DataFrame:
   path = epath.Path(path)
   try:
     with path.open("r") as f:
-      df = pd.read_csv(f, float_precision="round_trip", keep_default_na=True)
+      # pandas >= 3 parses floats round-trip by default (float_precision is deprecated).
+      df = pd.read_csv(f, keep_default_na=True)
   except FileNotFoundError as e:
     raise errors.BadInputError(f"{path}: trial table not found") from e
   except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:

@@ -112,9 +112,10 @@ class _Study:
     self.target = study_target(self.dir, self.config, self.df)
     self.spaces = self.config.get("search_spaces") or {}
     self.optimizers = diagnostics.order_optimizers(self.df["optimizer"])
-    self.kmax = max_k(self.df)
+    self.ks = bootstrap_lib.k_values(max_k(self.df))  # 1, 2, 4, ... up to the trial count
+    self.kmax = self.ks[-1]
     self.num_resamples, self.seed = num_resamples, seed
-    self.boot = bootstrap_lib.bootstrap_best(self.df, self.metric, self.kmax, num_resamples,
+    self.boot = bootstrap_lib.bootstrap_best(self.df, self.metric, self.ks, num_resamples,
                                              seed, optimizers=self.optimizers)
     self.warnings = diagnostics.boundary_warnings(self.df, self.spaces, self.metric)
     self.inclusion = diagnostics.inclusion_check(self.boot)
@@ -297,7 +298,7 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
       f"- Judged on validation {m} (lower is better); the test {m} reported is that of the "
       f"trial chosen by validation. Target: {target_text}.",
       f"- Bootstrap: {num_resamples} resamples, seed {seed}, K = "
-      f"{', '.join(str(k) for k in bootstrap_lib.k_values(study.kmax))}. Diverged and failed "
+      f"{', '.join(str(k) for k in study.ks)}. Diverged and failed "
       "trials count as lost (never chosen unless all K lost; such a resample scores inf). "
       "Running, pending and corrupt trials are left out.",
       "", "## Headline", "", study.headline(), "",
@@ -331,7 +332,7 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
                  f"Ranked by best-of-K {split} {m} median at each study's largest K "
                  f"(A: K = {study.kmax}, B: K = {other.kmax}).", "",
                  _table(["optimizer", f"rank in {la}", f"{split} {m} ({la})", f"rank in {lb}",
-                         f"{split} {m} ({lb})", "rank change"], rows), ""]
+                         f"{split} {m} ({lb})", "rank change (B − A)"], rows), ""]
   sections += ["## Figures", ""]
   sections += [f"- [{name}]({name}): {caption}" for name, caption in figs]
   if curves_note:

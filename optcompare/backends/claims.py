@@ -1,0 +1,223 @@
+"""The trial ledger: who runs which trial, with leases, on a (shared) study directory.
+
+A claim on trial T is a file `trials/<optimizer>/<index>/claims/<generation>.json`, created
+with O_CREAT|O_EXCL, so of two processes that try to create the same generation exactly one
+succeeds, on one machine or on a POSIX shared file system (NFS, Filestore; not gcsfuse):
+
+  {"owner", "host", "machine", "pid", "pid_start", "generation", "acquired_at",
+   "heartbeat_at", "lease_seconds", "released"}
+
+The newest generation is the current claim. It is live while it is not released, its
+heartbeat is younger than its lease, and (when it was written on this very machine) its
+process still exists. To take over a dead claim, a process creates the next generation; only
+one taker can win. The holder rewrites its file (atomic rename) every lease/5 seconds; if it
+finds a newer generation it has lost the trial (it was paused for longer than its lease) and
+must stop. `attempts.jsonl` in the trial directory logs one "start" line per claim that ran
+the trial and one "end" line per attempt that ended by itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Callable
+
+CLAIMS = "claims"
+_UNWRITTEN_GRACE_S = 60.0  # a claim file still empty after this long was left by a crash
+
+
+def _read_file(path: str) -> str | None:
+  try:
+    with open(path, encoding="utf-8") as f:
+      return f.read().strip()
+  except OSError:
+    return None
+
+
+def machine_id() -> str:
+  """Host name + boot id + pid namespace: two processes with equal ids share pids."""
+  boot = _read_file("/proc/sys/kernel/random/boot_id") or ""
+  try:
+    ns = str(os.stat("/proc/self/ns/pid").st_ino)
+  except OSError:
+    ns = ""
+  return f"{socket.gethostname()}/{boot}/{ns}"
+
+
+def process_start(pid: int) -> str | None:
+  """The start time of process `pid` in clock ticks since boot (None if unknown or gone)."""
+  stat = _read_file(f"/proc/{pid}/stat")
+  if not stat:
+    return None
+  fields = stat.rsplit(")", 1)[-1].split()
+  if fields and fields[0] in ("Z", "X"):  # zombie or dead: gone for our purposes
+    return None
+  return fields[19] if len(fields) > 19 else None
+
+
+def _process_alive(pid: int, start: str | None) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    pass
+  now_start = process_start(pid)
+  if now_start is None:  # with /proc: a zombie (killed, not yet reaped) or gone
+    return not os.path.isdir("/proc/self")
+  return start is None or now_start == start
+
+
+def _generations(trial_dir: str) -> list[int]:
+  try:
+    names = os.listdir(os.path.join(trial_dir, CLAIMS))
+  except FileNotFoundError:
+    return []
+  return sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
+
+
+def _path(trial_dir: str, generation: int) -> str:
+  return os.path.join(trial_dir, CLAIMS, f"{generation:06d}.json")
+
+
+def current(trial_dir: str) -> tuple[int, dict | None]:
+  """(generation, record) of the newest claim; (0, None) when there is none.
+
+  The record is {} while its creator is still writing it.
+  """
+  gens = _generations(trial_dir)
+  if not gens:
+    return 0, None
+  text = _read_file(_path(trial_dir, gens[-1]))
+  try:
+    return gens[-1], json.loads(text) if text else {}
+  except json.JSONDecodeError:
+    return gens[-1], {}
+
+
+def is_live(trial_dir: str, generation: int, record: dict | None, now: float | None = None
+            ) -> bool:
+  """Whether the claim (generation, record) still holds the trial."""
+  if record is None:
+    return False
+  now = time.time() if now is None else now
+  if not record:  # being written: live while its file is young
+    try:
+      age = now - os.path.getmtime(_path(trial_dir, generation))
+    except OSError:
+      return False
+    return age < _UNWRITTEN_GRACE_S
+  if record.get("released"):
+    return False
+  if now - float(record["heartbeat_at"]) > float(record["lease_seconds"]):
+    return False
+  if record.get("machine") == machine_id():
+    return _process_alive(int(record["pid"]), record.get("pid_start"))
+  return True
+
+
+def live_claim(trial_dir: str) -> dict | None:
+  gen, record = current(trial_dir)
+  return record if is_live(trial_dir, gen, record) else None
+
+
+def _write_json(path: str, obj: dict, *, exclusive: bool) -> bool:
+  data = (json.dumps(obj, sort_keys=True) + "\n").encode()
+  if exclusive:
+    try:
+      fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+      return False
+    try:
+      os.write(fd, data)
+      os.fsync(fd)
+    finally:
+      os.close(fd)
+    return True
+  tmp = f"{path}.{obj['owner']}.tmp"
+  with open(tmp, "wb") as f:
+    f.write(data)
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+  return True
+
+
+class Claim:
+  """A claim this process holds; see the module docstring."""
+
+  def __init__(self, trial_dir: str, generation: int, record: dict):
+    self.trial_dir, self.generation, self.record = trial_dir, generation, record
+    self._lock = threading.Lock()
+    self.lost = False
+
+  @classmethod
+  def acquire(cls, trial_dir: str, *, lease_seconds: float, owner: str | None = None,
+              pid: int | None = None) -> "Claim | None":
+    """Claims the trial unless a live claim holds it (or another taker wins the race)."""
+    gen, record = current(trial_dir)
+    if is_live(trial_dir, gen, record):
+      return None
+    os.makedirs(os.path.join(trial_dir, CLAIMS), exist_ok=True)
+    pid = os.getpid() if pid is None else pid
+    now = time.time()
+    mine = {"owner": owner or uuid.uuid4().hex, "host": socket.gethostname(),
+            "machine": machine_id(), "pid": pid, "pid_start": process_start(pid),
+            "generation": gen + 1, "acquired_at": now, "heartbeat_at": now,
+            "lease_seconds": float(lease_seconds), "released": False}
+    if not _write_json(_path(trial_dir, gen + 1), mine, exclusive=True):
+      return None
+    return cls(trial_dir, gen + 1, mine)
+
+  def heartbeat(self) -> bool:
+    """Renews the lease; False (and `lost`) if a newer generation has taken the trial."""
+    with self._lock:
+      if self.lost or self.record["released"]:
+        return not self.lost
+      if _generations(self.trial_dir)[-1:] != [self.generation]:
+        self.lost = True
+        return False
+      self.record["heartbeat_at"] = time.time()
+      _write_json(_path(self.trial_dir, self.generation), self.record, exclusive=False)
+      return True
+
+  def release(self) -> None:
+    """Gives the trial up at once (a relaunch need not wait for the lease to expire)."""
+    with self._lock:
+      if self.lost or self.record["released"]:
+        return
+      if _generations(self.trial_dir)[-1:] == [self.generation]:
+        self.record["released"] = True
+        self.record["heartbeat_at"] = time.time()
+        _write_json(_path(self.trial_dir, self.generation), self.record, exclusive=False)
+
+  def keep_alive(self, on_lost: Callable[[], None]) -> threading.Event:
+    """Heartbeats from a daemon thread every lease/5 s; calls on_lost() once if it loses.
+
+    Set the returned event to stop the thread.
+    """
+    stop = threading.Event()
+    interval = max(0.05, self.record["lease_seconds"] / 5)
+
+    def loop():
+      while not stop.wait(interval):
+        if not self.heartbeat():
+          on_lost()
+          return
+
+    threading.Thread(target=loop, name="claim-heartbeat", daemon=True).start()
+    return stop
+
+
+def log_attempt(trial_dir: str, event: dict) -> None:
+  """Appends one JSON line to `attempts.jsonl` (one write, so lines never interleave)."""
+  line = (json.dumps({"time": round(time.time(), 3), **event}, sort_keys=True) + "\n").encode()
+  fd = os.open(os.path.join(trial_dir, "attempts.jsonl"),
+               os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o644)
+  try:
+    os.write(fd, line)
+  finally:
+    os.close(fd)

@@ -1,0 +1,234 @@
+"""Search spaces: hyperparameter specs, their validation, and the map from the unit cube.
+
+A search space maps hyperparameter names to specs (DESIGN.md §4):
+
+  {"scale": "log",    "min": a, "max": b}      0 < a < b; log-uniform
+  {"scale": "linear", "min": a, "max": b}      a < b; uniform
+  {"scale": "one_minus_log", "min": a, "max": b}
+        0 ≤ a < b < 1 bound x itself (momentum in [0.9, 0.999]); 1 − x is log-uniform
+  {"scale": "choice", "values": [v, ...]}      one of the values, equally often
+  {"scale": "fixed",  "value": v}              not searched
+  {"scale": "derived", "of": name, "times": name, "power": p}
+        value = of · times**p (p defaults to 1), e.g. Adam's learning_rate =
+        learning_rate_over_epsilon · epsilon, RMSProp's = learning_rate_over_sqrt_epsilon ·
+        epsilon**0.5 (DESIGN.md §2: the paper tunes α0/ε and η0/√ε).
+
+Names that a trial config takes: the optimizer's hyperparameters (optcompare.optimizers:
+`learning_rate momentum rho beta1 beta2 epsilon weight_decay`, each optimizer its own subset)
+go to `config.optimizer.hparams`; the schedule's (`decay_factor decay_steps
+decay_steps_fraction warmup_steps`) to `config.optimizer.schedule`. Any other name is a helper
+that only feeds a derived value; it is searched but never applied to the config.
+
+The sampled dimensions (log, linear, one_minus_log, choice) are ordered by name; a point of
+the unit cube [0, 1)^d maps to values dimension by dimension (`SearchSpace.values`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import numbers
+from typing import Any, Mapping
+
+import ml_collections
+
+from optcompare.errors import BadInputError
+
+HPARAMS = ("learning_rate", "momentum", "rho", "beta1", "beta2", "epsilon", "weight_decay")
+SCHEDULE_PARAMS = ("decay_factor", "decay_steps", "decay_steps_fraction", "warmup_steps")
+INT_PARAMS = ("decay_steps", "warmup_steps")  # sampled values are rounded to integers
+SCALES = ("log", "linear", "one_minus_log", "choice", "fixed", "derived")
+SAMPLED = ("log", "linear", "one_minus_log", "choice")
+_KEYS = {"log": {"min", "max"}, "linear": {"min", "max"}, "one_minus_log": {"min", "max"},
+         "choice": {"values"}, "fixed": {"value"}, "derived": {"of", "times", "power"}}
+
+
+def optimizer_names() -> tuple[str, ...]:
+  from optcompare import optimizers  # pylint: disable=g-import-not-at-top  (imports jax)
+  return tuple(optimizers.REGISTRY)
+
+
+def takes(optimizer: str) -> tuple[str, ...]:
+  """The hyperparameters `optimizer` takes (from optcompare.optimizers, the one source)."""
+  from optcompare import optimizers  # pylint: disable=g-import-not-at-top
+  return tuple(inspect.signature(optimizers.REGISTRY[optimizer]).parameters)
+
+
+def _is_number(x) -> bool:
+  return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+  name: str
+  scale: str
+  low: float | None = None
+  high: float | None = None
+  values: tuple = ()
+  value: Any = None
+  of: str | None = None
+  times: str | None = None
+  power: float = 1.0
+
+  def from_unit(self, u: float):
+    """The value at u ∈ [0, 1) of a sampled spec."""
+    if self.scale == "choice":
+      return self.values[min(int(u * len(self.values)), len(self.values) - 1)]
+    if self.scale == "linear":
+      x = self.low + u * (self.high - self.low)
+    elif self.scale == "log":
+      x = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+    else:  # one_minus_log: 1 − x runs log-uniformly from 1 − low down to 1 − high
+      lo, hi = math.log1p(-self.low), math.log1p(-self.high)
+      x = -math.expm1(lo + u * (hi - lo))
+    x = min(max(x, self.low), self.high)  # rounding never leaves the bounds
+    return int(round(x)) if self.name in INT_PARAMS else float(x)
+
+
+def _check_value(name: str, x, field: str) -> None:
+  if not _is_number(x):
+    raise BadInputError(f"{field}: must be a finite number, got {x!r}")
+  if name in INT_PARAMS and x != int(x):
+    raise BadInputError(f"{field}: {name} must be an integer, got {x!r}")
+
+
+def _parse_spec(name: str, raw, field: str) -> Spec:
+  if isinstance(raw, ml_collections.ConfigDict):
+    raw = raw.to_dict()
+  if not isinstance(raw, Mapping):
+    raise BadInputError(f"{field}: a spec must be a dict with a 'scale', got {raw!r}")
+  scale = raw.get("scale")
+  if scale not in SCALES:
+    raise BadInputError(f"{field}.scale: unknown scale {scale!r} (known: {', '.join(SCALES)})")
+  keys = set(raw) - {"scale"}
+  for key in sorted(keys - _KEYS[scale]):
+    raise BadInputError(f"{field}.{key}: not a key of a {scale} spec "
+                        f"(takes {', '.join(sorted(_KEYS[scale]))})")
+  for key in sorted(_KEYS[scale] - keys - {"power"}):
+    raise BadInputError(f"{field}.{key}: missing, required by a {scale} spec")
+  if scale in ("log", "linear", "one_minus_log"):
+    low, high = raw["min"], raw["max"]
+    for key, x in (("min", low), ("max", high)):
+      if not _is_number(x):
+        raise BadInputError(f"{field}.{key}: must be a finite number, got {x!r}")
+    if low > high:
+      raise BadInputError(f"{field}: min {low} > max {high}")
+    if low == high:
+      raise BadInputError(f"{field}: empty range, min = max = {low} (use a fixed spec)")
+    if scale == "log" and low <= 0:
+      raise BadInputError(f"{field}.min: a log scale needs positive bounds, got {low}")
+    if scale == "one_minus_log" and not (0 <= low and high < 1):
+      raise BadInputError(f"{field}: one_minus_log bounds must lie in [0, 1), "
+                          f"got [{low}, {high}]")
+    if name in INT_PARAMS and math.floor(high) < math.ceil(low):
+      raise BadInputError(f"{field}: [{low}, {high}] holds no integer")
+    return Spec(name, scale, low=float(low), high=float(high))
+  if scale == "choice":
+    values = raw["values"]
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or not values:
+      raise BadInputError(f"{field}.values: must be a non-empty list, got {values!r}")
+    for x in values:
+      _check_value(name, x, f"{field}.values")
+    return Spec(name, scale, values=tuple(values))
+  if scale == "fixed":
+    if raw["value"] is not None:
+      _check_value(name, raw["value"], f"{field}.value")
+    return Spec(name, scale, value=raw["value"])
+  of, times, power = raw["of"], raw["times"], raw.get("power", 1.0)
+  for key, x in (("of", of), ("times", times)):
+    if not isinstance(x, str) or not x:
+      raise BadInputError(f"{field}.{key}: must name another entry of this space, got {x!r}")
+  if not _is_number(power):
+    raise BadInputError(f"{field}.power: must be a finite number, got {power!r}")
+  return Spec(name, scale, of=of, times=times, power=float(power))
+
+
+class SearchSpace:
+  """One optimizer's validated search space.
+
+  `sampled`: the names of the searched dimensions, sorted (the unit cube's axes).
+  `values(u)`: every name of the space (fixed and derived included) at the point u.
+  `applied`: the names that go into a trial config (helpers excluded).
+  """
+
+  def __init__(self, optimizer: str, raw: Mapping, field: str):
+    if isinstance(raw, ml_collections.ConfigDict):
+      raw = raw.to_dict()
+    if not isinstance(raw, Mapping) or not raw:
+      raise BadInputError(f"{field}: must be a non-empty dict of hyperparameter specs")
+    self.optimizer = optimizer
+    self.specs = {name: _parse_spec(name, raw[name], f"{field}.{name}") for name in sorted(raw)}
+    takes_ = set(takes(optimizer)) | set(SCHEDULE_PARAMS)
+    derived = [s for s in self.specs.values() if s.scale == "derived"]
+    used_by_derived = {s.of for s in derived} | {s.times for s in derived}
+    for s in derived:
+      for key in ("of", "times"):
+        ref = getattr(s, key)
+        if ref not in self.specs:
+          raise BadInputError(f"{field}.{s.name}.{key}: refers to {ref!r}, which is not in "
+                              f"this space")
+        if self.specs[ref].scale == "derived":
+          raise BadInputError(f"{field}.{s.name}.{key}: {ref!r} is itself derived")
+        if self.specs[ref].scale == "fixed" and self.specs[ref].value is None:
+          raise BadInputError(f"{field}.{s.name}.{key}: {ref!r} is None")
+    for name, s in self.specs.items():
+      if name in takes_:
+        continue
+      if name in HPARAMS or name in SCHEDULE_PARAMS or name not in used_by_derived:
+        raise BadInputError(
+            f"{field}.{name}: unknown hyperparameter for {optimizer} (takes "
+            f"{', '.join(sorted(takes_))}; other names must feed a derived value)")
+      if s.scale == "derived":
+        raise BadInputError(f"{field}.{name}: a derived value must be a hyperparameter of "
+                            f"{optimizer}")
+    self.sampled = tuple(n for n, s in self.specs.items() if s.scale in SAMPLED)
+    if not self.sampled:
+      raise BadInputError(f"{field}: nothing to search (every entry is fixed or derived)")
+    self.applied = tuple(n for n in self.specs if n in takes_)
+
+  @property
+  def dims(self) -> int:
+    return len(self.sampled)
+
+  def values(self, unit_point) -> dict[str, Any]:
+    """Every name of the space, at the point `unit_point` ∈ [0, 1)^dims."""
+    out = {name: self.specs[name].from_unit(float(u))
+           for name, u in zip(self.sampled, unit_point, strict=True)}
+    for name, s in self.specs.items():
+      if s.scale == "fixed":
+        out[name] = s.value
+    for name, s in self.specs.items():
+      if s.scale == "derived":
+        out[name] = float(out[s.of] * out[s.times] ** s.power)
+    return {name: out[name] for name in self.specs}
+
+
+def build_trial_config(base: Mapping, optimizer: str, hparams: Mapping[str, Any]
+                       ) -> ml_collections.ConfigDict:
+  """The trial config: `base` (a JSON-safe dict) with the optimizer and its hyperparameters.
+
+  Hyperparameters that `optimizer` does not take are unset (None), so the base's Adam
+  defaults do not leak into SGD; a searched decay_steps unsets decay_steps_fraction and vice
+  versa. Names that are neither hyperparameters nor schedule parameters (helpers) are skipped.
+  """
+  config = ml_collections.ConfigDict(dict(base))
+  config.lock()
+  opt = config.optimizer
+  opt.name = optimizer
+  taken = set(takes(optimizer))
+  for name in HPARAMS:
+    if name not in taken:
+      opt.hparams[name] = None
+  for name, value in hparams.items():
+    if name in HPARAMS and name in taken:
+      opt.hparams[name] = None if value is None else float(value)
+    elif name in SCHEDULE_PARAMS:
+      if name in INT_PARAMS:
+        opt.schedule[name] = None if value is None else int(value)
+      else:
+        opt.schedule[name] = None if value is None else float(value)
+      other = {"decay_steps": "decay_steps_fraction",
+               "decay_steps_fraction": "decay_steps"}.get(name)
+      if other and other not in hparams:
+        opt.schedule[other] = None
+  return config

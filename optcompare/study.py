@@ -1,0 +1,315 @@
+"""Studies: the manifest (study.json), trial configs, trial states, and `sweep`.
+
+A study config (configs/studies/<protocol>/<workload>.py, DESIGN.md §4) has the fields
+  base               a trial config (the workload; optimizer fields are overwritten per trial)
+  seed               seeds the quasi-random points (not the trials: each runs with base.seed)
+  num_trials         trials per optimizer
+  optimizers         names from optcompare.optimizers
+  search_spaces      optimizer -> {hyperparameter: spec} (optcompare.search.spaces)
+  devices_per_trial  accelerators per trial process (0: no restriction; ignored on CPU)
+  threads_per_trial  CPU threads per trial process
+  lease_seconds      how long a claim outlives its holder's last heartbeat
+
+`sweep(config, workdir)` validates the config (BadInputError, nothing written), writes
+study.json, and runs every unfinished trial as a separate process (optcompare.backends).
+A rerun on the same directory resumes the study; a config that differs from the one in
+study.json is refused, except that num_trials may grow and the three execution fields
+(devices_per_trial, threads_per_trial, lease_seconds) may change between runs.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from typing import Any, Mapping
+
+from optcompare.backends import claims
+from optcompare.errors import BadInputError
+from optcompare.search import quasirandom
+from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_names
+
+FIELDS = ("base", "seed", "num_trials", "optimizers", "search_spaces", "devices_per_trial",
+          "threads_per_trial", "lease_seconds")
+EXECUTION_FIELDS = ("devices_per_trial", "threads_per_trial", "lease_seconds")
+MANIFEST = "study.json"
+STATUSES = ("completed", "diverged", "failed", "running", "pending")
+HIGHER_IS_BETTER = ("accuracy",)
+
+
+def _jsonable(x):
+  """to_dict() output -> plain JSON types (tuples become lists, numpy scalars floats)."""
+  if isinstance(x, Mapping):
+    return {str(k): _jsonable(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_jsonable(v) for v in x]
+  if x is None or isinstance(x, (bool, int, float, str)):
+    return x
+  if hasattr(x, "item"):
+    return x.item()
+  raise BadInputError(f"config: value {x!r} of type {type(x).__name__} is not JSON-safe")
+
+
+def config_dict(config) -> dict:
+  if hasattr(config, "to_dict"):
+    config = config.to_dict()
+  if not isinstance(config, Mapping):
+    raise BadInputError(f"config: must be a ConfigDict or dict, got {type(config).__name__}")
+  return json.loads(json.dumps(_jsonable(config), allow_nan=False))
+
+
+def _int_field(c: dict, name: str, low: int) -> int:
+  x = c[name]
+  if isinstance(x, bool) or not isinstance(x, int) or x < low:
+    raise BadInputError(f"{name}: must be an integer >= {low}, got {x!r}")
+  return x
+
+
+def validate(config) -> tuple[dict, dict[str, SearchSpace]]:
+  """Checks a study config; returns (its JSON-safe dict, optimizer -> SearchSpace)."""
+  c = config_dict(config)
+  for name in FIELDS:
+    if name not in c:
+      raise BadInputError(f"{name}: missing from the study config")
+  for name in sorted(set(c) - set(FIELDS)):
+    raise BadInputError(f"{name}: not a study config field (fields: {', '.join(FIELDS)})")
+  if isinstance(c["seed"], bool) or not isinstance(c["seed"], int):
+    raise BadInputError(f"seed: must be an integer, got {c['seed']!r}")
+  _int_field(c, "num_trials", 1)
+  _int_field(c, "devices_per_trial", 0)
+  _int_field(c, "threads_per_trial", 1)
+  lease = c["lease_seconds"]
+  if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
+    raise BadInputError(f"lease_seconds: must be a positive number, got {lease!r}")
+  if not isinstance(c["base"], dict) or not isinstance(c["base"].get("optimizer"), dict):
+    raise BadInputError("base: must be a trial config with an `optimizer` field")
+  opts, spaces = c["optimizers"], c["search_spaces"]
+  if not isinstance(opts, list) or not opts or not all(isinstance(o, str) for o in opts):
+    raise BadInputError(f"optimizers: must be a non-empty list of names, got {opts!r}")
+  known = optimizer_names()
+  for o in opts:
+    if o not in known:
+      raise BadInputError(f"optimizers: unknown optimizer {o!r} (known: {', '.join(known)})")
+    if opts.count(o) > 1:
+      raise BadInputError(f"optimizers: {o!r} is listed twice")
+  if not isinstance(spaces, dict):
+    raise BadInputError(f"search_spaces: must be a dict, got {spaces!r}")
+  for o in spaces:
+    if o not in known:
+      raise BadInputError(f"search_spaces.{o}: unknown optimizer (known: {', '.join(known)})")
+    if o not in opts:
+      raise BadInputError(f"search_spaces.{o}: not in optimizers {opts}")
+  for o in opts:
+    if o not in spaces:
+      raise BadInputError(f"search_spaces.{o}: missing (every optimizer needs a space)")
+  parsed = {o: SearchSpace(o, spaces[o], f"search_spaces.{o}") for o in opts}
+  for trial in _trials(c, parsed):
+    _check_trial(c, trial)
+  return c, parsed
+
+
+def _check_trial(c: dict, trial: dict) -> None:
+  """Builds the trial's optimizer as the worker will; errors name the search-space field."""
+  from optcompare import optimizers  # pylint: disable=g-import-not-at-top  (jax, no devices)
+  space_field = f"search_spaces.{trial['optimizer']}"
+  try:
+    config = build_trial_config(c["base"], trial["optimizer"], trial["hparams"])
+  except (TypeError, ValueError, AttributeError, KeyError) as e:
+    raise BadInputError(f"{space_field}: cannot apply trial {trial['id']} to base "
+                        f"({str(e).splitlines()[0]})") from e
+  try:
+    optimizers.from_config(config.optimizer, config.num_train_steps)
+  except BadInputError as e:
+    path, _, reason = str(e).partition(": ")
+    name = path.rsplit(".", 1)[-1]
+    if name in trial["hparams"]:
+      raise BadInputError(f"{space_field}.{name}: {reason} (trial {trial['id']}: "
+                          f"{name}={trial['hparams'][name]!r})") from e
+    raise BadInputError(f"{space_field}: trial {trial['id']}: base.{path}: {reason}") from e
+
+
+def _trials(c: dict, spaces: dict[str, SearchSpace]) -> list[dict]:
+  trials = []
+  for o in c["optimizers"]:
+    space = spaces[o]
+    points = quasirandom.halton(space.dims, c["num_trials"],
+                                quasirandom.stable_seed(c["seed"], o))
+    for i, u in enumerate(points):
+      trials.append({"id": f"{o}/{i}", "optimizer": o, "index": i, "hparams": space.values(u)})
+  return trials
+
+
+def make_manifest(config) -> dict:
+  """The study.json content of a study config (validated)."""
+  c, spaces = validate(config)
+  return {"config": c, "seed": c["seed"], "trials": _trials(c, spaces)}
+
+
+def load_manifest(workdir: str) -> dict:
+  path = os.path.join(workdir, MANIFEST)
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except FileNotFoundError:
+    raise BadInputError(f"{path}: no study here (no {MANIFEST})") from None
+  except (OSError, json.JSONDecodeError) as e:
+    raise BadInputError(f"{path}: unreadable ({e})") from e
+
+
+def trial_dir(workdir: str, trial_id: str) -> str:
+  return os.path.join(workdir, "trials", *trial_id.split("/"))
+
+
+def trial_config(manifest: dict, trial_id: str):
+  """The trial config (a locked ConfigDict) of `trial_id` in a loaded manifest."""
+  for t in manifest["trials"]:
+    if t["id"] == trial_id:
+      return build_trial_config(manifest["config"]["base"], t["optimizer"], t["hparams"])
+  raise BadInputError(f"trial_id: no trial {trial_id!r} in this study")
+
+
+def _first_difference(a, b, path: str = "") -> str:
+  if isinstance(a, dict) and isinstance(b, dict):
+    for k in sorted(set(a) | set(b)):
+      if a.get(k, object()) != b.get(k, object()):
+        return _first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else k)
+  return path or "config"
+
+
+def write_manifest(workdir: str, manifest: dict) -> None:
+  """Writes study.json, or checks it against the one already there (see module docstring)."""
+  path = os.path.join(workdir, MANIFEST)
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise BadInputError(f"workdir: {workdir} is not a directory")
+  if os.path.exists(path):
+    old = load_manifest(workdir)
+    strip = lambda c: {k: v for k, v in c.items()  # pylint: disable=g-long-lambda
+                       if k not in EXECUTION_FIELDS + ("num_trials",)}
+    if strip(old.get("config", {})) != strip(manifest["config"]):
+      field = _first_difference(strip(old.get("config", {})), strip(manifest["config"]))
+      raise BadInputError(f"{path}: holds a different study ({field} differs); use another "
+                          "--workdir or the config it was made with")
+    old_n, new_n = old["config"]["num_trials"], manifest["config"]["num_trials"]
+    if new_n < old_n:
+      raise BadInputError(f"{path}: holds {old_n} trials per optimizer; num_trials={new_n} "
+                          "would shrink it")
+    new_trials = {t["id"]: t for t in manifest["trials"]}
+    for t in old["trials"]:
+      if new_trials.get(t["id"]) != t:
+        raise BadInputError(f"{path}: trial {t['id']} differs from this config's (another "
+                            "scipy version?)")
+    if old == manifest:
+      return
+  elif os.path.isdir(workdir) and os.listdir(workdir):
+    raise BadInputError(f"workdir: {workdir} is not empty and holds no {MANIFEST}")
+  os.makedirs(workdir, exist_ok=True)
+  tmp = f"{path}.tmp.{os.getpid()}"
+  with open(tmp, "w", encoding="utf-8") as f:
+    json.dump(manifest, f, indent=1, sort_keys=True)
+    f.write("\n")
+  os.replace(tmp, path)
+
+
+def read_result(tdir: str) -> dict | None:
+  try:
+    with open(os.path.join(tdir, "result.json"), encoding="utf-8") as f:
+      return json.load(f)
+  except (OSError, json.JSONDecodeError):
+    return None
+
+
+def trial_state(tdir: str) -> tuple[str, dict | None]:
+  """(status, result): a result.json status, else running (live claim) or pending."""
+  result = read_result(tdir)
+  if result is not None and result.get("status") in ("completed", "diverged", "failed"):
+    return result["status"], result
+  return ("running" if claims.live_claim(tdir) else "pending"), None
+
+
+def target_of(manifest: dict) -> tuple[str, str]:
+  target = manifest["config"]["base"].get("target") or {}
+  return target.get("split", "validation"), target.get("metric", "error")
+
+
+def target_value(result: dict | None, split: str, metric: str) -> float | None:
+  if not result or result.get("status") != "completed":
+    return None
+  value = ((result.get("final") or {}).get(split) or {}).get(metric)
+  return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def better(a: float, b: float | None, metric: str) -> bool:
+  return b is None or (a > b if metric in HIGHER_IS_BETTER else a < b)
+
+
+def status_table(workdir: str) -> str:
+  """A table per optimizer of trial states and the best target metric, from the files."""
+  manifest = load_manifest(workdir)
+  split, metric = target_of(manifest)
+  rows: dict[str, dict[str, Any]] = {}
+  for t in manifest["trials"]:
+    row = rows.setdefault(t["optimizer"], {s: 0 for s in STATUSES} | {"best": None})
+    status, result = trial_state(trial_dir(workdir, t["id"]))
+    row[status] += 1
+    value = target_value(result, split, metric)
+    if value is not None and better(value, row["best"] and row["best"][0], metric):
+      row["best"] = (value, t["id"])
+  best_head = f"best {split} {metric}"
+  head = ["optimizer", "trials", "done", "running", "pending", "diverged", "failed", best_head]
+  lines = [head]
+  for opt, row in rows.items():
+    best = f"{row['best'][0]:.4f} ({row['best'][1]})" if row["best"] else "-"
+    total = sum(row[s] for s in STATUSES)
+    lines.append([opt, total, row["completed"], row["running"], row["pending"],
+                  row["diverged"], row["failed"], best])
+  widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
+  fmt = lambda line: "  ".join(  # pylint: disable=g-long-lambda
+      str(x).ljust(w) if i in (0, len(head) - 1) else str(x).rjust(w)
+      for i, (x, w) in enumerate(zip(line, widths))).rstrip()
+  c = manifest["config"]
+  title = (f"study {workdir}: {c['num_trials']} trials per optimizer, seed {manifest['seed']}; "
+           "done = completed")
+  return "\n".join([title, fmt(head)] + [fmt(line) for line in lines[1:]])
+
+
+def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
+          retries: int = 0, ray_address: str | None = None, progress: bool = True) -> dict:
+  """Runs every unfinished trial of the study; returns summary counts.
+
+  parallel: trial processes (or Ray tasks) in flight at once. retries: extra attempts, in
+  this sweep, for each trial whose result is `failed` (also failures of earlier sweeps).
+  Trials that another sweep holds are waited for, so the summary covers the whole study:
+  {"trials", "completed", "diverged", "failed", "ran_here", "retried", "worker_errors",
+   "wall_time_s"}.
+  """
+  for name, value, low in (("parallel", parallel, 1), ("retries", retries, 0)):
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+      raise BadInputError(f"--{name}: must be an integer >= {low}, got {value!r}")
+  if backend not in ("local", "ray"):
+    raise BadInputError(f"--backend: must be 'local' or 'ray', got {backend!r}")
+  if ray_address and backend != "ray":
+    raise BadInputError("--ray_address: needs --backend=ray")
+  manifest = make_manifest(config)
+  workdir = os.path.abspath(workdir)
+  write_manifest(workdir, manifest)
+  c = manifest["config"]
+  from optcompare.backends import scheduler  # pylint: disable=g-import-not-at-top
+  if backend == "ray":
+    from optcompare.backends import ray_backend  # pylint: disable=g-import-not-at-top
+    launcher = ray_backend.RayLauncher(
+        workdir, parallel=parallel, threads_per_trial=c["threads_per_trial"],
+        devices_per_trial=c["devices_per_trial"], lease_seconds=c["lease_seconds"],
+        address=ray_address)
+  else:
+    from optcompare.backends import local  # pylint: disable=g-import-not-at-top
+    launcher = local.LocalLauncher(
+        workdir, parallel=parallel, threads_per_trial=c["threads_per_trial"],
+        devices_per_trial=c["devices_per_trial"], lease_seconds=c["lease_seconds"])
+  t0 = time.time()
+  try:
+    summary = scheduler.run(workdir, manifest, launcher, parallel=launcher.parallel,
+                            retries=retries, progress=progress)
+  finally:
+    launcher.close()
+  summary["wall_time_s"] = round(time.time() - t0, 3)
+  return summary
