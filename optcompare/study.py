@@ -19,12 +19,13 @@ study.json is refused, except that num_trials may grow and the three execution f
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from typing import Any, Mapping
 
-from optcompare.backends import claims
+from optcompare.backends import ledger
+from optcompare.backends.ledger import (STATUSES, better, read_result, target_of,  # pylint: disable=unused-import
+                                         target_value, trial_dir, trial_state)
 from optcompare.errors import BadInputError
 from optcompare.search import quasirandom
 from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_names
@@ -33,8 +34,6 @@ FIELDS = ("base", "seed", "num_trials", "optimizers", "search_spaces", "devices_
           "threads_per_trial", "lease_seconds")
 EXECUTION_FIELDS = ("devices_per_trial", "threads_per_trial", "lease_seconds")
 MANIFEST = "study.json"
-STATUSES = ("completed", "diverged", "failed", "running", "pending")
-HIGHER_IS_BETTER = ("accuracy",)
 
 
 def _jsonable(x):
@@ -156,10 +155,6 @@ def load_manifest(workdir: str) -> dict:
     raise BadInputError(f"{path}: unreadable ({e})") from e
 
 
-def trial_dir(workdir: str, trial_id: str) -> str:
-  return os.path.join(workdir, "trials", *trial_id.split("/"))
-
-
 def trial_config(manifest: dict, trial_id: str):
   """The trial config (a locked ConfigDict) of `trial_id` in a loaded manifest."""
   for t in manifest["trials"]:
@@ -208,38 +203,6 @@ def write_manifest(workdir: str, manifest: dict) -> None:
     json.dump(manifest, f, indent=1, sort_keys=True)
     f.write("\n")
   os.replace(tmp, path)
-
-
-def read_result(tdir: str) -> dict | None:
-  try:
-    with open(os.path.join(tdir, "result.json"), encoding="utf-8") as f:
-      return json.load(f)
-  except (OSError, json.JSONDecodeError):
-    return None
-
-
-def trial_state(tdir: str) -> tuple[str, dict | None]:
-  """(status, result): a result.json status, else running (live claim) or pending."""
-  result = read_result(tdir)
-  if result is not None and result.get("status") in ("completed", "diverged", "failed"):
-    return result["status"], result
-  return ("running" if claims.live_claim(tdir) else "pending"), None
-
-
-def target_of(manifest: dict) -> tuple[str, str]:
-  target = manifest["config"]["base"].get("target") or {}
-  return target.get("split", "validation"), target.get("metric", "error")
-
-
-def target_value(result: dict | None, split: str, metric: str) -> float | None:
-  if not result or result.get("status") != "completed":
-    return None
-  value = ((result.get("final") or {}).get(split) or {}).get(metric)
-  return value if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
-def better(a: float, b: float | None, metric: str) -> bool:
-  return b is None or (a > b if metric in HIGHER_IS_BETTER else a < b)
 
 
 def status_table(workdir: str) -> str:

@@ -1,6 +1,6 @@
 """Runs one trial of a study: `python -m optcompare.backends.worker --study_dir D --trial_id T`.
 
-The command is a small supervisor process (no JAX): it claims the trial (claims.py), logs
+The command is a small supervisor process (no JAX): it claims the trial (ledger.py), logs
 the attempt, heartbeats from a thread, and runs the trial in a child process (the same module
 with --child) that builds the trial config from study.json and calls
 `optcompare.train.train_and_evaluate`. Train writes result.json on completion or divergence;
@@ -29,7 +29,7 @@ import threading
 import time
 import traceback
 
-from optcompare.backends import claims
+from optcompare.backends import ledger
 
 EXIT_DONE, EXIT_BAD_ARGS, EXIT_CLAIMED, EXIT_LOST, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 _LOG_TAIL_BYTES = 4000
@@ -77,19 +77,22 @@ def _read_status(tdir: str) -> str | None:
     return None
 
 
-def _die_with_parent(parent: int) -> None:
+def _die_with_parent(parent: str | None, sig: int) -> None:
+  """Asks Linux to send `sig` to this process when its parent dies (PR_SET_PDEATHSIG)."""
+  if not parent:
+    return
   try:
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    libc.prctl(1, int(sig))  # 1 = PR_SET_PDEATHSIG
   except (OSError, AttributeError):
-    pass
-  if os.getppid() != parent:  # the parent died before prctl took effect
-    os._exit(EXIT_LOST)  # pylint: disable=protected-access
+    return
+  if os.getppid() != int(parent):  # the parent died before prctl took effect
+    os._exit(EXIT_INTERRUPTED)  # pylint: disable=protected-access
 
 
 def run_child(study_dir: str, trial_id: str) -> int:
   """Builds the trial config from study.json and trains; exceptions become `failed`."""
-  _die_with_parent(int(os.environ.get("OPTCOMPARE_SUPERVISOR_PID", os.getppid())))
+  _die_with_parent(os.environ.get("OPTCOMPARE_SUPERVISOR_PID"), signal.SIGKILL)
   from optcompare import study  # pylint: disable=g-import-not-at-top
   tdir = study.trial_dir(study_dir, trial_id)
   t0 = time.time()
@@ -118,6 +121,8 @@ def _log_tail(tdir: str) -> str:
 def supervise(study_dir: str, trial_id: str, *, lease_seconds: float, retry_failed: bool,
               owner: str | None = None) -> int:
   """Claims the trial, runs it in a child process under heartbeat, releases the claim."""
+  # Launched by a sweep (or a Ray task): stop (gracefully, releasing the claim) with it.
+  _die_with_parent(os.environ.get("OPTCOMPARE_PARENT_PID"), signal.SIGTERM)
   cpus = os.environ.get("OPTCOMPARE_CPUS")
   if cpus and hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
@@ -126,7 +131,7 @@ def supervise(study_dir: str, trial_id: str, *, lease_seconds: float, retry_fail
   status = _read_status(tdir)
   if status in ("completed", "diverged") or (status == "failed" and not retry_failed):
     return EXIT_DONE
-  claim = claims.Claim.acquire(tdir, lease_seconds=lease_seconds, owner=owner)
+  claim = ledger.Claim.acquire(tdir, lease_seconds=lease_seconds, owner=owner)
   if claim is None:
     return EXIT_CLAIMED
   status = _read_status(tdir)  # it may have finished between the first look and the claim
@@ -138,7 +143,7 @@ def supervise(study_dir: str, trial_id: str, *, lease_seconds: float, retry_fail
     os.replace(os.path.join(tdir, "result.json"), os.path.join(tdir, f"result.failed.{n}.json"))
   attempt = {"trial": trial_id, "generation": claim.generation, "owner": claim.record["owner"],
              "host": claim.record["host"], "pid": os.getpid()}
-  claims.log_attempt(tdir, {"event": "start", **attempt})
+  ledger.log_attempt(tdir, {"event": "start", **attempt})
 
   child_box: list[subprocess.Popen] = []
   interrupted = threading.Event()
@@ -156,6 +161,7 @@ def supervise(study_dir: str, trial_id: str, *, lease_seconds: float, retry_fail
   signal.signal(signal.SIGINT, on_signal)
   stop = claim.keep_alive(on_lost=kill_child)
   env = dict(os.environ, OPTCOMPARE_SUPERVISOR_PID=str(os.getpid()))
+  env.pop("OPTCOMPARE_PARENT_PID", None)
   t0 = time.time()
   try:
     child_box.append(subprocess.Popen(
@@ -167,11 +173,11 @@ def supervise(study_dir: str, trial_id: str, *, lease_seconds: float, retry_fail
   finally:
     stop.set()
   if claim.lost:
-    claims.log_attempt(tdir, {"event": "lost", **attempt})
+    ledger.log_attempt(tdir, {"event": "lost", **attempt})
     return EXIT_LOST
   status = _read_status(tdir)
   if status is None and interrupted.is_set():
-    claims.log_attempt(tdir, {"event": "interrupted", **attempt})
+    ledger.log_attempt(tdir, {"event": "interrupted", **attempt})
     claim.release()
     return EXIT_INTERRUPTED
   if status is None:
@@ -179,7 +185,7 @@ def supervise(study_dir: str, trial_id: str, *, lease_seconds: float, retry_fail
     write_failed(tdir, f"trial process ended with {how} and no result; log tail:\n"
                  f"{_log_tail(tdir)}", time.time() - t0)
     status = "failed"
-  claims.log_attempt(tdir, {"event": "end", "status": status, "exit": code, **attempt})
+  ledger.log_attempt(tdir, {"event": "end", "status": status, "exit": code, **attempt})
   claim.release()
   return EXIT_DONE
 

@@ -1,4 +1,4 @@
-"""The trial ledger: who runs which trial, with leases, on a (shared) study directory.
+"""The trial ledger: who runs which trial (claims with leases), and where each trial stands.
 
 A claim on trial T is a file `trials/<optimizer>/<index>/claims/<generation>.json`, created
 with O_CREAT|O_EXCL, so of two processes that try to create the same generation exactly one
@@ -18,6 +18,7 @@ the trial and one "end" line per attempt that ended by itself.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import threading
@@ -221,3 +222,47 @@ def log_attempt(trial_dir: str, event: dict) -> None:
     os.write(fd, line)
   finally:
     os.close(fd)
+
+
+# ---- where a trial stands, from its files alone ----
+
+STATUSES = ("completed", "diverged", "failed", "running", "pending")
+HIGHER_IS_BETTER = ("accuracy",)
+
+
+def trial_dir(study_dir: str, trial_id: str) -> str:
+  return os.path.join(study_dir, "trials", *trial_id.split("/"))
+
+
+def read_result(tdir: str) -> dict | None:
+  try:
+    with open(os.path.join(tdir, "result.json"), encoding="utf-8") as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def trial_state(tdir: str) -> tuple[str, dict | None]:
+  """(status, result): the result.json status, else running (a live claim) or pending."""
+  result = read_result(tdir)
+  if result is not None and result.get("status") in ("completed", "diverged", "failed"):
+    return result["status"], result
+  return ("running" if live_claim(tdir) else "pending"), None
+
+
+def target_of(manifest: dict) -> tuple[str, str]:
+  """(split, metric) of the study's target, e.g. ("validation", "error")."""
+  target = manifest["config"]["base"].get("target") or {}
+  return target.get("split", "validation"), target.get("metric", "error")
+
+
+def target_value(result: dict | None, split: str, metric: str) -> float | None:
+  """The final target metric of a completed trial (None otherwise)."""
+  if not result or result.get("status") != "completed":
+    return None
+  value = ((result.get("final") or {}).get(split) or {}).get(metric)
+  return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def better(a: float, b: float | None, metric: str) -> bool:
+  return b is None or (a > b if metric in HIGHER_IS_BETTER else a < b)

@@ -1,0 +1,176 @@
+"""Local backend: each trial is a worker process (`python -m optcompare.backends.worker`).
+
+Worker slot s (0 ≤ s < parallel) gets its own share of the machine through its environment
+(`worker_env`):
+- CPU threads (threads_per_trial = T): OMP_NUM_THREADS, MKL_NUM_THREADS,
+  OPENBLAS_NUM_THREADS, TF_NUM_INTRAOP_THREADS = T, TF_NUM_INTEROP_THREADS = 1, XLA_FLAGS
+  += "--xla_cpu_multi_thread_eigen=<T > 1> intra_op_parallelism_threads=T", and, when
+  parallel · T fits in the CPUs this process may use, OPTCOMPARE_CPUS pins the worker to
+  CPUs [s·T, (s+1)·T) of them (sched_setaffinity in the worker).
+- GPUs (devices_per_trial = k > 0): CUDA_VISIBLE_DEVICES = the k GPUs of slot s.
+- TPU chips (k = 1 or 2 of a 4-chip VM): TPU_VISIBLE_CHIPS (and the older
+  TPU_VISIBLE_DEVICES), TPU_CHIPS_PER_PROCESS_BOUNDS, TPU_PROCESS_BOUNDS=1,1,1 and a port of
+  its own, the recipe for non-communicating processes on one TPU VM.
+- JAX_COMPILATION_CACHE_DIR (unless set): a per-user persistent compilation cache on this
+  machine, so trials of one optimizer compile their (hyperparameter-independent) program once.
+Tested here: CPU only. The GPU and TPU variables are set as documented by CUDA and libtpu but
+were not run on such machines in this project's tests.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+_TPU_PORT0 = 8476
+
+
+def detect_platform() -> tuple[str, int]:
+  """("gpu"|"tpu"|"cpu", device count), without importing JAX (which could claim devices).
+
+  OPTCOMPARE_PLATFORM=cpu|gpu|tpu[:count] overrides.
+  """
+  forced = os.environ.get("OPTCOMPARE_PLATFORM")
+  if forced:
+    name, _, count = forced.partition(":")
+    return name, int(count or 0)
+  visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+  if shutil.which("nvidia-smi"):
+    try:
+      out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30,
+                           check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+      out = ""
+    n = sum(1 for line in out.splitlines() if line.startswith("GPU "))
+    if visible is not None:
+      n = min(n, len([v for v in visible.split(",") if v.strip()]))
+    if n:
+      return "gpu", n
+  chips = glob.glob("/dev/accel[0-9]*") or glob.glob("/dev/vfio/[0-9]*")
+  if chips:
+    return "tpu", len(chips)
+  return "cpu", 0
+
+
+def thread_env(threads: int) -> dict[str, str]:
+  """Variables that hold a trial process to `threads` CPU threads (XLA, TF, OpenMP, BLAS)."""
+  env = {var: str(threads) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                       "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")}
+  env["TF_NUM_INTEROP_THREADS"] = "1"
+  xla = os.environ.get("XLA_FLAGS", "").strip()
+  env["XLA_FLAGS"] = (f"{xla} --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+                      f"intra_op_parallelism_threads={threads}").strip()
+  return env
+
+
+def cache_env(env: dict) -> dict:
+  """Adds a per-user persistent JAX compilation cache on this machine, unless one is set."""
+  cache = os.path.join(env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                       "optcompare", "jax")
+  env.setdefault("JAX_COMPILATION_CACHE_DIR", cache)
+  env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+  env.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+  return env
+
+
+def worker_env(slot: int, *, parallel: int, threads_per_trial: int, devices_per_trial: int,
+               platform: tuple[str, int], cpus: list[int] | None = None) -> dict[str, str]:
+  """The environment of worker slot `slot` (see the module docstring)."""
+  t = threads_per_trial
+  env = cache_env(dict(os.environ, **thread_env(t)))
+  env["OPTCOMPARE_PARENT_PID"] = str(os.getpid())
+  if cpus is None and hasattr(os, "sched_getaffinity"):
+    cpus = sorted(os.sched_getaffinity(0))
+  if cpus and parallel * t <= len(cpus):
+    env["OPTCOMPARE_CPUS"] = ",".join(str(c) for c in cpus[slot * t:(slot + 1) * t])
+  kind, count = platform
+  k = devices_per_trial
+  if kind == "gpu" and k > 0:
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    ids = [v.strip() for v in visible.split(",")] if visible else [str(i) for i in range(count)]
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(ids[slot * k:(slot + 1) * k])
+  elif kind == "gpu" and parallel > 1:  # trials share every GPU: no preallocation
+    env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+  elif kind == "tpu" and 0 < k < count:
+    if k not in (1, 2):
+      raise ValueError(f"devices_per_trial={k}: on a TPU VM use 1, 2 or all {count} chips")
+    chips = ",".join(str(c) for c in range(slot * k, (slot + 1) * k))
+    port = _TPU_PORT0 + slot
+    env.update(TPU_VISIBLE_CHIPS=chips, TPU_VISIBLE_DEVICES=chips,
+               TPU_CHIPS_PER_PROCESS_BOUNDS="1,1,1" if k == 1 else "1,2,1",
+               TPU_PROCESS_BOUNDS="1,1,1", TPU_PROCESS_PORT=str(port),
+               TPU_MESH_CONTROLLER_ADDRESS=f"localhost:{port}",
+               TPU_MESH_CONTROLLER_PORT=str(port))
+  return env
+
+
+def max_parallel(parallel: int, devices_per_trial: int, platform: tuple[str, int]) -> int:
+  """`parallel`, capped to what the accelerators hold (devices_per_trial each)."""
+  kind, count = platform
+  if kind in ("gpu", "tpu") and devices_per_trial > 0:
+    return max(1, min(parallel, count // devices_per_trial))
+  return parallel
+
+
+def worker_command(study_dir: str, trial_id: str, *, lease_seconds: float, retry: bool,
+                   owner: str) -> list[str]:
+  cmd = [sys.executable, "-m", "optcompare.backends.worker", "--study_dir", study_dir,
+         "--trial_id", trial_id, "--lease_seconds", str(lease_seconds), "--owner", owner]
+  return cmd + (["--retry_failed"] if retry else [])
+
+
+class LocalLauncher:
+  """Starts worker processes, one per trial, at most `parallel` at once (one per slot)."""
+
+  def __init__(self, study_dir: str, *, parallel: int, threads_per_trial: int,
+               devices_per_trial: int, lease_seconds: float):
+    self.study_dir, self.lease_seconds = study_dir, lease_seconds
+    self.threads, self.devices = threads_per_trial, devices_per_trial
+    self.platform = detect_platform()
+    self.parallel = max_parallel(parallel, devices_per_trial, self.platform)
+    if self.parallel < parallel:
+      print(f"sweep: {self.platform[1]} {self.platform[0]} devices hold {self.parallel} "
+            f"trials of {devices_per_trial} devices; running {self.parallel} at once",
+            file=sys.stderr)
+    self.sweep_id = uuid.uuid4().hex[:12]
+    self._running: dict[str, tuple[subprocess.Popen, int]] = {}  # id -> (process, slot)
+
+  def start(self, trial_id: str, *, retry: bool) -> None:
+    used = {slot for _, slot in self._running.values()}
+    slot = min(set(range(self.parallel)) - used)
+    tdir = os.path.join(self.study_dir, "trials", *trial_id.split("/"))
+    os.makedirs(tdir, exist_ok=True)
+    env = worker_env(slot, parallel=self.parallel, threads_per_trial=self.threads,
+                     devices_per_trial=self.devices, platform=self.platform)
+    with open(os.path.join(tdir, "worker.log"), "ab") as log:
+      proc = subprocess.Popen(
+          worker_command(self.study_dir, trial_id, lease_seconds=self.lease_seconds,
+                         retry=retry, owner=f"{self.sweep_id}-{trial_id}"),
+          stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    self._running[trial_id] = (proc, slot)
+
+  def poll(self) -> list[tuple[str, int]]:
+    """(trial_id, exit status) of the workers that ended since the last call."""
+    done = [(tid, p.returncode) for tid, (p, _) in self._running.items()
+            if p.poll() is not None]
+    for tid, _ in done:
+      del self._running[tid]
+    return done
+
+  def close(self, timeout: float = 15.0) -> None:
+    """Stops workers still running (after an interrupt): SIGTERM, then SIGKILL."""
+    procs = [p for p, _ in self._running.values() if p.poll() is None]
+    for p in procs:
+      p.terminate()
+    deadline = time.time() + timeout
+    for p in procs:
+      try:
+        p.wait(max(0.1, deadline - time.time()))
+      except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    self._running.clear()

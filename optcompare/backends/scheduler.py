@@ -1,0 +1,179 @@
+"""The sweep loop, common to every backend: fan trials out, wait, retry, report progress.
+
+A launcher (local.LocalLauncher, ray_backend.RayLauncher) has `start(trial_id, retry=)`,
+`poll() -> [(trial_id, worker exit status)]` and `close()`; the worker process it starts
+claims the trial itself, so any number of sweeps, of any backend, can share a directory.
+Trials are started in the order adam/0, sgd/0, adam/1, sgd/1, ... so a study stopped early
+has about as many trials of every optimizer.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+from optcompare.backends import ledger
+from optcompare.backends.worker import EXIT_CLAIMED, EXIT_DONE, EXIT_LOST
+
+POLL_S = 0.5          # how often finished workers are collected
+WATCH_S = 2.0         # how often trials held by other sweeps are looked at
+PROGRESS_S = 30.0     # a progress line at least this often (when not a terminal)
+
+
+class Progress:
+  """Trials done / running / diverged / failed and the best per optimizer, on stderr.
+
+  On a terminal one line is rewritten in place; otherwise a line is printed when the counts
+  change (at most every 2 s) and at least every PROGRESS_S seconds.
+  """
+
+  def __init__(self, manifest: dict, enabled: bool, stream=None):
+    self.enabled, self.stream = enabled, stream or sys.stderr
+    self.tty = enabled and self.stream.isatty()
+    self.split, self.metric = ledger.target_of(manifest)
+    self.optimizers = manifest["config"]["optimizers"]
+    self.total = len(manifest["trials"])
+    self.best: dict[str, tuple[float, str]] = {}
+    self._last, self._last_time = "", 0.0
+
+  def record(self, trial_id: str, result: dict | None) -> None:
+    value = ledger.target_value(result, self.split, self.metric)
+    opt = trial_id.split("/")[0]
+    if value is not None and ledger.better(value, self.best.get(opt, (None,))[0], self.metric):
+      self.best[opt] = (value, trial_id)
+
+  def event(self, text: str) -> None:
+    if self.enabled:
+      self._write(f"sweep: {text}", final=True)
+
+  def update(self, counts: dict, here: int, force: bool = False) -> None:
+    if not self.enabled:
+      return
+    done = counts["completed"] + counts["diverged"] + counts["failed"]
+    best = ", ".join(f"{o} {self.best[o][0]:.4g}" for o in self.optimizers if o in self.best)
+    line = (f"sweep: {done}/{self.total} done ({counts['completed']} completed, "
+            f"{counts['diverged']} diverged, {counts['failed']} failed); running {here} here, "
+            f"{counts['running']} elsewhere; pending {counts['pending']}"
+            + (f" | best {self.split} {self.metric}: {best}" if best else ""))
+    now = time.time()
+    if self.tty:
+      if line != self._last or force:
+        self._write(line, final=force)
+    elif force or (line != self._last and now - self._last_time >= 2) or (
+        now - self._last_time >= PROGRESS_S):
+      self._write(line, final=True)
+    else:
+      return
+    self._last, self._last_time = line, now
+
+  def _write(self, line: str, final: bool) -> None:
+    if self.tty:
+      self.stream.write("\r\033[K" + line + ("\n" if final else ""))
+    else:
+      self.stream.write(line + "\n")
+    self.stream.flush()
+
+
+def _order(manifest: dict) -> list[str]:
+  rank = {o: i for i, o in enumerate(manifest["config"]["optimizers"])}
+  trials = sorted(manifest["trials"], key=lambda t: (t["index"], rank[t["optimizer"]]))
+  return [t["id"] for t in trials]
+
+
+def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int,
+        progress: bool = True) -> dict:
+  """Runs the study's unfinished trials through `launcher`; see study.sweep."""
+  order = _order(manifest)
+  tdir = {tid: ledger.trial_dir(study_dir, tid) for tid in order}
+  show = Progress(manifest, progress)
+  retries_used = {tid: 0 for tid in order}
+  running: set[str] = set()
+  final: dict[str, str] = {}      # trial -> terminal status (this sweep will not run it)
+  watched: dict[str, float] = {}  # trial held elsewhere -> when it was last looked at
+  settled: dict[str, str] = {}   # trial -> completed/diverged (never changes again)
+  ran_here, worker_errors = 0, 0
+
+  def decide(tid: str) -> tuple[str, bool]:
+    """("final" | "launch" | "watch", retry?) from the trial's files."""
+    status, result = ledger.trial_state(tdir[tid])
+    if status in ("completed", "diverged"):
+      show.record(tid, result)
+      return "final", False
+    if status == "failed":
+      if retries_used[tid] < retries:
+        return "launch", True
+      return "final", False
+    return ("watch" if status == "running" else "launch"), False
+
+  queue = list(order)
+  try:
+    while queue or running or watched:
+      now = time.time()
+      for tid, code in launcher.poll():
+        running.discard(tid)
+        if code == EXIT_DONE:
+          ran_here += 1
+          status, result = ledger.trial_state(tdir[tid])
+          if status == "failed":
+            error = ((result or {}).get("error") or "").strip().splitlines()
+            show.event(f"{tid} failed: {error[-1] if error else '?'}")
+        elif code not in (EXIT_CLAIMED, EXIT_LOST):
+          worker_errors += 1
+          show.event(f"{tid}: worker exited with status {code}; see "
+                     f"{tdir[tid]}/worker.log")
+          if retries_used[tid] >= retries:
+            final[tid] = "error"
+            continue
+          retries_used[tid] += 1
+        queue.insert(0, tid)
+      for tid, seen in list(watched.items()):
+        if now - seen >= WATCH_S:
+          del watched[tid]
+          queue.append(tid)
+      pending = []
+      for tid in queue:
+        if tid in final:
+          continue
+        if len(running) >= parallel:
+          pending.append(tid)
+          continue
+        action, retry = decide(tid)
+        if action == "final":
+          final[tid] = "done"
+        elif action == "watch":
+          watched[tid] = now
+        else:
+          if retry:
+            retries_used[tid] += 1
+          launcher.start(tid, retry=retry)
+          running.add(tid)
+      queue = pending
+      if progress:
+        show.update(_counts(tdir, running, settled), len(running))
+      if queue or running or watched:
+        time.sleep(POLL_S)
+  except KeyboardInterrupt:
+    show.event("interrupted; stopping workers (their claims are released, trials resume "
+               "from checkpoints next time)")
+    launcher.close()
+    raise
+  counts = _counts(tdir, set(), settled)
+  show.update(counts, 0, force=True)
+  summary = {"trials": len(order), "completed": counts["completed"],
+             "diverged": counts["diverged"], "failed": counts["failed"],
+             "ran_here": ran_here, "retried": sum(retries_used.values()),
+             "worker_errors": worker_errors}
+  return summary
+
+
+def _counts(tdir: dict[str, str], running_here: set[str], settled: dict[str, str]
+            ) -> dict[str, int]:
+  """Trials per status; those running in this sweep are left out (shown as "here")."""
+  counts = {s: 0 for s in ledger.STATUSES}
+  for tid, d in tdir.items():
+    status = settled.get(tid) or ledger.trial_state(d)[0]
+    if status in ("completed", "diverged"):
+      settled[tid] = status
+    if status in ("running", "pending") and tid in running_here:
+      continue
+    counts[status] += 1
+  return counts

@@ -1,0 +1,149 @@
+"""Boundary warnings and the inclusion check on constructed cases."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from optcompare.analysis import bootstrap_best
+from optcompare.analysis import boundary_warnings
+from optcompare.analysis import diagnostics
+from optcompare.analysis import inclusion_check
+
+SPACE = {
+    "adam": {
+        "learning_rate": {"scale": "log", "min": 1e-5, "max": 1e-1},
+        "beta1": {"scale": "one_minus_log", "min": 0.9, "max": 0.999},
+        "decay_factor": {"scale": "linear", "min": 0.0, "max": 1.0},
+        "rho": {"scale": "choice", "values": [0.9, 0.99]},
+        "beta2": {"scale": "fixed", "value": 0.999},
+        "scaled": {"scale": "derived", "of": "learning_rate", "times": "beta1", "power": 1.0},
+    }
+}
+
+
+def _trials(points, errors, statuses=None):
+  """points: list of dicts (hparams); errors: validation error of each."""
+  rows = []
+  for i, (hp, err) in enumerate(zip(points, errors)):
+    row = {"trial_id": f"adam/{i}", "optimizer": "adam", "index": i,
+           "status": statuses[i] if statuses else "completed",
+           "final.validation.error": err, "final.test.error": err}
+    row.update({f"hp.{k}": v for k, v in hp.items()})
+    rows.append(row)
+  return pd.DataFrame(rows)
+
+
+def _middle(n, rng):
+  """n points well inside every bound (10%..90% on the search scale)."""
+  out = []
+  for _ in range(n):
+    u = rng.uniform(0.1, 0.9, size=3)
+    out.append({"learning_rate": 10 ** (-5 + 4 * u[0]),
+                "beta1": 1 - 10 ** (np.log10(0.001) + 2 * u[1]),
+                "decay_factor": u[2], "rho": 0.9, "beta2": 0.999, "scaled": 0.0})
+  return out
+
+
+def test_search_scale_and_bounds():
+  spec = SPACE["adam"]["beta1"]
+  assert diagnostics.search_bounds(spec) == pytest.approx((-3.0, -1.0))
+  assert diagnostics.to_search_scale([0.99], spec) == pytest.approx([-2.0])
+  assert diagnostics.search_bounds(SPACE["adam"]["learning_rate"]) == pytest.approx((-5, -1))
+  assert list(diagnostics.tuned_hparams(SPACE["adam"])) == [
+      "learning_rate", "beta1", "decay_factor", "rho"]
+
+
+def test_no_warning_when_top_trials_are_inside():
+  rng = np.random.default_rng(0)
+  pts = _middle(40, rng)
+  errs = list(rng.uniform(0.1, 0.2, 40))
+  # A poor trial (not in the top 10%) on a bound does not warn; nor do diverged ones.
+  pts.append(dict(pts[0], learning_rate=0.1))
+  errs.append(0.5)
+  pts.append(dict(pts[0], learning_rate=0.0999))
+  errs.append(np.nan)
+  df = _trials(pts, errs, ["completed"] * 41 + ["diverged"])
+  assert boundary_warnings(df, SPACE, "error") == []
+
+
+@pytest.mark.parametrize("name,value,bound,bound_value", [
+    ("learning_rate", 0.095, "max", 0.1),      # log scale, 0.022 decades below the max
+    ("learning_rate", 1.3e-5, "min", 1e-5),
+    ("beta1", 0.9005, "min", 0.9),             # 1-x = 0.0995: near the top of [1e-3, 1e-1]
+    ("beta1", 0.99895, "max", 0.999),          # 1-x = 1.05e-3: near the bottom
+    ("decay_factor", 0.97, "max", 1.0),
+])
+def test_warning_when_a_top_trial_is_near_a_bound(name, value, bound, bound_value):
+  rng = np.random.default_rng(1)
+  pts = _middle(40, rng)
+  errs = list(rng.uniform(0.1, 0.2, 40))
+  pts[7] = dict(pts[7], **{name: value})
+  errs[7] = 0.01  # the best trial
+  warns = boundary_warnings(_trials(pts, errs), SPACE, "error")
+  assert len(warns) == 1, warns
+  w = warns[0]
+  assert (w.optimizer, w.hparam, w.bound, w.trial_id, w.rank) == (
+      "adam", name, bound, "adam/7", 1)
+  assert w.bound_value == bound_value and w.num_top == 4
+  assert "within 5%" in w.message()
+
+
+def test_tolerance_is_five_percent_of_the_search_scale():
+  rng = np.random.default_rng(2)
+  pts = _middle(10, rng)
+  errs = list(rng.uniform(0.1, 0.2, 10))
+  errs[0] = 0.01
+  # log10 range is 4 decades; 5% = 0.2 decades below log10(0.1) = -1.
+  for lr, expected in ((10 ** -1.19, 1), (10 ** -1.21, 0)):
+    pts[0] = dict(pts[0], learning_rate=lr)
+    assert len(boundary_warnings(_trials(pts, errs), SPACE, "error")) == expected, lr
+
+
+def _boot_rows(bands):
+  """bands: {optimizer: (p5, median, p95)} -> a one-K bootstrap table."""
+  return pd.DataFrame([{"optimizer": o, "K": 16, "validation_p5": b[0],
+                        "validation_median": b[1], "validation_p95": b[2]}
+                       for o, b in bands.items()])
+
+
+def test_inclusion_verdicts_on_constructed_bands():
+  boot = _boot_rows({
+      "sgd": (0.10, 0.11, 0.12),
+      "momentum": (0.09, 0.10, 0.11),    # better than sgd: held
+      "adam": (0.13, 0.14, 0.15),        # whole band above momentum's: violated
+      "rmsprop": (0.10, 0.115, 0.13),    # median above momentum's band, overlapping: inconc.
+      "nesterov": (0.105, 0.118, 0.125),  # median inside sgd's band: held
+      "lion": (0.01, 0.01, 0.01),        # in no inclusion pair
+  })
+  res = {(r.special, r.general): r for r in inclusion_check(boot)}
+  assert set(res) == {("sgd", "momentum"), ("momentum", "adam"), ("momentum", "rmsprop"),
+                      ("sgd", "nesterov")}  # nadam absent: its pair is skipped
+  assert res[("sgd", "momentum")].verdict == "held"
+  assert res[("momentum", "adam")].verdict == "violated"
+  assert res[("momentum", "rmsprop")].verdict == "inconclusive"
+  assert res[("sgd", "nesterov")].verdict == "held"
+  assert res[("momentum", "adam")].K == 16
+  assert "0.14 [0.13, 0.15]" in res[("momentum", "adam")].message()
+
+
+def test_inclusion_uses_largest_k_and_handles_lost_runs():
+  rng = np.random.default_rng(0)
+  rows = []
+  for opt, lo, hi, n_lost in (("sgd", 0.20, 0.30, 0), ("momentum", 0.10, 0.15, 0),
+                              ("nesterov", 0.30, 0.40, 0), ("nadam", 0, 0, 10)):
+    for i in range(10):
+      lost = i < n_lost
+      v = np.nan if lost else rng.uniform(lo, hi)
+      rows.append({"trial_id": f"{opt}/{i}", "optimizer": opt, "index": i,
+                   "status": "diverged" if lost else "completed",
+                   "final.validation.error": v, "final.test.error": v})
+  boot = bootstrap_best(pd.DataFrame(rows), "error", 8)
+  res = {(r.special, r.general): r for r in inclusion_check(boot)}
+  assert all(r.K == 8 for r in res.values())
+  assert res[("sgd", "momentum")].verdict == "held"
+  assert res[("sgd", "nesterov")].verdict == "violated"
+  assert res[("nesterov", "nadam")].verdict == "violated"  # nadam diverged every time
+  both_lost = boot.copy()
+  both_lost.loc[both_lost["optimizer"] == "nesterov",
+                ["validation_p5", "validation_median", "validation_p95"]] = np.inf
+  res2 = {(r.special, r.general): r for r in inclusion_check(both_lost)}
+  assert res2[("nesterov", "nadam")].verdict == "inconclusive"

@@ -1,0 +1,139 @@
+"""analyze / summary end to end on synthetic studies; the notebook runs."""
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from optcompare.analysis import analyze
+from optcompare.analysis import load_study
+from optcompare.analysis import summary
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _section(text, title):
+  """The text of one '## ' section of a Markdown report."""
+  part = text.split(f"\n## {title}\n", 1)[1]
+  return part.split("\n## ", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def analyzed(tmp_path_factory):
+  """One full analysis (figures are the slow part): a 3-optimizer study, a second study
+  for the protocol comparison, analyzed twice."""
+  from optcompare.analysis import synthetic
+  root = tmp_path_factory.mktemp("report")
+  a = synthetic.write_synthetic_study(root / "full", optimizers=("sgd", "momentum", "adam"),
+                                      num_trials=10)
+  b = synthetic.write_synthetic_study(root / "lr_only", optimizers=("sgd", "momentum", "adam"),
+                                      num_trials=6, seed=5)
+  (a / "trials" / "adam" / "9" / "result.json").unlink()  # still pending
+  headline = analyze(a, compare=b)
+  first = (a / "analysis" / "report.md").read_text()
+  headline2 = analyze(a, compare=b)
+  return a, b, headline, headline2, first
+
+
+def test_analyze_writes_every_output(analyzed):
+  a, _, headline, _, _ = analyzed
+  out = a / "analysis"
+  names = {p.name for p in out.iterdir()}
+  figures = {"best_trials.png", "best_of_k.png", "steps_to_target.png", "hparams_sgd.png",
+             "hparams_momentum.png", "hparams_adam.png", "curves.png",
+             "protocol_comparison.png"}
+  assert figures | {"report.md", "trials.csv", "study.json"} <= names
+  for name in figures:
+    data = (out / name).read_bytes()
+    assert data.startswith(PNG) and len(data) > 10_000, name
+  report = (out / "report.md").read_text()
+  for title in ("Headline", "Trial status", "Best trial per optimizer", "Bootstrap: best-of-K",
+                "Inclusion check", "Search-space boundaries", "Protocol comparison",
+                "Figures"):
+    assert f"\n## {title}\n" in report, title
+  assert "| sgd ⊆ momentum | 8 |" in report and "momentum ⊆ adam" in report
+  for name in figures:
+    assert f"]({name})" in report
+  assert "| adam | 9 (" in headline and "| sgd | 10 (0 lost)" in headline  # adam/9 pending
+  assert headline.startswith("synthetic_image: best-of-8 error")
+  assert "pending" in _section(report, "Trial status")
+  assert str(a) not in report  # no absolute paths
+  assert "| rank in full | " in report and "rank in lr_only" in report
+
+
+def test_analyze_is_reproducible(analyzed):
+  a, _, headline, headline2, first = analyzed
+  assert headline == headline2
+  assert (a / "analysis" / "report.md").read_text() == first
+
+
+def test_bootstrap_table_holds_k_powers_of_two(analyzed):
+  report = analyzed[4]
+  table = _section(report, "Bootstrap: best-of-K")
+  assert [line.split(" | ")[1] for line in table.splitlines() if line.startswith("| sgd |")] \
+      == ["1", "2", "4", "8"]
+
+
+def test_analyze_from_committed_table_reproduces_tables(analyzed, tmp_path):
+  a, _, headline, _, first = analyzed
+  committed = tmp_path / "committed"
+  committed.mkdir()
+  for name in ("study.json", "trials.csv"):  # what analyze wrote into <workdir>/analysis
+    (committed / name).write_bytes((a / "analysis" / name).read_bytes())
+  assert analyze(committed) == headline
+  again = (committed / "analysis" / "report.md").read_text()
+  for title in ("Headline", "Trial status", "Best trial per optimizer", "Bootstrap: best-of-K",
+                "Inclusion check", "Search-space boundaries"):
+    assert _section(again, title) == _section(first, title), title
+  assert "Training curves (figure e) skipped" in again
+  assert not (committed / "analysis" / "curves.png").exists()
+  assert (committed / "analysis" / "hparams_adam.png").exists()
+
+
+def test_analyze_reports_damaged_files(make_study, recwarn):
+  d = make_study("damaged", optimizers=("sgd", "nesterov"), num_trials=4)
+  (d / "trials" / "sgd" / "1" / "result.json").write_text("{")
+  analyze(d, out=d / "out")
+  report = (d / "out" / "report.md").read_text()
+  assert "## Data issues" in report and "trials/sgd/1/result.json" in report
+  assert "| sgd ⊆ nesterov |" in report
+  assert any("trials/sgd/1/result.json" in str(w.message) for w in recwarn)
+
+
+def test_summary(study_dir):
+  text = summary(study_dir)
+  assert text.startswith("24 trials: ")
+  for opt in ("sgd", "momentum", "adam"):
+    assert f"  {opt}" in text
+  df = load_study(study_dir)
+  best = df[df["optimizer"] == "sgd"].sort_values("final.validation.error").iloc[0]
+  assert f"best {best['trial_id']}:" in text
+
+
+def test_analysis_does_not_import_training_code():
+  code = ("import sys, optcompare.analysis; "
+          "bad = [m for m in sys.modules if m.split('.')[:2] in (['optcompare', 'train'], "
+          "['optcompare', 'models'], ['optcompare', 'data'], ['optcompare', 'workloads']) "
+          "or m in ('jax', 'flax', 'tensorflow')]; print(bad); assert not bad")
+  subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_notebook_executes(study_dir, monkeypatch):
+  monkeypatch.setenv("OPTCOMPARE_STUDY_DIR", str(study_dir))
+  nb = nbformat.read(os.path.join(ROOT, "notebooks", "inspect_trials.ipynb"), as_version=4)
+  # kernel_name "python3": jupyter_client runs a kernelspec whose argv[0] is "python" with
+  # sys.executable, i.e. this venv's interpreter; the notebook prints its prefix to check.
+  client = NotebookClient(nb, kernel_name="python3", timeout=120,
+                          resources={"metadata": {"path": str(study_dir)}})
+  client.execute()
+  outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+  assert not [o for o in outputs if o.output_type == "error"]
+  text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+  assert f"kernel prefix: {sys.prefix}" in text
+  assert "No study.json" not in text  # it used the study we gave it
+  assert "24 trials" in text
+  images = [o for o in outputs if "image/png" in o.get("data", {})]
+  assert len(images) >= 2  # curves and best-of-K

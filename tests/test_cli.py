@@ -1,0 +1,50 @@
+"""The command line: bad input gives one line on stderr, exit status 2, and writes nothing."""
+import sys
+
+from absl import flags
+import pytest
+
+from optcompare import cli
+from tests.conftest import SMOKE
+
+C = f"--config={SMOKE}"
+BAD = [
+    ["train", C, "--config.foo=1"],
+    ["train", C, "--config.optimizer.hparamz.x=1"],
+    ["train", C, "--config.batch_size=abc"],
+    ["train", C, "--config.batch_size=0"],
+    ["train", C, "--config.batch_size=-4"],
+    ["train", C, "--config.num_train_steps=0"],
+    ["train", C, "--config.optimizer.name=adamx"],
+    ["train", C, "--config.optimizer.hparams.learning_rate=-1"],
+    ["train", C, "--config.optimizer.hparams.momentum=0.9"],
+    ["train", C, "--config.optimizer.hparams.beta1=1.0"],
+    ["train", C, "--config.optimizer.schedule.name=lin"],
+    ["train", C, "--config.workload=imagenet_mlp"],
+    ["train", C, "--config.target.metric=accuracy"],
+    ["train", C, "--config.target.split=train"],
+    ["train", C, "--config.dataset.name=svhn", "--config.dataset.synthetic=False"],
+    ["train", C, "--config.dataset.synthetic=False", "--config.dataset.data_dir=/nonexistent"],
+    ["train", "--config=nonexistent.py"],
+    ["train", f"{C[:-len(':smoke')]}:bad"],
+    ["train", C, "--bogus=1"],
+    ["train", C],  # no --workdir
+    ["frobnicate", C],
+    [],
+    ["data", "prepare", "nope", "--manual_dir=/tmp"],
+    ["data", "fetch", "mnist"],
+]
+
+
+@pytest.mark.parametrize("args", BAD, ids=lambda a: " ".join(a)[-60:] or "no command")
+def test_bad_input_exits_2_with_one_line(args, tmp_path, monkeypatch, capsys):
+  workdir = tmp_path / "trial"
+  argv = ["optcompare", *args] + ([f"--workdir={workdir}"] if args and args[-1] != C else [])
+  monkeypatch.setattr(sys, "argv", argv)  # config_flags reads overrides from sys.argv
+  try:
+    assert cli.main(argv) == 2
+  finally:
+    flags.FLAGS.unparse_flags()
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and err[0].startswith("optcompare: error: "), err
+  assert not workdir.exists()
