@@ -31,6 +31,13 @@ _OUT = flags.DEFINE_string("out", None, "analyze: output directory (default WORK
 _COMPARE = flags.DEFINE_string("compare", None, "analyze: a second study to rank against.")
 _MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "data prepare: the original files.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "data prepare: TFDS data directory.")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", False, "train: join a multi-host job (jax.distributed.initialize; on Cloud TPU "
+    "and SLURM/Kubernetes the cluster is detected, elsewhere give the three flags below).")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "multi-host: HOST:PORT of "
+                                   "process 0.")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "multi-host: process count.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "multi-host: this process's index.")
 
 USAGE = __doc__.split("\n\n")[1]
 
@@ -47,9 +54,19 @@ def _require(flag_holder, name: str):
   return value
 
 
+def _init_distributed():
+  explicit = (_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  if any(v is not None for v in explicit) and None in explicit:
+    raise BadInputError("--coordinator_address, --num_processes and --process_id go together")
+  if _MULTIHOST.value or _COORDINATOR.value is not None:
+    import jax  # pylint: disable=g-import-not-at-top
+    jax.distributed.initialize(*explicit)
+
+
 def _train(args):
   from optcompare import train  # pylint: disable=g-import-not-at-top
   _expect_args(args, 0)
+  _init_distributed()
   result = train.train_and_evaluate(_require(_CONFIG, "config"), _require(_WORKDIR, "workdir"))
   print(f"{result['status']} after {result['steps']} steps; final {result['final']}")
   return 0 if result["status"] in ("completed", "diverged") else 1

@@ -23,11 +23,13 @@ def _jsonable(value):
 class MetricsLog:
   """Appends metric lines to `<workdir>/metrics.jsonl` and mirrors them to CLU writers."""
 
-  def __init__(self, workdir: str, *, tensorboard: bool = True):
+  def __init__(self, workdir: str, *, tensorboard: bool = True, lead: bool = True):
+    """`lead=False` (every process but the first of a multi-host job) reads, never writes."""
     self.path = os.path.join(workdir, "metrics.jsonl")
+    self.lead = lead
     self.writer = metric_writers.create_default_writer(
-        os.path.join(workdir, "tensorboard") if tensorboard else None,
-        just_logging=not tensorboard, asynchronous=False)
+        os.path.join(workdir, "tensorboard") if tensorboard and lead else None,
+        just_logging=not (tensorboard and lead), asynchronous=False)
     self._file = None
 
   def resume(self, step: int) -> tuple[float, list[dict]]:
@@ -44,11 +46,15 @@ class MetricsLog:
           keep_bytes += len(raw)
           records.append(record)
           wall_time = record.get("wall_time_s", wall_time)
-      os.truncate(self.path, keep_bytes)
-    self._file = open(self.path, "a", encoding="utf-8")
+      if self.lead:
+        os.truncate(self.path, keep_bytes)
+    if self.lead:
+      self._file = open(self.path, "a", encoding="utf-8")
     return wall_time, records
 
   def write(self, step: int, split: str, metrics: dict, wall_time_s: float) -> None:
+    if not self.lead:
+      return
     record = {"step": int(step), "split": split}
     record.update({k: _jsonable(v) for k, v in sorted(metrics.items())})
     record["wall_time_s"] = round(float(wall_time_s), 3)

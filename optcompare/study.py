@@ -121,10 +121,18 @@ def _check_trial(c: dict, trial: dict) -> None:
   except BadInputError as e:
     path, _, reason = str(e).partition(": ")
     name = path.rsplit(".", 1)[-1]
-    if name in trial["hparams"]:
-      raise BadInputError(f"{space_field}.{name}: {reason} (trial {trial['id']}: "
-                          f"{name}={trial['hparams'][name]!r})") from e
-    raise BadInputError(f"{space_field}: trial {trial['id']}: base.{path}: {reason}") from e
+    if not path.startswith("optimizer."):
+      raise BadInputError(f"base.{path}: {reason}") from e
+    where = (f"trial {trial['id']} has {name}={trial['hparams'][name]!r}"
+             if name in trial["hparams"] else f"not in the space; base.{path} is "
+             f"{_get(c['base'], path)!r}")
+    raise BadInputError(f"{space_field}.{name}: {reason} ({where})") from e
+
+
+def _get(d: dict, path: str):
+  for key in path.split("."):
+    d = d.get(key) if isinstance(d, dict) else None
+  return d
 
 
 def _trials(c: dict, spaces: dict[str, SearchSpace]) -> list[dict]:
@@ -171,8 +179,12 @@ def _first_difference(a, b, path: str = "") -> str:
   return path or "config"
 
 
-def write_manifest(workdir: str, manifest: dict) -> None:
-  """Writes study.json, or checks it against the one already there (see module docstring)."""
+def check_workdir(workdir: str, manifest: dict) -> bool:
+  """Whether study.json must be (re)written; BadInputError if `workdir` holds another study.
+
+  A study.json may be rewritten with more trials (num_trials grew; earlier trials unchanged)
+  or other execution fields; any other difference is refused.
+  """
   path = os.path.join(workdir, MANIFEST)
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise BadInputError(f"workdir: {workdir} is not a directory")
@@ -193,10 +205,17 @@ def write_manifest(workdir: str, manifest: dict) -> None:
       if new_trials.get(t["id"]) != t:
         raise BadInputError(f"{path}: trial {t['id']} differs from this config's (another "
                             "scipy version?)")
-    if old == manifest:
-      return
-  elif os.path.isdir(workdir) and os.listdir(workdir):
+    return old != manifest
+  if os.path.isdir(workdir) and os.listdir(workdir):
     raise BadInputError(f"workdir: {workdir} is not empty and holds no {MANIFEST}")
+  return True
+
+
+def write_manifest(workdir: str, manifest: dict) -> None:
+  """Writes study.json after check_workdir (atomically: concurrent sweeps write alike)."""
+  if not check_workdir(workdir, manifest):
+    return
+  path = os.path.join(workdir, MANIFEST)
   os.makedirs(workdir, exist_ok=True)
   tmp = f"{path}.tmp.{os.getpid()}"
   with open(tmp, "w", encoding="utf-8") as f:
@@ -254,22 +273,20 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
     raise BadInputError("--ray_address: needs --backend=ray")
   manifest = make_manifest(config)
   workdir = os.path.abspath(workdir)
-  write_manifest(workdir, manifest)
+  check_workdir(workdir, manifest)
   c = manifest["config"]
   from optcompare.backends import scheduler  # pylint: disable=g-import-not-at-top
+  kwargs = dict(parallel=parallel, threads_per_trial=c["threads_per_trial"],
+                devices_per_trial=c["devices_per_trial"], lease_seconds=c["lease_seconds"])
   if backend == "ray":
     from optcompare.backends import ray_backend  # pylint: disable=g-import-not-at-top
-    launcher = ray_backend.RayLauncher(
-        workdir, parallel=parallel, threads_per_trial=c["threads_per_trial"],
-        devices_per_trial=c["devices_per_trial"], lease_seconds=c["lease_seconds"],
-        address=ray_address)
+    launcher = ray_backend.RayLauncher(workdir, address=ray_address, **kwargs)
   else:
     from optcompare.backends import local  # pylint: disable=g-import-not-at-top
-    launcher = local.LocalLauncher(
-        workdir, parallel=parallel, threads_per_trial=c["threads_per_trial"],
-        devices_per_trial=c["devices_per_trial"], lease_seconds=c["lease_seconds"])
+    launcher = local.LocalLauncher(workdir, **kwargs)
   t0 = time.time()
   try:
+    write_manifest(workdir, manifest)
     summary = scheduler.run(workdir, manifest, launcher, parallel=launcher.parallel,
                             retries=retries, progress=progress)
   finally:

@@ -43,8 +43,9 @@ class TrainState:
 @functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=(3,))
 def train_step(graphdef, workload, tx, state: TrainState, batch):
   """One update: (state, batch) -> (state, {'loss': objective on this batch})."""
-  batch = workload.preprocess(batch)
-  rngs = nnx.Rngs(dropout=jax.random.fold_in(state.rng, state.step))
+  step_key = jax.random.fold_in(state.rng, state.step)
+  batch = workload.preprocess(batch, jax.random.fold_in(step_key, 0))  # data augmentation
+  rngs = nnx.Rngs(dropout=jax.random.fold_in(step_key, 1))
 
   def loss_fn(params):
     model = nnx.merge(graphdef, params, state.model_state)
@@ -65,7 +66,7 @@ def train_step(graphdef, workload, tx, state: TrainState, batch):
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def eval_step(graphdef, workload, params, model_state, batch):
   """Metric sums of one (padded, masked) evaluation batch."""
-  batch = workload.preprocess(batch)
+  batch = workload.preprocess(batch, None)
   logits = nnx.merge(graphdef, params, model_state)(batch["inputs"])
   return workload.metric_sums(logits, batch)
 
@@ -80,11 +81,26 @@ def _means(sums: dict) -> dict[str, float]:
   return {k: float(v) / count for k, v in sums.items()}
 
 
+def to_global(batch: dict, sharding: NamedSharding) -> dict:
+  """A global batch (identical on every process) -> arrays sharded over the 'data' axis.
+
+  Each process contributes its contiguous slice, so with several hosts every host reads the
+  same step's indices but transfers only its own examples.
+  """
+  n, i = jax.process_count(), jax.process_index()
+
+  def local(x):
+    per_process = x.shape[0] // n
+    return x[i * per_process:(i + 1) * per_process]
+  return jax.tree.map(
+      lambda x: jax.make_array_from_process_local_data(sharding, local(x), x.shape), batch)
+
+
 def evaluate(graphdef, workload, state, split, data_sharding) -> dict[str, float]:
   total = None
   for batch in workload.eval_batches(split):
     out = eval_step(graphdef, workload, state.params, state.model_state,
-                    jax.device_put(batch, data_sharding))
+                    to_global(batch, data_sharding))
     total = out if total is None else jax.tree.map(jnp.add, total, out)
   return _means(total)
 
@@ -147,7 +163,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return previous
   workload, tx = validate(config)
   splits = workload.load_splits()
-  _claim_workdir(config, workdir)
+  lead = jax.process_index() == 0  # the one process of a multi-host job that writes files
+  if lead:
+    _claim_workdir(config, workdir)
 
   mesh = jax.make_mesh((jax.device_count(),), ("data",))
   replicated, data_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
@@ -166,7 +184,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if start:
     state = ckpt.restore(start, state)
     logging.info("resumed %s at step %d", workdir, start)
-  log = metrics.MetricsLog(workdir)
+  log = metrics.MetricsLog(workdir, lead=lead)
   wall_offset, records = log.resume(start)
   target = workloads.target(config)
   steps_to_target = _steps_to_target(records, target)
@@ -183,7 +201,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   try:
     for step in range(start, config.num_train_steps):
-      batch = jax.device_put(workload.train_batch(splits, step), data_sharding)
+      batch = to_global(workload.train_batch(splits, step), data_sharding)
       state, out = train_step(graphdef, workload, tx, state, batch)
       # Divergence is checked one step late, so the host never waits on the step in flight.
       if pending is not None and not finite(pending[1]):
@@ -220,6 +238,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   result = {"status": status, "steps": int(steps), "final": final,
             "steps_to_target": steps_to_target, "wall_time_s": round(wall(), 3), "error": None}
-  metrics.write_json_atomic(os.path.join(workdir, "result.json"), result)
+  if lead:
+    metrics.write_json_atomic(os.path.join(workdir, "result.json"), result)
   logging.info("%s: %s after %d steps", workdir, status, steps)
   return result

@@ -63,8 +63,12 @@ def outcomes(df: pd.DataFrame, metric: str, optimizer: str) -> tuple[np.ndarray,
   rows = rows.sort_values("index", kind="stable")
   vcol, tcol = metric_column(metric, "validation"), metric_column(metric, "test")
   if vcol not in df.columns:
-    raise KeyError(f"no column {vcol!r} in the trial table (metric {metric!r})")
-  val = rows[vcol].to_numpy(dtype=float, na_value=np.nan).copy()
+    # Legitimate only while no trial has completed (nothing finished, or all lost).
+    if (df["status"] == "completed").any():
+      raise KeyError(f"no column {vcol!r} in the trial table (metric {metric!r})")
+    val = np.full(len(rows), np.nan)
+  else:
+    val = rows[vcol].to_numpy(dtype=float, na_value=np.nan).copy()
   test = (rows[tcol].to_numpy(dtype=float, na_value=np.nan).copy() if tcol in df.columns
           else np.full(len(rows), np.nan))
   lost = rows["status"].isin(LOST).to_numpy() | ~np.isfinite(val)

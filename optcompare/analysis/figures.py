@@ -118,6 +118,7 @@ def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "") -> Figure
                       color=c, alpha=0.15, lw=0)
     ax.set_ylim(*ylim)
     ax.set_xscale("log", base=2)
+    ax.set_xlim(min(ks) / 1.3, max(ks) * 1.3)
     ax.xaxis.set_major_locator(FixedLocator(ks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v)}" if v >= 1 else ""))
     ax.set_xlabel("K (trials tuned over, log₂ scale)")

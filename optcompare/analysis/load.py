@@ -6,8 +6,10 @@ local paths and gs:// (or other remote) paths both work.
 
 Trial status, as reported by `load_study`:
   completed | diverged | failed   from the trial's result.json;
-  running    no result.json yet, but a claim.json or metrics.jsonl exists;
-  pending    no result.json, no claim, no metrics;
+  running    started, not finished: no result.json, but a claim (claims/ or claim.json),
+             attempts.jsonl or metrics.jsonl exists (a crashed, unclaimed trial also shows
+             as running until the sweep retries it: liveness is the ledger's business);
+  pending    none of these files;
   corrupt    result.json exists but cannot be parsed (the file is reported and skipped).
 Damaged files never stop a load: each is reported once with a `StudyFileWarning` naming the
 file, and also collected in `df.attrs["issues"]` (paths relative to the study directory).
@@ -32,6 +34,10 @@ FINISHED = ("completed", "diverged", "failed")
 LOST = ("diverged", "failed")
 
 _log = logging.getLogger(__name__)
+
+# Files whose presence (without result.json) means a trial was started: a claim (the ledger's
+# claims/<generation>.json, or a single claim.json), the attempts log, or metrics.
+_STARTED = ("claims", "claim.json", "attempts.jsonl", "metrics.jsonl")
 
 
 class StudyFileWarning(UserWarning):
@@ -132,8 +138,7 @@ def _read_trial(root: epath.Path, entry: dict[str, Any]) -> tuple[dict[str, Any]
     row["wall_time_s"] = _number(result.get("wall_time_s"))
     row["message"] = result.get("error") or ""
   elif status is None:
-    running = (tdir / "claim.json").exists() or (tdir / "metrics.jsonl").exists()
-    status = "running" if running else "pending"
+    status = "running" if any((tdir / name).exists() for name in _STARTED) else "pending"
   row["status"] = status
   return row, issues
 

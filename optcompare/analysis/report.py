@@ -8,6 +8,7 @@ committed study table) gives the same tables; only the curves figure is skipped.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from typing import Any, Mapping, Sequence
 import warnings
@@ -21,6 +22,8 @@ from optcompare.analysis import bootstrap as bootstrap_lib
 from optcompare.analysis import diagnostics
 from optcompare.analysis import figures
 from optcompare.analysis import load
+
+_log = logging.getLogger(__name__)
 
 NUM_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
@@ -105,10 +108,15 @@ class _Study:
     self.dir = epath.Path(directory)
     self.manifest = load.read_manifest(self.dir)
     self.config = self.manifest.get("config") or {}
-    self.df = load.load_table(self.dir)
+    self.table = load.load_table(self.dir)  # as loaded: what trials.csv holds
+    self.df = self.table.copy()
     self.issues = list(self.df.attrs.get("issues", []))
     self.has_curves = load.has_trials(self.dir)
     self.metric = study_metric(self.config, self.df)
+    for split in ("validation", "test"):  # before any trial finished there are no finals
+      col = bootstrap_lib.metric_column(self.metric, split)
+      if col not in self.df.columns:
+        self.df[col] = np.nan
     self.target = study_target(self.dir, self.config, self.df)
     self.spaces = self.config.get("search_spaces") or {}
     self.optimizers = diagnostics.order_optimizers(self.df["optimizer"])
@@ -119,7 +127,10 @@ class _Study:
                                              seed, optimizers=self.optimizers)
     self.warnings = diagnostics.boundary_warnings(self.df, self.spaces, self.metric)
     self.inclusion = diagnostics.inclusion_check(self.boot)
-    self.label = str(self.config.get("protocol") or self.config.get("name") or self.dir.name)
+    # The protocol's name if the study config gives one; the directory name otherwise (used
+    # only to label a protocol comparison: report.md must not depend on where it was run).
+    self.protocol = str(self.config.get("protocol") or self.config.get("name") or "")
+    self.label = self.protocol or self.dir.name
 
   @property
   def workload(self) -> str:
@@ -246,10 +257,12 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
   if other is not None and f"final.validation.{study.metric}" not in other.df.columns:
     raise errors.BadInputError(
         f"{other.dir / load.MANIFEST}: no final.validation.{study.metric} to compare on")
+  for w in study.warnings:
+    _log.warning("search-space boundary: %s", w.message())
   out = epath.Path(out) if out is not None else workdir / "analysis"
   out.mkdir(parents=True, exist_ok=True)
 
-  load.save_table(study.df, out / load.TABLE)
+  load.save_table(study.table, out / load.TABLE)
   if (out / load.MANIFEST) != (workdir / load.MANIFEST):
     (out / load.MANIFEST).write_text((workdir / load.MANIFEST).read_text())
 
@@ -293,7 +306,8 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
   target_text = (f"{target.get('split')} {target.get('metric')} ≤ {target.get('value')}"
                  if target else "none given")
   sections += [
-      f"- Study: {study.label}; study seed {seed_text}; {len(study.df)} trials in the "
+      (f"- Protocol: {study.protocol}; s" if study.protocol else "- S") +
+      f"tudy seed {seed_text}; {len(study.df)} trials in the "
       f"manifest; optimizers: {', '.join(study.optimizers)}.",
       f"- Judged on validation {m} (lower is better); the test {m} reported is that of the "
       f"trial chosen by validation. Target: {target_text}.",

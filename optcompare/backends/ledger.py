@@ -138,7 +138,7 @@ def _write_json(path: str, obj: dict, *, exclusive: bool) -> bool:
     finally:
       os.close(fd)
     return True
-  tmp = f"{path}.{obj['owner']}.tmp"
+  tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
   with open(tmp, "wb") as f:
     f.write(data)
     f.flush()

@@ -4,9 +4,11 @@ Worker slot s (0 ≤ s < parallel) gets its own share of the machine through its
 (`worker_env`):
 - CPU threads (threads_per_trial = T): OMP_NUM_THREADS, MKL_NUM_THREADS,
   OPENBLAS_NUM_THREADS, TF_NUM_INTRAOP_THREADS = T, TF_NUM_INTEROP_THREADS = 1, XLA_FLAGS
-  += "--xla_cpu_multi_thread_eigen=<T > 1> intra_op_parallelism_threads=T", and, when
-  parallel · T fits in the CPUs this process may use, OPTCOMPARE_CPUS pins the worker to
-  CPUs [s·T, (s+1)·T) of them (sched_setaffinity in the worker).
+  += "--xla_cpu_multi_thread_eigen=<T > 1> intra_op_parallelism_threads=T". With
+  OPTCOMPARE_PIN_CPUS=1 (for a machine the sweep has to itself), and when parallel · T fits
+  in the CPUs this process may use, OPTCOMPARE_CPUS also pins slot s to CPUs [s·T, (s+1)·T)
+  of them (sched_setaffinity in the worker). Off by default: on a shared machine a pinned
+  worker cannot move off a core that another program keeps busy.
 - GPUs (devices_per_trial = k > 0): CUDA_VISIBLE_DEVICES = the k GPUs of slot s.
 - TPU chips (k = 1 or 2 of a 4-chip VM): TPU_VISIBLE_CHIPS (and the older
   TPU_VISIBLE_DEVICES), TPU_CHIPS_PER_PROCESS_BOUNDS, TPU_PROCESS_BOUNDS=1,1,1 and a port of
@@ -83,7 +85,7 @@ def worker_env(slot: int, *, parallel: int, threads_per_trial: int, devices_per_
   t = threads_per_trial
   env = cache_env(dict(os.environ, **thread_env(t)))
   env["OPTCOMPARE_PARENT_PID"] = str(os.getpid())
-  if cpus is None and hasattr(os, "sched_getaffinity"):
+  if cpus is None and os.environ.get("OPTCOMPARE_PIN_CPUS") == "1":
     cpus = sorted(os.sched_getaffinity(0))
   if cpus and parallel * t <= len(cpus):
     env["OPTCOMPARE_CPUS"] = ",".join(str(c) for c in cpus[slot * t:(slot + 1) * t])
@@ -116,11 +118,15 @@ def max_parallel(parallel: int, devices_per_trial: int, platform: tuple[str, int
   return parallel
 
 
-def worker_command(study_dir: str, trial_id: str, *, lease_seconds: float, retry: bool,
-                   owner: str) -> list[str]:
-  cmd = [sys.executable, "-m", "optcompare.backends.worker", "--study_dir", study_dir,
-         "--trial_id", trial_id, "--lease_seconds", str(lease_seconds), "--owner", owner]
-  return cmd + (["--retry_failed"] if retry else [])
+def worker_args(study_dir: str, trial_id: str, *, lease_seconds: float, retry: bool,
+                owner: str) -> list[str]:
+  """Arguments of `python -m optcompare.backends.worker` for one trial."""
+  args = ["--study_dir", study_dir, "--trial_id", trial_id,
+          "--lease_seconds", str(lease_seconds), "--owner", owner]
+  return args + (["--retry_failed"] if retry else [])
+
+
+WORKER = ("-m", "optcompare.backends.worker")
 
 
 class LocalLauncher:
@@ -148,8 +154,9 @@ class LocalLauncher:
                      devices_per_trial=self.devices, platform=self.platform)
     with open(os.path.join(tdir, "worker.log"), "ab") as log:
       proc = subprocess.Popen(
-          worker_command(self.study_dir, trial_id, lease_seconds=self.lease_seconds,
-                         retry=retry, owner=f"{self.sweep_id}-{trial_id}"),
+          [sys.executable, *WORKER, *worker_args(
+              self.study_dir, trial_id, lease_seconds=self.lease_seconds, retry=retry,
+              owner=f"{self.sweep_id}-{trial_id}")],
           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     self._running[trial_id] = (proc, slot)
 

@@ -29,7 +29,7 @@ def _run_worker(args: list[str], log_path: str, env_overrides: dict[str, str]) -
   env["OPTCOMPARE_PARENT_PID"] = str(os.getpid())
   os.makedirs(os.path.dirname(log_path), exist_ok=True)
   with open(log_path, "ab") as log:
-    proc = subprocess.Popen([sys.executable, "-m", "optcompare.backends.worker", *args],
+    proc = subprocess.Popen([sys.executable, *local.WORKER, *args],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             env=env)
   try:
@@ -71,10 +71,10 @@ class RayLauncher:
     self.sweep_id = os.urandom(6).hex()
 
   def start(self, trial_id: str, *, retry: bool) -> None:
-    cmd = local.worker_command(self.study_dir, trial_id, lease_seconds=self.lease_seconds,
-                               retry=retry, owner=f"{self.sweep_id}-{trial_id}")
+    args = local.worker_args(self.study_dir, trial_id, lease_seconds=self.lease_seconds,
+                             retry=retry, owner=f"{self.sweep_id}-{trial_id}")
     log = os.path.join(self.study_dir, "trials", *trial_id.split("/"), "worker.log")
-    ref = self._task.remote(cmd[3:], log, local.thread_env(self.threads))
+    ref = self._task.remote(args, log, local.thread_env(self.threads))
     self._refs[ref] = trial_id
 
   def poll(self) -> list[tuple[str, int]]:

@@ -60,7 +60,8 @@ class InMemoryImageClassification:
   def eval_batches(self, split: in_memory.ArraySplit):
     return in_memory.eval_batches(split, self.eval_batch_size)
 
-  def preprocess(self, batch: base.Batch) -> base.Batch:
+  def preprocess(self, batch: base.Batch, rng: jax.Array | None) -> base.Batch:
+    del rng  # no augmentation
     return {**batch, "inputs": batch["inputs"].astype(jnp.float32) / 255.0}
 
   def loss(self, params: nnx.State, logits: jax.Array, batch: base.Batch) -> jax.Array:

@@ -77,6 +77,11 @@ def _damage(study_dir):
   # adam/2: not started (no result, no metrics).
   (t / "adam" / "2" / "result.json").unlink()
   (t / "adam" / "2" / "metrics.jsonl").unlink()
+  # adam/3: claimed by the ledger (claims/<generation>.json), nothing else yet.
+  (t / "adam" / "3" / "result.json").unlink()
+  (t / "adam" / "3" / "metrics.jsonl").unlink()
+  (t / "adam" / "3" / "claims").mkdir()
+  (t / "adam" / "3" / "claims" / "1.json").write_text("{}")
   # sgd/3: corrupt result.json (truncated JSON).
   r = t / "sgd" / "3" / "result.json"
   r.write_text(r.read_text()[:30])
@@ -100,6 +105,7 @@ def test_load_study_damaged_directory(study_dir):
   assert status["adam/0"] in ("completed", "diverged")  # metrics damage does not matter here
   assert status["adam/1"] == "running"
   assert status["adam/2"] == "pending"
+  assert status["adam/3"] == "running"
   assert status["sgd/3"] == "corrupt"
   assert status["momentum/4"] == "corrupt"
   assert status["momentum/5"] == "pending"

@@ -1,0 +1,241 @@
+"""Study configs, the manifest on disk, the claim ledger and the status table (no training)."""
+import json
+import multiprocessing
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from configs.studies.choi2019 import fashion_mnist_simple_cnn as choi
+from configs.studies.schneider2019 import fashion_mnist_simple_cnn as schneider
+from configs.studies.wilson2017 import fashion_mnist_simple_cnn as wilson
+from optcompare import study
+from optcompare.backends import ledger
+from optcompare.errors import BadInputError
+
+TABLE_1 = ["sgd", "momentum", "nesterov", "rmsprop", "adam", "nadam"]
+
+
+def smoke_study(optimizers=("adam", "sgd"), num_trials=4, steps=10, lease_seconds=5.0):
+  """The choi2019 smoke study, cut to `optimizers` and `steps` training steps."""
+  c = choi.get_config("smoke")
+  with c.unlocked():
+    c.optimizers = list(optimizers)
+    for o in list(c.search_spaces):
+      if o not in optimizers:
+        del c.search_spaces[o]
+  c.num_trials = num_trials
+  c.lease_seconds = lease_seconds
+  b = c.base
+  b.num_train_steps, b.eval_every_steps, b.checkpoint_every_steps, b.log_every_steps = (
+      steps, 5, 5, 5)
+  return c
+
+
+@pytest.mark.parametrize("module", [choi, wilson, schneider])
+def test_study_configs_are_valid(module):
+  for arg in (None, "smoke"):
+    c = module.get_config(arg)
+    manifest = study.make_manifest(c)
+    assert c.optimizers == TABLE_1
+    assert len(manifest["trials"]) == 6 * c.num_trials
+    assert (c.num_trials == 4) == (arg == "smoke")
+    assert module.__doc__ and "num_trials" in module.__doc__
+  assert choi.get_config().num_trials >= 32
+  assert choi.get_config("smoke").base.num_train_steps <= 100
+
+
+def _set(path, value):
+  def mutate(c):
+    with c.unlocked():
+      *parents, last = path.split(".")
+      node = c
+      for p in parents:
+        node = node[p]
+      if value is DELETE:
+        del node[last]
+      else:
+        node[last] = value
+  return mutate
+
+
+DELETE = object()
+BAD_CONFIGS = [
+    (_set("search_spaces.adam.beta1", {"scale": "one_minus_log", "min": 0.99, "max": 0.9}),
+     "search_spaces.adam.beta1: min 0.99 > max 0.9"),
+    (_set("search_spaces.sgd.learning_rate", {"scale": "log", "min": -1.0, "max": 1.0}),
+     "search_spaces.sgd.learning_rate.min: a log scale needs positive bounds"),
+    (_set("search_spaces.adam.beta2", {"scale": "one_minus_log", "min": 0.9, "max": 1.0}),
+     "search_spaces.adam.beta2: one_minus_log bounds must lie in [0, 1)"),
+    (_set("search_spaces.sgd.learning_rate", {"scale": "log", "min": 0.1, "max": 0.1}),
+     "search_spaces.sgd.learning_rate: empty range"),
+    (_set("search_spaces.adam.momentum", {"scale": "fixed", "value": 0.9}),
+     "search_spaces.adam.momentum: unknown hyperparameter for adam"),
+    (_set("search_spaces.adam.epsilon", {"scale": "logarithmic", "min": 1e-8, "max": 1.0}),
+     "search_spaces.adam.epsilon.scale: unknown scale 'logarithmic'"),
+    (_set("search_spaces.adam.learning_rate", {"scale": "derived", "of": "lr_over_eps",
+                                               "times": "epsilon"}),
+     "search_spaces.adam.learning_rate.of: refers to 'lr_over_eps', which is not in this space"),
+    (_set("search_spaces.sgd.decay_factor", {"scale": "choice", "values": []}),
+     "search_spaces.sgd.decay_factor.values: must be a non-empty list"),
+    (_set("optimizers", ["sgd"]), "search_spaces.adam: not in optimizers ['sgd']"),
+    (_set("optimizers", ["adam", "sgd", "adagrad"]), "optimizers: unknown optimizer 'adagrad'"),
+    (_set("num_trials", 0), "num_trials: must be an integer >= 1, got 0"),
+    (_set("search_spaces.adam.beta1", DELETE),
+     "search_spaces.adam.beta1: missing, required by adam"),
+    (_set("search_spaces.sgd.learning_rate", {"scale": "linear", "min": -1.0, "max": 1.0}),
+     "search_spaces.sgd.learning_rate: must lie in [0.0, inf]"),
+    (_set("base.optimizer.schedule.name", "constant"),
+     "search_spaces.adam.decay_factor: unknown argument for schedule constant"),
+    (_set("threads_per_trial", 0), "threads_per_trial: must be an integer >= 1"),
+    (_set("lease_seconds", -1.0), "lease_seconds: must be a positive number"),
+    (_set("search_spaces.sgd.learning_rate", {"scale": "log", "minimum": 0.1, "max": 1.0}),
+     "search_spaces.sgd.learning_rate.minimum: not a key of a log spec"),
+    (_set("search_spaces.adam", {}), "search_spaces.adam: must be a non-empty dict"),
+]
+
+
+@pytest.mark.parametrize("mutate, message", BAD_CONFIGS,
+                         ids=[m.split(":")[0] + f"-{i}" for i, (_, m) in enumerate(BAD_CONFIGS)])
+def test_bad_study_config_is_rejected_and_nothing_is_written(tmp_path, mutate, message):
+  c = smoke_study()
+  mutate(c)
+  workdir = tmp_path / "study"
+  with pytest.raises(BadInputError, match=re.escape(message)) as e:
+    study.sweep(c, str(workdir), progress=False)
+  assert "\n" not in str(e.value)
+  assert not workdir.exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"parallel": 0}, "--parallel: must be an integer >= 1"),
+    ({"retries": -1}, "--retries: must be an integer >= 0"),
+    ({"backend": "slurm"}, "--backend: must be 'local' or 'ray'"),
+    ({"ray_address": "auto"}, "--ray_address: needs --backend=ray"),
+])
+def test_bad_sweep_arguments(tmp_path, kwargs, message):
+  with pytest.raises(BadInputError, match=re.escape(message)):
+    study.sweep(smoke_study(), str(tmp_path / "study"), progress=False, **kwargs)
+  assert not (tmp_path / "study").exists()
+
+
+def test_rerun_checks_study_json(tmp_path):
+  workdir = str(tmp_path / "study")
+  c = smoke_study()
+  study.write_manifest(workdir, study.make_manifest(c))
+  first = study.load_manifest(workdir)
+  c.num_trials = 6  # growing: allowed, earlier trials unchanged
+  c.threads_per_trial = 2  # execution fields may change
+  study.write_manifest(workdir, study.make_manifest(c))
+  grown = study.load_manifest(workdir)
+  assert len(grown["trials"]) == 12
+  assert [t for t in grown["trials"] if t["index"] < 4] == first["trials"]
+  c.num_trials = 2
+  with pytest.raises(BadInputError, match=r"study\.json: holds 6 trials per optimizer"):
+    study.write_manifest(workdir, study.make_manifest(c))
+  c.num_trials = 6
+  c.search_spaces.sgd.learning_rate.max = 1.0
+  with pytest.raises(BadInputError,
+                     match=r"study\.json: holds a different study \(search_spaces\.sgd"):
+    study.sweep(c, workdir, progress=False)
+  assert study.load_manifest(workdir) == grown
+  (tmp_path / "other").mkdir()
+  (tmp_path / "other" / "notes.txt").write_text("x")
+  with pytest.raises(BadInputError, match="is not empty and holds no study.json"):
+    study.sweep(smoke_study(), str(tmp_path / "other"), progress=False)
+
+
+# ---- the claim ledger ----
+
+def _race(trial_dir, barrier, wins):
+  claim = ledger.Claim.acquire(trial_dir, lease_seconds=30)
+  wins.put(claim is not None)
+  barrier.wait()  # stay alive until everyone has tried: a dead winner's claim is stale
+
+
+def test_claims_are_exclusive_across_processes(tmp_path):
+  n = 8
+  ctx = multiprocessing.get_context("fork")
+  barrier, wins = ctx.Barrier(n), ctx.Queue()
+  procs = [ctx.Process(target=_race, args=(str(tmp_path), barrier, wins)) for _ in range(n)]
+  for p in procs:
+    p.start()
+  for p in procs:
+    p.join(60)
+  assert sorted(wins.get() for _ in range(n)) == [False] * (n - 1) + [True]
+
+
+def _write_claim(trial_dir, **fields):
+  os.makedirs(os.path.join(trial_dir, "claims"), exist_ok=True)
+  record = {"owner": "x", "host": "elsewhere", "machine": "elsewhere/boot/ns", "pid": 1,
+            "pid_start": None, "generation": 1, "acquired_at": time.time(),
+            "heartbeat_at": time.time(), "lease_seconds": 5.0, "released": False, **fields}
+  with open(os.path.join(trial_dir, "claims", "000001.json"), "w") as f:
+    json.dump(record, f)
+
+
+def test_claim_of_another_machine_is_taken_over_after_its_lease(tmp_path):
+  d = str(tmp_path)
+  _write_claim(d)  # fresh heartbeat on another machine: held
+  assert ledger.Claim.acquire(d, lease_seconds=5) is None
+  assert study.trial_state(d)[0] == "running"
+  _write_claim(d, heartbeat_at=time.time() - 6)  # lease expired
+  assert study.trial_state(d)[0] == "pending"
+  claim = ledger.Claim.acquire(d, lease_seconds=5)
+  assert claim is not None and claim.generation == 2
+  assert ledger.Claim.acquire(d, lease_seconds=5) is None  # now ours holds it
+
+
+def test_claim_of_a_dead_process_on_this_machine_is_taken_over_at_once(tmp_path):
+  dead = subprocess.Popen([sys.executable, "-c", "pass"])
+  dead.wait()
+  assert ledger.Claim.acquire(str(tmp_path), lease_seconds=300, pid=dead.pid) is not None
+  claim = ledger.Claim.acquire(str(tmp_path), lease_seconds=300)
+  assert claim is not None and claim.generation == 2
+
+
+def test_heartbeat_keeps_a_claim_and_detects_its_loss(tmp_path):
+  d = str(tmp_path)
+  holder = ledger.Claim.acquire(d, lease_seconds=0.5)
+  stop = holder.keep_alive(on_lost=lambda: None)
+  time.sleep(1.5)  # three leases: kept alive by the heartbeat thread
+  assert ledger.Claim.acquire(d, lease_seconds=0.5) is None
+  stop.set()
+  time.sleep(0.7)  # no heartbeat for more than a lease: stale
+  taker = ledger.Claim.acquire(d, lease_seconds=5)
+  assert taker is not None and taker.generation == 2
+  assert holder.heartbeat() is False and holder.lost
+  taker.release()
+  assert ledger.Claim.acquire(d, lease_seconds=5).generation == 3  # released: at once
+
+
+# ---- the status table, from files ----
+
+def _result(d, status, error=None):
+  os.makedirs(d, exist_ok=True)
+  final = {"validation": {"error": error, "loss": 1.0}, "test": {"error": error, "loss": 1.0}}
+  with open(os.path.join(d, "result.json"), "w") as f:
+    json.dump({"status": status, "steps": 10, "final": final, "steps_to_target": None,
+               "wall_time_s": 1.0, "error": None}, f)
+
+
+def test_status_table_from_files(tmp_path):
+  workdir = str(tmp_path)
+  study.write_manifest(workdir, study.make_manifest(smoke_study()))
+  t = lambda tid: study.trial_dir(workdir, tid)  # noqa: E731
+  _result(t("adam/0"), "completed", 0.3)
+  _result(t("adam/1"), "diverged")
+  _result(t("adam/3"), "completed", 0.2)
+  _result(t("sgd/0"), "failed")
+  _result(t("sgd/1"), "completed", 0.5)
+  assert ledger.Claim.acquire(t("adam/2"), lease_seconds=60) is not None
+  table = study.status_table(workdir).splitlines()
+  assert table[1].split() == ["optimizer", "trials", "done", "running", "pending", "diverged",
+                              "failed", "best", "validation", "error"]
+  assert table[2].split() == ["adam", "4", "2", "1", "0", "1", "0", "0.2000", "(adam/3)"]
+  assert table[3].split() == ["sgd", "4", "1", "0", "2", "0", "1", "0.5000", "(sgd/1)"]
+  with pytest.raises(BadInputError, match="no study here"):
+    study.status_table(str(tmp_path / "nothing"))
