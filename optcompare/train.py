@@ -45,11 +45,13 @@ def train_step(graphdef, workload, tx, state: TrainState, batch):
   """One update: (state, batch) -> (state, {'loss': objective on this batch})."""
   step_key = jax.random.fold_in(state.rng, state.step)
   batch = workload.preprocess(batch, jax.random.fold_in(step_key, 0))  # data augmentation
-  rngs = nnx.Rngs(dropout=jax.random.fold_in(step_key, 1))
+  dropout_key = jax.random.fold_in(step_key, 1)
 
   def loss_fn(params):
     model = nnx.merge(graphdef, params, state.model_state)
-    logits = model(batch["inputs"], rngs=rngs)
+    # Rngs are made inside the differentiated function: NNX forbids mutating an RNG
+    # counter created at an outer trace level.
+    logits = model(batch["inputs"], rngs=nnx.Rngs(dropout=dropout_key))
     _, _, model_state = nnx.split(model, nnx.Param, ...)
     return workload.loss(params, logits, batch), (logits, model_state)
 
@@ -167,7 +169,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if lead:
     _claim_workdir(config, workdir)
 
-  mesh = jax.make_mesh((jax.device_count(),), ("data",))
+  # Auto axes: XLA's sharding propagation places every intermediate (GSPMD), as in pjit.
+  mesh = jax.make_mesh((jax.device_count(),), ("data",),
+                       axis_types=(jax.sharding.AxisType.Auto,))
   replicated, data_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
   model = workload.build_model(config.seed)
   model.eval()

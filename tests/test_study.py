@@ -48,17 +48,19 @@ def test_study_configs_are_valid(module):
   assert choi.get_config("smoke").base.num_train_steps <= 100
 
 
-def _set(path, value):
+def _set(*pairs):
+  """A function that sets (or deletes) path, value, path, value, ... in a study config."""
   def mutate(c):
     with c.unlocked():
-      *parents, last = path.split(".")
-      node = c
-      for p in parents:
-        node = node[p]
-      if value is DELETE:
-        del node[last]
-      else:
-        node[last] = value
+      for path, value in zip(pairs[::2], pairs[1::2]):
+        *parents, last = path.split(".")
+        node = c
+        for p in parents:
+          node = node[p]
+        if value is DELETE:
+          del node[last]
+        else:
+          node[last] = value
   return mutate
 
 
@@ -84,7 +86,7 @@ BAD_CONFIGS = [
     (_set("optimizers", ["sgd"]), "search_spaces.adam: not in optimizers ['sgd']"),
     (_set("optimizers", ["adam", "sgd", "adagrad"]), "optimizers: unknown optimizer 'adagrad'"),
     (_set("num_trials", 0), "num_trials: must be an integer >= 1, got 0"),
-    (_set("search_spaces.adam.beta1", DELETE),
+    (_set("search_spaces.adam.beta1", DELETE, "base.optimizer.hparams.beta1", None),
      "search_spaces.adam.beta1: missing, required by adam"),
     (_set("search_spaces.sgd.learning_rate", {"scale": "linear", "min": -1.0, "max": 1.0}),
      "search_spaces.sgd.learning_rate: must lie in [0.0, inf]"),

@@ -148,7 +148,8 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
           running.add(tid)
       queue = pending
       if progress:
-        show.update(_counts(tdir, running, settled), len(running))
+        counts = _counts(tdir, running, settled)
+        show.update(counts, counts.pop("here"))
       if queue or running or watched:
         time.sleep(POLL_S)
   except KeyboardInterrupt:
@@ -157,7 +158,7 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
     launcher.close()
     raise
   counts = _counts(tdir, set(), settled)
-  show.update(counts, 0, force=True)
+  show.update(counts, counts.pop("here"), force=True)
   summary = {"trials": len(order), "completed": counts["completed"],
              "diverged": counts["diverged"], "failed": counts["failed"],
              "ran_here": ran_here, "retried": sum(retries_used.values()),
@@ -167,13 +168,11 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
 
 def _counts(tdir: dict[str, str], running_here: set[str], settled: dict[str, str]
             ) -> dict[str, int]:
-  """Trials per status; those running in this sweep are left out (shown as "here")."""
-  counts = {s: 0 for s in ledger.STATUSES}
+  """Trials per status; unfinished ones that this sweep runs are counted as "here"."""
+  counts = {s: 0 for s in (*ledger.STATUSES, "here")}
   for tid, d in tdir.items():
     status = settled.get(tid) or ledger.trial_state(d)[0]
     if status in ("completed", "diverged"):
       settled[tid] = status
-    if status in ("running", "pending") and tid in running_here:
-      continue
-    counts[status] += 1
+    counts["here" if status in ("running", "pending") and tid in running_here else status] += 1
   return counts

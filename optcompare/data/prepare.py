@@ -17,7 +17,17 @@ MANUAL_FILES = {
                       "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
     "mnist": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+    "war_and_peace": ("warpeace_input.txt",),
 }
+
+
+def builder(name: str, data_dir: str | None):
+  """The TFDS builder of `name`: optcompare's own builders first, then TFDS's registry."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  if name == "war_and_peace":
+    from optcompare.data import war_and_peace  # pylint: disable=g-import-not-at-top
+    return war_and_peace.WarAndPeace(data_dir=data_dir)
+  return tfds.builder(name, data_dir=data_dir)
 
 
 def check_manual_dir(name: str, manual_dir: str) -> None:
@@ -36,10 +46,10 @@ def prepare(name: str, manual_dir: str | None = None, data_dir: str | None = Non
   if manual_dir is not None:
     check_manual_dir(name, manual_dir)
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  builder = tfds.builder(name, data_dir=data_dir)
+  dataset = builder(name, data_dir)
   config = tfds.download.DownloadConfig(manual_dir=manual_dir)
   try:
-    builder.download_and_prepare(download_config=config)
+    dataset.download_and_prepare(download_config=config)
   except tfds.core.download.download_manager.NonMatchingChecksumError as e:
     raise BadInputError(f"--manual_dir: a file in {manual_dir} has the wrong checksum: {e}") from e
-  return str(builder.data_path)
+  return str(dataset.data_path)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from optcompare.errors import BadInputError
-from optcompare.workloads import base, image_classification
+from optcompare.workloads import base, char_lm, image_classification
 
 # workload name -> factory(config) -> Workload
 WORKLOADS = {
     "fashion_mnist_simple_cnn": image_classification.from_config,
     "mnist_simple_cnn": image_classification.from_config,
+    "war_and_peace_lstm": char_lm.from_config,
 }
 
 

@@ -3,85 +3,85 @@ network built by the same code."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 from optcompare.models import resnet_imagenet
 
 
-def _num_params(model) -> int:
-  return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+def _images(seed, n=3, size=32):
+  return jnp.asarray(np.random.default_rng(seed).standard_normal((n, size, size, 3)),
+                     jnp.float32)
 
 
-def _abstract_logits(model, shape):
-  graphdef, state = nnx.split(model)
-  return jax.eval_shape(lambda s, x: nnx.merge(graphdef, s)(x), state,
-                        jax.ShapeDtypeStruct(shape, jnp.float32))
+@pytest.fixture(scope="module")
+def resnet50():
+  return nnx.eval_shape(lambda: resnet_imagenet.ResNet50(rngs=nnx.Rngs(params=0)))
 
 
-def _tiny(stage_sizes=(1, 1), **kw):
-  return resnet_imagenet.ResNet(stage_sizes, num_classes=5, num_filters=4,
-                                rngs=nnx.Rngs(params=jax.random.key(0, impl="rbg")), **kw)
+@pytest.fixture(scope="module")
+def tiny(helpers):
+  """Two stages of one bottleneck each, width 4: the code paths of ResNet-50."""
+  return helpers.materialize(lambda: resnet_imagenet.ResNet(
+      (1, 1), num_classes=5, num_filters=4, rngs=nnx.Rngs(params=0)))
 
 
-def test_resnet50_parameter_count():
-  model = nnx.eval_shape(lambda: resnet_imagenet.ResNet50(rngs=nnx.Rngs(params=0)))
-  n = _num_params(model)
-  assert n == 25_557_032  # torchvision resnet50 has exactly this many
+def test_resnet50_parameter_count(helpers, resnet50):
+  n = helpers.num_params(resnet50)
+  assert n == 25_557_032  # torchvision's resnet50 has exactly this many
   assert abs(n - 25.6e6) / 25.6e6 < 0.01
-  assert sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.BatchStat))) == 53_120
-  convs = [m for _, m in nnx.iter_modules(model) if isinstance(m, nnx.Conv)]
-  assert len(convs) == 1 + 16 * 3 + 4  # stem, 16 bottlenecks, 4 projections
+  assert sum(x.size for x in jax.tree.leaves(nnx.state(resnet50, nnx.BatchStat))) == 53_120
+  convs = [m for _, m in nnx.iter_modules(resnet50) if isinstance(m, nnx.Conv)]
+  assert len(convs) == 1 + 16 * 3 + 4  # stem, 16 bottlenecks, 4 projection shortcuts
+  assert helpers.variable_kinds(resnet50) == {nnx.Param, nnx.BatchStat}
 
 
-def test_resnet50_shapes_and_bfloat16():
-  model = nnx.eval_shape(lambda: resnet_imagenet.ResNet50(rngs=nnx.Rngs(params=0)))
-  out = _abstract_logits(model, (2, 224, 224, 3))
+def test_resnet50_shapes_and_bfloat16(helpers, resnet50):
+  out, jaxpr = helpers.abstract_apply(resnet50, ((2, 224, 224, 3), jnp.float32))
   assert out.shape == (2, 1000) and out.dtype == jnp.float32
+  assert "bf16[" not in str(jaxpr)
   model16 = nnx.eval_shape(
       lambda: resnet_imagenet.ResNet50(dtype=jnp.bfloat16, rngs=nnx.Rngs(params=0)))
   assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(nnx.state(model16)))
-  out16 = _abstract_logits(model16, (2, 224, 224, 3))
+  out16, jaxpr16 = helpers.abstract_apply(model16, ((2, 224, 224, 3), jnp.float32))
   assert out16.shape == (2, 1000) and out16.dtype == jnp.float32
-  graphdef, state = nnx.split(model16)
-  jaxpr = str(jax.make_jaxpr(lambda s, x: nnx.merge(graphdef, s)(x))(
-      state, jax.ShapeDtypeStruct((1, 224, 224, 3), jnp.float32)))
-  assert "bf16[1,112,112,64]" in jaxpr  # the stem convolution computes in bfloat16
+  assert "bf16[2,112,112,64]" in str(jaxpr16)  # the stem convolution computes in bfloat16
 
 
-def test_v1_5_stride_on_3x3_and_projection_shortcuts():
-  model = nnx.eval_shape(lambda: resnet_imagenet.ResNet50(rngs=nnx.Rngs(params=0)))
-  first_of_stage2 = model.blocks[3]
+def test_v1_5_stride_on_3x3_and_projection_shortcuts(resnet50):
+  first_of_stage2 = resnet50.blocks[3]
   assert first_of_stage2.conv1.strides == (1, 1)
   assert first_of_stage2.conv2.strides == (2, 2)
   assert first_of_stage2.proj_conv.strides == (2, 2)
-  assert model.blocks[4].proj_conv is None  # identity shortcut inside a stage
-  assert model.blocks[0].proj_conv is not None  # 64 -> 256 channels at stride 1
+  assert resnet50.blocks[4].proj_conv is None  # identity shortcut inside a stage
+  assert resnet50.blocks[0].proj_conv is not None  # 64 -> 256 channels at stride 1
+  assert resnet50.stem_conv.kernel_size == (7, 7) and resnet50.stem_conv.strides == (2, 2)
 
 
-def test_zero_init_last_bn_flag():
-  plain = nnx.eval_shape(lambda: _tiny((2,)))
-  zero = _tiny((2,), zero_init_last_bn=True)
-  assert all(np.all(b.bn3.scale[...] == 0) for b in zero.blocks)
-  assert all(np.all(b.bn2.scale[...] == 1) for b in zero.blocks)
-  assert _num_params(zero) == _num_params(plain)
-  # With zero-init, every bottleneck starts as ReLU(shortcut): in eval mode at the initial
-  # statistics (mean 0, var 1) the second block (identity shortcut) maps its input y to
-  # relu(y) = y, y being the non-negative output of the first block.
-  zero.eval()
-  x = jax.random.normal(jax.random.key(1), (2, 16, 16, 4))
-  y1 = zero.blocks[0](x)
-  np.testing.assert_allclose(zero.blocks[1](y1), y1, atol=1e-6)
+def test_zero_init_last_bn_flag(helpers):
+  # A real (not materialised) initialisation of one bottleneck with an identity shortcut.
+  block = resnet_imagenet.Bottleneck(
+      16, 4, 1, zero_init_last_bn=True, rngs=nnx.Rngs(params=jax.random.key(0, impl="rbg")))
+  assert np.all(block.bn3.scale[...] == 0) and np.all(block.bn2.scale[...] == 1)
+  flagged = nnx.eval_shape(lambda: resnet_imagenet.ResNet50(zero_init_last_bn=True,
+                                                            rngs=nnx.Rngs(params=0)))
+  assert helpers.num_params(flagged) == 25_557_032  # the flag adds no parameters
+  # The residual branch starts at zero, so the block is ReLU(identity) at initialisation.
+  block.eval()
+  x = jnp.asarray(np.random.default_rng(1).standard_normal((2, 8, 8, 16)), jnp.float32)
+  np.testing.assert_allclose(nnx.jit(lambda b, x: b(x))(block, x), jax.nn.relu(x), atol=1e-6)
 
 
-def test_tiny_forward_batch_norm_modes():
-  model = _tiny()
-  x = jax.random.normal(jax.random.key(2), (3, 32, 32, 3))
+def test_tiny_forward_batch_norm_modes(helpers, tiny):
+  model, fwd = tiny, helpers.forward
+  x = _images(2)
+  x_other = x.at[1:].set(_images(3)[1:])  # same first example, different rest of the batch
   model.train()
   before = jax.tree.map(np.array, nnx.state(model, nnx.BatchStat))
-  out_train = model(x)
-  assert out_train.shape == (3, 5) and out_train.dtype == jnp.float32
+  out = fwd(model, x, None)
+  assert out.shape == (3, 5) and out.dtype == jnp.float32
   after = jax.tree.map(np.array, nnx.state(model, nnx.BatchStat))
   assert all(jax.tree.leaves(jax.tree.map(lambda a, b: not np.allclose(a, b), before, after)))
-  assert not np.allclose(model(x[:1]), out_train[:1], atol=1e-4)
+  assert not np.allclose(fwd(model, x_other, None)[0], out[0], atol=1e-4)
   model.eval()
-  np.testing.assert_allclose(model(x[:1]), model(x)[:1], atol=1e-5)
+  np.testing.assert_allclose(fwd(model, x_other, None)[0], fwd(model, x, None)[0], atol=1e-5)

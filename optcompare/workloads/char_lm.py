@@ -1,0 +1,93 @@
+"""Character-level language modelling on War and Peace (Choi et al. 2019's LSTM workload).
+
+The text is cut into non-overlapping windows of `seq_len + 1` characters; the batch at step t
+is drawn from a per-epoch permutation of the training windows, like every in-memory dataset
+here. Unlike DeepOBS `tolstoi_char_rnn`, which carries the LSTM state across consecutive
+batches, each window starts from a zero state: batches are then a pure function of (seed, step)
+and a resumed trial is bit-identical to an uninterrupted one.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from optcompare.data import in_memory, prepare, text, war_and_peace
+from optcompare.errors import BadInputError
+from optcompare.models import lstm
+from optcompare.workloads import base
+
+
+@dataclasses.dataclass(frozen=True)
+class CharLanguageModel:
+  """Next-character prediction; metric `loss`: cross entropy in nats per character."""
+  name: str
+  data_dir: str | None
+  synthetic: bool
+  num_synthetic: int
+  vocab_size: int
+  seq_len: int
+  seed: int
+  batch_size: int
+  eval_batch_size: int
+  hidden_size: int
+  num_layers: int
+  dropout_rate: float
+  l2: float
+  metric_names: tuple[str, ...] = ("loss",)
+
+  def build_model(self, seed: int) -> nnx.Module:
+    return lstm.CharLSTM(self.vocab_size, hidden_size=self.hidden_size,
+                         num_layers=self.num_layers, dropout_rate=self.dropout_rate,
+                         rngs=nnx.Rngs(params=seed))
+
+  def load_splits(self) -> dict:
+    if self.synthetic:
+      rng = jax.random.PRNGKey(0)
+      texts = {s: jax.random.randint(jax.random.fold_in(rng, i), (self.num_synthetic,), 0,
+                                     self.vocab_size).astype(jnp.int32)
+               for i, s in enumerate(("train", "validation", "test"))}
+      return {s: text.windows(jax.device_get(ids), self.seq_len) for s, ids in texts.items()}
+    builder = prepare.builder("war_and_peace", self.data_dir)
+    if not builder.is_prepared():
+      raise BadInputError(f"dataset.data_dir: war_and_peace is not prepared in "
+                          f"{self.data_dir}; run `optcompare data prepare war_and_peace "
+                          f"--manual_dir=DIR --data_dir={self.data_dir}`")
+    texts = {s: war_and_peace.read_text(builder, s) for s in ("train", "validation", "test")}
+    vocab = text.vocabulary(*texts.values())
+    if len(vocab) != self.vocab_size:
+      raise BadInputError(f"model.vocab_size: {self.vocab_size}, but the text has "
+                          f"{len(vocab)} distinct characters")
+    return {s: text.windows(text.encode(t, vocab), self.seq_len) for s, t in texts.items()}
+
+  def train_batch(self, splits: dict, step: int) -> base.Batch:
+    return in_memory.train_batch(splits["train"], self.seed, step, self.batch_size)
+
+  def eval_batches(self, split: in_memory.ArraySplit):
+    return in_memory.eval_batches(split, self.eval_batch_size)
+
+  def preprocess(self, batch: base.Batch, rng: jax.Array | None) -> base.Batch:
+    del rng
+    return batch
+
+  def loss(self, params: nnx.State, logits: jax.Array, batch: base.Batch) -> jax.Array:
+    xent = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"])
+    return jnp.mean(xent) + base.l2_penalty(params, self.l2)
+
+  def metric_sums(self, logits: jax.Array, batch: base.Batch) -> dict[str, jax.Array]:
+    mask = batch.get("mask", jnp.ones(logits.shape[0], jnp.float32))[:, None]
+    xent = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"])
+    return {"loss": jnp.sum(xent * mask), "count": jnp.sum(mask) * logits.shape[1]}
+
+
+def from_config(config) -> CharLanguageModel:
+  return CharLanguageModel(
+      name=config.workload, data_dir=config.dataset.data_dir,
+      synthetic=config.dataset.synthetic, num_synthetic=config.dataset.num_synthetic_examples,
+      vocab_size=config.model.vocab_size, seq_len=config.model.seq_len, seed=config.seed,
+      batch_size=config.batch_size, eval_batch_size=config.eval_batch_size,
+      hidden_size=config.model.hidden_size, num_layers=config.model.num_layers,
+      dropout_rate=config.model.dropout_rate, l2=config.loss.l2)

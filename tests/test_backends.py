@@ -1,0 +1,172 @@
+"""Sweeps that really train (the smoke workload, 10 steps on synthetic data), in processes.
+
+One uninterrupted study (two sweeps started at once on one directory, parallel=2 each) is the
+reference; the same study killed with SIGKILL mid-way and relaunched must end with identical
+results and every trial trained once: one line per (step, split) in metrics.jsonl and one
+"end" line in attempts.jsonl (an interrupted attempt logs only its "start").
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from optcompare import study
+from optcompare.backends import local
+from tests.test_study import smoke_study
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SWEEP = ("import json, sys; from optcompare import study; from tests.test_study import "
+         "smoke_study; s = study.sweep(smoke_study(), sys.argv[1], parallel=2); "
+         "print(json.dumps(s))")
+TRIALS = [f"{o}/{i}" for o in ("adam", "sgd") for i in range(4)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compilation_cache(tmp_path_factory):
+  """One JAX compilation cache for this module's trials (not the user's ~/.cache)."""
+  old = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path_factory.mktemp("jax_cache"))
+  yield
+  if old is None:
+    del os.environ["JAX_COMPILATION_CACHE_DIR"]
+  else:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = old
+
+
+def _sweep_process(workdir):
+  return subprocess.Popen([sys.executable, "-c", SWEEP, str(workdir)], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True)
+
+
+def _events(workdir, trial_id):
+  path = os.path.join(study.trial_dir(str(workdir), trial_id), "attempts.jsonl")
+  with open(path, encoding="utf-8") as f:
+    return [json.loads(line) for line in f]
+
+
+def _metrics(workdir, trial_id):
+  path = os.path.join(study.trial_dir(str(workdir), trial_id), "metrics.jsonl")
+  with open(path, encoding="utf-8") as f:
+    lines = [json.loads(line) for line in f]
+  for line in lines:
+    line.pop("wall_time_s")
+  return lines
+
+
+def _final(workdir, trial_id):
+  result = study.read_result(study.trial_dir(str(workdir), trial_id))
+  return result["status"], result["steps"], result["final"], result["steps_to_target"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+  """The 2-optimizer x 4-trial smoke study, run by two sweeps started together."""
+  workdir = tmp_path_factory.mktemp("reference") / "study"
+  t0 = time.time()
+  procs = [_sweep_process(workdir) for _ in range(2)]
+  outs = [p.communicate(timeout=600) for p in procs]
+  for p, (out, err) in zip(procs, outs):
+    assert p.returncode == 0, err[-3000:]
+  summaries = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+  print(f"reference study: {time.time() - t0:.1f} s")
+  return workdir, summaries
+
+
+def test_parallel_sweeps_complete_and_never_duplicate_a_trial(reference):
+  workdir, summaries = reference
+  for s in summaries:
+    assert s["trials"] == 8 and s["completed"] + s["diverged"] == 8 and s["failed"] == 0
+  assert sum(s["ran_here"] for s in summaries) == 8
+  for tid in TRIALS:
+    events = [e["event"] for e in _events(workdir, tid)]
+    assert events == ["start", "end"], (tid, events)
+    lines = _metrics(workdir, tid)
+    keys = [(m["step"], m["split"]) for m in lines]
+    assert len(keys) == len(set(keys)) and (10, "validation") in keys
+  rows = {line.split()[0]: line.split() for line in study.status_table(str(workdir)).splitlines()}
+  for opt in ("adam", "sgd"):  # trials, done, running, pending, diverged, failed
+    _, total, done, running, pending, diverged, failed, *_ = rows[opt]
+    assert (total, running, pending, failed) == ("4", "0", "0", "0")
+    assert int(done) + int(diverged) == 4
+
+
+def test_killed_sweep_resumes_with_identical_results(reference, tmp_path):
+  ref_dir, _ = reference
+  workdir = tmp_path / "study"
+  proc = _sweep_process(workdir)
+  deadline = time.time() + 300
+  mid_trial = False
+  while time.time() < deadline and proc.poll() is None:
+    done = sum(os.path.exists(os.path.join(study.trial_dir(str(workdir), t), "result.json"))
+               for t in TRIALS)
+    mid_trial = any(
+        os.path.isdir(os.path.join(study.trial_dir(str(workdir), t), "checkpoints", "5"))
+        and not os.path.exists(os.path.join(study.trial_dir(str(workdir), t), "result.json"))
+        for t in TRIALS)
+    if done >= 2 and mid_trial:
+      break
+    time.sleep(0.05)
+  assert proc.poll() is None, "the sweep ended before it could be killed"
+  os.killpg(proc.pid, signal.SIGKILL)
+  proc.wait()
+  summary = study.sweep(smoke_study(), str(workdir), parallel=2, progress=False)
+  assert summary["completed"] + summary["diverged"] == 8 and summary["failed"] == 0
+  assert summary["ran_here"] < 8  # the finished trials were not run again
+  resumed = 0
+  for tid in TRIALS:
+    events = [e["event"] for e in _events(workdir, tid)]
+    assert events.count("end") == 1 and events[-1] == "end", (tid, events)
+    assert events.count("start") in (1, 2), (tid, events)
+    assert _metrics(workdir, tid) == _metrics(ref_dir, tid), tid
+    assert _final(workdir, tid) == _final(ref_dir, tid), tid
+    with open(os.path.join(study.trial_dir(str(workdir), tid), "worker.log")) as f:
+      resumed += "resumed" in f.read()
+  assert not mid_trial or resumed >= 1
+
+
+def test_failed_trial_is_recorded_and_retried(tmp_path):
+  c = smoke_study(optimizers=("sgd",), num_trials=1)
+  c.base.batch_size = 0  # passes the study's checks; train refuses it: an exception
+  workdir = str(tmp_path / "study")
+  summary = study.sweep(c, workdir, progress=False)
+  assert summary["failed"] == 1 and summary["ran_here"] == 1
+  tdir = study.trial_dir(workdir, "sgd/0")
+  result = study.read_result(tdir)
+  assert result["status"] == "failed" and "batch_size" in result["error"]
+  assert "Traceback" in result["error"]
+  assert study.sweep(c, workdir, progress=False)["ran_here"] == 0  # failed stays failed
+  summary = study.sweep(c, workdir, retries=1, progress=False)
+  assert summary["retried"] == 1 and summary["failed"] == 1
+  assert os.path.exists(os.path.join(tdir, "result.failed.0.json"))
+  assert [e["event"] for e in _events(workdir, "sgd/0")] == ["start", "end"] * 2
+  assert "failed" in study.status_table(workdir)
+
+
+def test_ray_backend_runs_a_smoke_study_on_local_ray(tmp_path):
+  pytest.importorskip("ray")
+  workdir = str(tmp_path / "study")
+  c = smoke_study(optimizers=("adam",), num_trials=2)
+  summary = study.sweep(c, workdir, parallel=2, backend="ray", progress=False)
+  assert summary["completed"] + summary["diverged"] == 2 and summary["ran_here"] == 2
+  for tid in ("adam/0", "adam/1"):
+    assert [e["event"] for e in _events(workdir, tid)] == ["start", "end"]
+
+
+def test_worker_env_gives_each_slot_its_share():
+  env = local.worker_env(1, parallel=2, threads_per_trial=2, devices_per_trial=0,
+                         platform=("cpu", 0), cpus=[0, 1, 2, 3])
+  assert env["OMP_NUM_THREADS"] == "2" and env["OPTCOMPARE_CPUS"] == "2,3"
+  assert "intra_op_parallelism_threads=2" in env["XLA_FLAGS"]
+  gpu = local.worker_env(1, parallel=2, threads_per_trial=1, devices_per_trial=2,
+                         platform=("gpu", 4))
+  assert gpu["CUDA_VISIBLE_DEVICES"] == "2,3"
+  tpu = local.worker_env(3, parallel=4, threads_per_trial=1, devices_per_trial=1,
+                         platform=("tpu", 4))
+  assert tpu["TPU_VISIBLE_CHIPS"] == "3" and tpu["TPU_CHIPS_PER_PROCESS_BOUNDS"] == "1,1,1"
+  assert local.max_parallel(8, 2, ("gpu", 4)) == 2
+  assert local.max_parallel(8, 0, ("cpu", 0)) == 8
