@@ -47,15 +47,18 @@ def train_step(graphdef, workload, tx, state: TrainState, batch):
   batch = workload.preprocess(batch, jax.random.fold_in(step_key, 0))  # data augmentation
   dropout_key = jax.random.fold_in(step_key, 1)
 
-  def loss_fn(params):
-    model = nnx.merge(graphdef, params, state.model_state)
+  def loss_fn(params, model_state):
+    # Both are arguments (not closures) so that NNX sees them at this trace level and lets
+    # batch norm update its statistics.
+    model = nnx.merge(graphdef, params, model_state, copy=True)
     # Rngs are made inside the differentiated function: NNX forbids mutating an RNG
     # counter created at an outer trace level.
     logits = model(batch["inputs"], rngs=nnx.Rngs(dropout=dropout_key))
     _, _, model_state = nnx.split(model, nnx.Param, ...)
     return workload.loss(params, logits, batch), (logits, model_state)
 
-  (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params, state.model_state)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   sums = workload.metric_sums(jax.lax.stop_gradient(logits), batch)

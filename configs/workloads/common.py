@@ -49,6 +49,7 @@ def trial_config(workload: str, *, batch_size: int, num_train_steps: int,
   c.dataset.synthetic = False
   c.dataset.num_validation_examples = 10_000
   c.dataset.num_synthetic_examples = 2048
+  c.dataset.augment = False
   c.loss = ml_collections.ConfigDict()
   c.loss.l2 = 0.0
   c.loss.label_smoothing = 0.0

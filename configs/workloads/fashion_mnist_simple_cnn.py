@@ -27,6 +27,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                           target_value=0.08)
   c.checkpoint_every_steps = 1000
   c.model = ml_collections.ConfigDict()
+  c.model.name = "simple_cnn"
   c.model.conv_features = (32, 64)
   c.model.dense_features = 1024
   if smoke:

@@ -13,7 +13,9 @@ process still exists. To take over a dead claim, a process creates the next gene
 one taker can win. The holder rewrites its file (atomic rename) every lease/5 seconds; if it
 finds a newer generation it has lost the trial (it was paused for longer than its lease) and
 must stop. `attempts.jsonl` in the trial directory logs one "start" line per claim that ran
-the trial and one "end" line per attempt that ended by itself.
+the trial (with the newest checkpoint step then present: a resume when not null) and one
+"end" line per attempt that ended with a result ("interrupted" / "lost" otherwise; an attempt
+killed with its supervisor logs nothing more).
 """
 from __future__ import annotations
 

@@ -108,6 +108,15 @@ def run_child(study_dir: str, trial_id: str) -> int:
   return EXIT_DONE
 
 
+def _newest_checkpoint(tdir: str) -> int | None:
+  """The newest step under checkpoints/ when the attempt starts (informational: a resume)."""
+  try:
+    steps = [int(n) for n in os.listdir(os.path.join(tdir, "checkpoints")) if n.isdigit()]
+  except OSError:
+    return None
+  return max(steps, default=None)
+
+
 def _log_tail(tdir: str) -> str:
   try:
     with open(os.path.join(tdir, "worker.log"), "rb") as f:
@@ -143,7 +152,7 @@ def supervise(study_dir: str, trial_id: str, *, lease_seconds: float, retry_fail
     os.replace(os.path.join(tdir, "result.json"), os.path.join(tdir, f"result.failed.{n}.json"))
   attempt = {"trial": trial_id, "generation": claim.generation, "owner": claim.record["owner"],
              "host": claim.record["host"], "pid": os.getpid()}
-  ledger.log_attempt(tdir, {"event": "start", **attempt})
+  ledger.log_attempt(tdir, {"event": "start", "checkpoint": _newest_checkpoint(tdir), **attempt})
 
   child_box: list[subprocess.Popen] = []
   interrupted = threading.Event()

@@ -18,7 +18,15 @@ MANUAL_FILES = {
     "mnist": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
     "war_and_peace": ("warpeace_input.txt",),
+    "cifar10": ("cifar-10-binary.tar.gz",),
+    "cifar100": ("cifar-100-binary.tar.gz",),
+    "lm1b": ("1-billion-word-language-modeling-benchmark-r13output.tar.gz",),
+    "imagenet2012": ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar"),
 }
+
+# Too large for memory: read by random access (optcompare/data/random_access.py), which needs
+# TFDS's ArrayRecord file format.
+RANDOM_ACCESS = ("lm1b", "imagenet2012")
 
 
 def builder(name: str, data_dir: str | None):
@@ -27,6 +35,8 @@ def builder(name: str, data_dir: str | None):
   if name == "war_and_peace":
     from optcompare.data import war_and_peace  # pylint: disable=g-import-not-at-top
     return war_and_peace.WarAndPeace(data_dir=data_dir)
+  if name in RANDOM_ACCESS:
+    return tfds.builder(name, data_dir=data_dir, file_format="array_record")
   return tfds.builder(name, data_dir=data_dir)
 
 
@@ -52,4 +62,7 @@ def prepare(name: str, manual_dir: str | None = None, data_dir: str | None = Non
     dataset.download_and_prepare(download_config=config)
   except tfds.core.download.download_manager.NonMatchingChecksumError as e:
     raise BadInputError(f"--manual_dir: a file in {manual_dir} has the wrong checksum: {e}") from e
+  if name == "lm1b":  # its subword tokenizer is trained on the prepared training split
+    from optcompare.data import lm1b  # pylint: disable=g-import-not-at-top
+    lm1b.prepare_tokenizer(dataset)
   return str(dataset.data_path)

@@ -1,4 +1,4 @@
-"""TFDS image-classification datasets that fit in memory (Fashion-MNIST, MNIST).
+"""TFDS image-classification datasets that fit in memory (Fashion-MNIST, MNIST, CIFAR).
 
 The dataset is read once from a prepared TFDS directory into host arrays; `prepare.py` prepares
 it (offline from the original files, or by download). Validation is held out from the end of
@@ -13,6 +13,8 @@ from optcompare.errors import BadInputError
 IMAGE_DATASETS = {
     "fashion_mnist": ((28, 28, 1), 10, 60_000),
     "mnist": ((28, 28, 1), 10, 60_000),
+    "cifar10": ((32, 32, 3), 10, 50_000),
+    "cifar100": ((32, 32, 3), 100, 50_000),
 }
 
 

@@ -48,41 +48,41 @@ ALLCNNC_LAYERS = (
 
 
 class AllCNNC(nnx.Module):
-    """All-CNN-C (DeepOBS ``cifar100_allcnnc``); see the module docstring.
+  """All-CNN-C (DeepOBS ``cifar100_allcnnc``); see the module docstring.
 
-    Args:
-      num_classes: number of output logits (100 for CIFAR-100).
-      dtype: compute dtype; parameters stay float32, logits are float32.
-      rngs: ``nnx.Rngs(params=seed)`` for initialisation.
+  Args:
+    num_classes: number of output logits (100 for CIFAR-100).
+    dtype: compute dtype; parameters stay float32, logits are float32.
+    rngs: ``nnx.Rngs(params=seed)`` for initialisation.
 
-    Call: ``model(x, rngs=nnx.Rngs(dropout=key))`` in train mode, ``model(x)`` in eval mode;
-    x is NHWC [batch, 32, 32, 3].
-    """
+  Call: ``model(x, rngs=nnx.Rngs(dropout=key))`` in train mode, ``model(x)`` in eval mode;
+  x is NHWC [batch, 32, 32, 3].
+  """
 
-    def __init__(self, num_classes: int = 100, *, dtype: Any = jnp.float32, rngs: nnx.Rngs):
-        self.dtype = dtype
-        layers = []
-        in_ch = 3
-        for spec in ALLCNNC_LAYERS:
-            if isinstance(spec, float):
-                layers.append(nnx.Dropout(spec))
-                continue
-            out_ch, kernel, stride, padding = spec
-            out_ch = num_classes if out_ch == "classes" else out_ch
-            layers.append(nnx.Conv(
-                in_ch, out_ch, (kernel, kernel), strides=(stride, stride), padding=padding,
-                kernel_init=nnx.initializers.glorot_normal(),
-                bias_init=nnx.initializers.constant(0.1),
-                dtype=dtype, param_dtype=jnp.float32, rngs=rngs))
-            in_ch = out_ch
-        self.layers = nnx.List(layers)
+  def __init__(self, num_classes: int = 100, *, dtype: Any = jnp.float32, rngs: nnx.Rngs):
+    self.dtype = dtype
+    layers = []
+    in_ch = 3
+    for spec in ALLCNNC_LAYERS:
+      if isinstance(spec, float):
+        layers.append(nnx.Dropout(spec))
+        continue
+      out_ch, kernel, stride, padding = spec
+      out_ch = num_classes if out_ch == "classes" else out_ch
+      layers.append(nnx.Conv(
+          in_ch, out_ch, (kernel, kernel), strides=(stride, stride), padding=padding,
+          kernel_init=nnx.initializers.glorot_normal(),
+          bias_init=nnx.initializers.constant(0.1),
+          dtype=dtype, param_dtype=jnp.float32, rngs=rngs))
+      in_ch = out_ch
+    self.layers = nnx.List(layers)
 
-    def __call__(self, x: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
-        """Images NHWC [batch, 32, 32, 3] float -> logits [batch, num_classes] float32."""
-        x = jnp.asarray(x, self.dtype)
-        for layer in self.layers:
-            if isinstance(layer, nnx.Dropout):
-                x = layer(x, rngs=rngs)
-            else:
-                x = nnx.relu(layer(x))
-        return jnp.mean(x.astype(jnp.float32), axis=(1, 2))
+  def __call__(self, x: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
+    """Images NHWC [batch, 32, 32, 3] float -> logits [batch, num_classes] float32."""
+    x = jnp.asarray(x, self.dtype)
+    for layer in self.layers:
+      if isinstance(layer, nnx.Dropout):
+        x = layer(x, rngs=rngs)
+      else:
+        x = nnx.relu(layer(x))
+    return jnp.mean(x.astype(jnp.float32), axis=(1, 2))

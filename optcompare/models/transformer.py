@@ -57,131 +57,131 @@ LN_EPSILON = 1e-6
 
 def sinusoidal_positions(length: int, features: int, min_scale: float = 1.0,
                          max_scale: float = 10000.0) -> np.ndarray:
-    """[length, features] sinusoidal encodings (Flax lm1b ``sinusoidal_init``)."""
-    pe = np.zeros((length, features), dtype=np.float32)
-    position = np.arange(length)[:, None]
-    half = features // 2
-    scale_factor = -np.log(max_scale / min_scale) / max(half - 1, 1)
-    div_term = min_scale * np.exp(np.arange(half) * scale_factor)
-    pe[:, :half] = np.sin(position * div_term)
-    pe[:, half:2 * half] = np.cos(position * div_term)
-    return pe
+  """[length, features] sinusoidal encodings (Flax lm1b ``sinusoidal_init``)."""
+  pe = np.zeros((length, features), dtype=np.float32)
+  position = np.arange(length)[:, None]
+  half = features // 2
+  scale_factor = -np.log(max_scale / min_scale) / max(half - 1, 1)
+  div_term = min_scale * np.exp(np.arange(half) * scale_factor)
+  pe[:, :half] = np.sin(position * div_term)
+  pe[:, half:2 * half] = np.cos(position * div_term)
+  return pe
 
 
 class MlpBlock(nnx.Module):
-    """Dense(mlp_dim) - ReLU - Dropout - Dense(emb_dim)."""
+  """Dense(mlp_dim) - ReLU - Dropout - Dense(emb_dim)."""
 
-    def __init__(self, emb_dim: int, mlp_dim: int, dropout_rate: float, *, dtype: Any,
-                 rngs: nnx.Rngs):
-        self.fc1 = nnx.Linear(emb_dim, mlp_dim, kernel_init=_kernel_init, bias_init=_bias_init,
-                              dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
-        self.dropout = nnx.Dropout(dropout_rate)
-        self.fc2 = nnx.Linear(mlp_dim, emb_dim, kernel_init=_kernel_init, bias_init=_bias_init,
-                              dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
+  def __init__(self, emb_dim: int, mlp_dim: int, dropout_rate: float, *, dtype: Any,
+               rngs: nnx.Rngs):
+    self.fc1 = nnx.Linear(emb_dim, mlp_dim, kernel_init=_kernel_init, bias_init=_bias_init,
+                          dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
+    self.dropout = nnx.Dropout(dropout_rate)
+    self.fc2 = nnx.Linear(mlp_dim, emb_dim, kernel_init=_kernel_init, bias_init=_bias_init,
+                          dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
 
-    def __call__(self, x, rngs=None):
-        return self.fc2(self.dropout(nnx.relu(self.fc1(x)), rngs=rngs))
+  def __call__(self, x, rngs=None):
+    return self.fc2(self.dropout(nnx.relu(self.fc1(x)), rngs=rngs))
 
 
 class DecoderBlock(nnx.Module):
-    """Pre-LN block: x + Drop(Attn(LN(x))), then x + Drop(MLP(LN(x)))."""
+  """Pre-LN block: x + Drop(Attn(LN(x))), then x + Drop(MLP(LN(x)))."""
 
-    def __init__(self, emb_dim: int, num_heads: int, mlp_dim: int, dropout_rate: float,
-                 attention_dropout_rate: float, *, dtype: Any, rngs: nnx.Rngs):
-        self.ln1 = nnx.LayerNorm(emb_dim, epsilon=LN_EPSILON, dtype=dtype,
-                                 param_dtype=jnp.float32, rngs=rngs)
-        self.attention = nnx.MultiHeadAttention(
-            num_heads, emb_dim, qkv_features=emb_dim, out_features=emb_dim, dtype=dtype,
-            param_dtype=jnp.float32, broadcast_dropout=False,
-            dropout_rate=attention_dropout_rate, deterministic=False, kernel_init=_kernel_init,
-            use_bias=False, decode=False, keep_rngs=False, rngs=rngs)
-        self.dropout1 = nnx.Dropout(dropout_rate)
-        self.ln2 = nnx.LayerNorm(emb_dim, epsilon=LN_EPSILON, dtype=dtype,
-                                 param_dtype=jnp.float32, rngs=rngs)
-        self.mlp = MlpBlock(emb_dim, mlp_dim, dropout_rate, dtype=dtype, rngs=rngs)
-        self.dropout2 = nnx.Dropout(dropout_rate)
+  def __init__(self, emb_dim: int, num_heads: int, mlp_dim: int, dropout_rate: float,
+               attention_dropout_rate: float, *, dtype: Any, rngs: nnx.Rngs):
+    self.ln1 = nnx.LayerNorm(emb_dim, epsilon=LN_EPSILON, dtype=dtype,
+                             param_dtype=jnp.float32, rngs=rngs)
+    self.attention = nnx.MultiHeadAttention(
+        num_heads, emb_dim, qkv_features=emb_dim, out_features=emb_dim, dtype=dtype,
+        param_dtype=jnp.float32, broadcast_dropout=False,
+        dropout_rate=attention_dropout_rate, deterministic=False, kernel_init=_kernel_init,
+        use_bias=False, decode=False, keep_rngs=False, rngs=rngs)
+    self.dropout1 = nnx.Dropout(dropout_rate)
+    self.ln2 = nnx.LayerNorm(emb_dim, epsilon=LN_EPSILON, dtype=dtype,
+                             param_dtype=jnp.float32, rngs=rngs)
+    self.mlp = MlpBlock(emb_dim, mlp_dim, dropout_rate, dtype=dtype, rngs=rngs)
+    self.dropout2 = nnx.Dropout(dropout_rate)
 
-    def __call__(self, x, mask, rngs=None):
-        y = self.attention(self.ln1(x), mask=mask, rngs=rngs)
-        x = x + self.dropout1(y, rngs=rngs)
-        y = self.mlp(self.ln2(x), rngs=rngs)
-        return x + self.dropout2(y, rngs=rngs)
+  def __call__(self, x, mask, rngs=None):
+    y = self.attention(self.ln1(x), mask=mask, rngs=rngs)
+    x = x + self.dropout1(y, rngs=rngs)
+    y = self.mlp(self.ln2(x), rngs=rngs)
+    return x + self.dropout2(y, rngs=rngs)
 
 
 class TransformerLM(nnx.Module):
-    """Decoder-only pre-LN Transformer LM; see the module docstring.
+  """Decoder-only pre-LN Transformer LM; see the module docstring.
 
-    Args:
-      vocab_size: number of tokens.
-      num_layers, emb_dim, num_heads, mlp_dim: sizes (L, d, heads, m).
-      max_len: the longest sequence accepted (and the learned position table size).
-      dropout_rate: residual, embedding and MLP dropout.
-      attention_dropout_rate: dropout on attention probabilities (None: ``dropout_rate``).
-      position_embedding: "sinusoidal" (fixed, default) or "learned".
-      tie_embeddings: output logits from the transposed input embedding.
-      dtype: compute dtype; parameters stay float32, logits are float32.
-      rngs: ``nnx.Rngs(params=seed)`` for initialisation.
+  Args:
+    vocab_size: number of tokens.
+    num_layers, emb_dim, num_heads, mlp_dim: sizes (L, d, heads, m).
+    max_len: the longest sequence accepted (and the learned position table size).
+    dropout_rate: residual, embedding and MLP dropout.
+    attention_dropout_rate: dropout on attention probabilities (None: ``dropout_rate``).
+    position_embedding: "sinusoidal" (fixed, default) or "learned".
+    tie_embeddings: output logits from the transposed input embedding.
+    dtype: compute dtype; parameters stay float32, logits are float32.
+    rngs: ``nnx.Rngs(params=seed)`` for initialisation.
 
-    Call: ``model(tokens, rngs=nnx.Rngs(dropout=key))`` in train mode, ``model(tokens)`` in
-    eval mode; tokens int32 [batch, seq] -> logits float32 [batch, seq, vocab_size].
-    """
+  Call: ``model(tokens, rngs=nnx.Rngs(dropout=key))`` in train mode, ``model(tokens)`` in
+  eval mode; tokens int32 [batch, seq] -> logits float32 [batch, seq, vocab_size].
+  """
 
-    def __init__(self, vocab_size: int, *, num_layers: int = 6, emb_dim: int = 512,
-                 num_heads: int = 8, mlp_dim: int = 2048, max_len: int = 512,
-                 dropout_rate: float = 0.1, attention_dropout_rate: float | None = None,
-                 position_embedding: str = "sinusoidal", tie_embeddings: bool = False,
-                 dtype: Any = jnp.float32, rngs: nnx.Rngs):
-        if position_embedding not in ("sinusoidal", "learned"):
-            raise ValueError("position_embedding must be 'sinusoidal' or 'learned', got "
-                             f"{position_embedding!r}")
-        if attention_dropout_rate is None:
-            attention_dropout_rate = dropout_rate
-        self.vocab_size = vocab_size
-        self.emb_dim = emb_dim
-        self.max_len = max_len
-        self.position_embedding = position_embedding
-        self.tie_embeddings = tie_embeddings
-        self.dtype = dtype
-        self.embed = nnx.Embed(vocab_size, emb_dim,
-                               embedding_init=nnx.initializers.normal(stddev=1.0),
-                               dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
-        if position_embedding == "learned":
-            self.pos_embedding = nnx.Param(
-                nnx.initializers.normal(stddev=0.02)(rngs.params(), (max_len, emb_dim)))
-        else:
-            self.pos_embedding = nnx.data(None)
-        self.embed_dropout = nnx.Dropout(dropout_rate)
-        self.blocks = nnx.List([
-            DecoderBlock(emb_dim, num_heads, mlp_dim, dropout_rate, attention_dropout_rate,
-                         dtype=dtype, rngs=rngs)
-            for _ in range(num_layers)])
-        self.final_ln = nnx.LayerNorm(emb_dim, epsilon=LN_EPSILON, dtype=dtype,
-                                      param_dtype=jnp.float32, rngs=rngs)
-        if tie_embeddings:
-            self.head = nnx.data(None)
-        else:
-            self.head = nnx.Linear(emb_dim, vocab_size, kernel_init=_kernel_init,
-                                   bias_init=_bias_init, dtype=dtype,
-                                   param_dtype=jnp.float32, rngs=rngs)
+  def __init__(self, vocab_size: int, *, num_layers: int = 6, emb_dim: int = 512,
+               num_heads: int = 8, mlp_dim: int = 2048, max_len: int = 512,
+               dropout_rate: float = 0.1, attention_dropout_rate: float | None = None,
+               position_embedding: str = "sinusoidal", tie_embeddings: bool = False,
+               dtype: Any = jnp.float32, rngs: nnx.Rngs):
+    if position_embedding not in ("sinusoidal", "learned"):
+      raise ValueError("position_embedding must be 'sinusoidal' or 'learned', got "
+                       f"{position_embedding!r}")
+    if attention_dropout_rate is None:
+      attention_dropout_rate = dropout_rate
+    self.vocab_size = vocab_size
+    self.emb_dim = emb_dim
+    self.max_len = max_len
+    self.position_embedding = position_embedding
+    self.tie_embeddings = tie_embeddings
+    self.dtype = dtype
+    self.embed = nnx.Embed(vocab_size, emb_dim,
+                           embedding_init=nnx.initializers.normal(stddev=1.0),
+                           dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
+    if position_embedding == "learned":
+      self.pos_embedding = nnx.Param(
+          nnx.initializers.normal(stddev=0.02)(rngs.params(), (max_len, emb_dim)))
+    else:
+      self.pos_embedding = nnx.data(None)
+    self.embed_dropout = nnx.Dropout(dropout_rate)
+    self.blocks = nnx.List([
+        DecoderBlock(emb_dim, num_heads, mlp_dim, dropout_rate, attention_dropout_rate,
+                     dtype=dtype, rngs=rngs)
+        for _ in range(num_layers)])
+    self.final_ln = nnx.LayerNorm(emb_dim, epsilon=LN_EPSILON, dtype=dtype,
+                                  param_dtype=jnp.float32, rngs=rngs)
+    if tie_embeddings:
+      self.head = nnx.data(None)
+    else:
+      self.head = nnx.Linear(emb_dim, vocab_size, kernel_init=_kernel_init,
+                             bias_init=_bias_init, dtype=dtype,
+                             param_dtype=jnp.float32, rngs=rngs)
 
-    def __call__(self, tokens: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
-        """tokens int [batch, seq] -> logits float32 [batch, seq, vocab_size]."""
-        length = tokens.shape[1]
-        if length > self.max_len:
-            raise ValueError(f"sequence length {length} exceeds max_len {self.max_len}")
-        x = self.embed(tokens.astype(jnp.int32))
-        if self.pos_embedding is None:
-            pos = jnp.asarray(sinusoidal_positions(length, self.emb_dim))
-        else:
-            pos = self.pos_embedding[...][:length]
-        x = (x.astype(jnp.float32) + pos[None]).astype(self.dtype)
-        x = self.embed_dropout(x, rngs=rngs)
-        mask = nnx.make_causal_mask(tokens, dtype=jnp.bool_)  # [batch, 1, seq, seq]
-        for block in self.blocks:
-            x = block(x, mask, rngs=rngs)
-        x = self.final_ln(x)
-        if self.head is None:
-            logits = self.embed.attend(x) / jnp.sqrt(jnp.asarray(self.emb_dim, x.dtype))
-        else:
-            logits = self.head(x)
-        return logits.astype(jnp.float32)
+  def __call__(self, tokens: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
+    """tokens int [batch, seq] -> logits float32 [batch, seq, vocab_size]."""
+    length = tokens.shape[1]
+    if length > self.max_len:
+      raise ValueError(f"sequence length {length} exceeds max_len {self.max_len}")
+    x = self.embed(tokens.astype(jnp.int32))
+    if self.pos_embedding is None:
+      pos = jnp.asarray(sinusoidal_positions(length, self.emb_dim))
+    else:
+      pos = self.pos_embedding[...][:length]
+    x = (x.astype(jnp.float32) + pos[None]).astype(self.dtype)
+    x = self.embed_dropout(x, rngs=rngs)
+    mask = nnx.make_causal_mask(tokens, dtype=jnp.bool_)  # [batch, 1, seq, seq]
+    for block in self.blocks:
+      x = block(x, mask, rngs=rngs)
+    x = self.final_ln(x)
+    if self.head is None:
+      logits = self.embed.attend(x) / jnp.sqrt(jnp.asarray(self.emb_dim, x.dtype))
+    else:
+      logits = self.head(x)
+    return logits.astype(jnp.float32)

@@ -63,75 +63,75 @@ _dense_init = nnx.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform") 
 
 
 def _bn(ch, *, dtype, rngs):
-    return nnx.BatchNorm(ch, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=dtype,
-                         param_dtype=jnp.float32, rngs=rngs)
+  return nnx.BatchNorm(ch, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=dtype,
+                       param_dtype=jnp.float32, rngs=rngs)
 
 
 class ConvBNReLU(nnx.Module):
-    """3x3 convolution (with bias) - batch norm - ReLU - optional dropout."""
+  """3x3 convolution (with bias) - batch norm - ReLU - optional dropout."""
 
-    def __init__(self, in_ch: int, out_ch: int, dropout_rate: float | None, *,
-                 dtype: Any = jnp.float32, rngs: nnx.Rngs):
-        self.conv = nnx.Conv(in_ch, out_ch, (3, 3), padding=((1, 1), (1, 1)),
-                             kernel_init=_conv_init, dtype=dtype, param_dtype=jnp.float32,
-                             rngs=rngs)
-        self.bn = _bn(out_ch, dtype=dtype, rngs=rngs)
-        self.dropout = nnx.Dropout(dropout_rate) if dropout_rate else nnx.data(None)
+  def __init__(self, in_ch: int, out_ch: int, dropout_rate: float | None, *,
+               dtype: Any = jnp.float32, rngs: nnx.Rngs):
+    self.conv = nnx.Conv(in_ch, out_ch, (3, 3), padding=((1, 1), (1, 1)),
+                         kernel_init=_conv_init, dtype=dtype, param_dtype=jnp.float32,
+                         rngs=rngs)
+    self.bn = _bn(out_ch, dtype=dtype, rngs=rngs)
+    self.dropout = nnx.Dropout(dropout_rate) if dropout_rate else nnx.data(None)
 
-    def __call__(self, x: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
-        x = nnx.relu(self.bn(self.conv(x)))
-        if self.dropout is not None:
-            x = self.dropout(x, rngs=rngs)
-        return x
+  def __call__(self, x: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
+    x = nnx.relu(self.bn(self.conv(x)))
+    if self.dropout is not None:
+      x = self.dropout(x, rngs=rngs)
+    return x
 
 
 class VGG16(nnx.Module):
-    """cifar.torch VGG-16 with batch norm and dropout (see the module docstring).
+  """cifar.torch VGG-16 with batch norm and dropout (see the module docstring).
 
-    Args:
-      num_classes: number of output logits (10 for CIFAR-10, 100 for CIFAR-100).
-      width_multiplier: scales all channel and hidden widths (1.0 is VGG-16; smaller values
-        only make tests cheap).
-      dtype: compute dtype; parameters stay float32, logits are float32.
-      rngs: ``nnx.Rngs(params=seed)`` for initialisation.
+  Args:
+    num_classes: number of output logits (10 for CIFAR-10, 100 for CIFAR-100).
+    width_multiplier: scales all channel and hidden widths (1.0 is VGG-16; smaller values
+      only make tests cheap).
+    dtype: compute dtype; parameters stay float32, logits are float32.
+    rngs: ``nnx.Rngs(params=seed)`` for initialisation.
 
-    Call: ``model(x, rngs=nnx.Rngs(dropout=key))`` in train mode, ``model(x)`` in eval mode;
-    x is NHWC [batch, 32, 32, 3].
-    """
+  Call: ``model(x, rngs=nnx.Rngs(dropout=key))`` in train mode, ``model(x)`` in eval mode;
+  x is NHWC [batch, 32, 32, 3].
+  """
 
-    def __init__(self, num_classes: int = 10, *, width_multiplier: float = 1.0,
-                 dtype: Any = jnp.float32, rngs: nnx.Rngs):
-        self.dtype = dtype
-        layers = []
-        in_ch = 3
-        for spec in VGG16_LAYERS:
-            if spec == "M":
-                continue
-            out_ch, rate = spec
-            out_ch = max(1, int(out_ch * width_multiplier))
-            layers.append(ConvBNReLU(in_ch, out_ch, rate, dtype=dtype, rngs=rngs))
-            in_ch = out_ch
-        self.convs = nnx.List(layers)
-        hidden = max(1, int(512 * width_multiplier))
-        self.dropout1 = nnx.Dropout(0.5)
-        self.fc1 = nnx.Linear(in_ch, hidden, kernel_init=_dense_init, dtype=dtype,
-                              param_dtype=jnp.float32, rngs=rngs)
-        self.fc1_bn = _bn(hidden, dtype=dtype, rngs=rngs)
-        self.dropout2 = nnx.Dropout(0.5)
-        self.fc2 = nnx.Linear(hidden, num_classes, kernel_init=_dense_init, dtype=dtype,
-                              param_dtype=jnp.float32, rngs=rngs)
+  def __init__(self, num_classes: int = 10, *, width_multiplier: float = 1.0,
+               dtype: Any = jnp.float32, rngs: nnx.Rngs):
+    self.dtype = dtype
+    layers = []
+    in_ch = 3
+    for spec in VGG16_LAYERS:
+      if spec == "M":
+        continue
+      out_ch, rate = spec
+      out_ch = max(1, int(out_ch * width_multiplier))
+      layers.append(ConvBNReLU(in_ch, out_ch, rate, dtype=dtype, rngs=rngs))
+      in_ch = out_ch
+    self.convs = nnx.List(layers)
+    hidden = max(1, int(512 * width_multiplier))
+    self.dropout1 = nnx.Dropout(0.5)
+    self.fc1 = nnx.Linear(in_ch, hidden, kernel_init=_dense_init, dtype=dtype,
+                          param_dtype=jnp.float32, rngs=rngs)
+    self.fc1_bn = _bn(hidden, dtype=dtype, rngs=rngs)
+    self.dropout2 = nnx.Dropout(0.5)
+    self.fc2 = nnx.Linear(hidden, num_classes, kernel_init=_dense_init, dtype=dtype,
+                          param_dtype=jnp.float32, rngs=rngs)
 
-    def __call__(self, x: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
-        """Images NHWC [batch, 32, 32, 3] float -> logits [batch, num_classes] float32."""
-        x = jnp.asarray(x, self.dtype)
-        convs = iter(self.convs)
-        for spec in VGG16_LAYERS:
-            if spec == "M":
-                x = nnx.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
-            else:
-                x = next(convs)(x, rngs=rngs)
-        x = x.reshape((x.shape[0], -1))
-        x = self.dropout1(x, rngs=rngs)
-        x = nnx.relu(self.fc1_bn(self.fc1(x)))
-        x = self.dropout2(x, rngs=rngs)
-        return self.fc2(x).astype(jnp.float32)
+  def __call__(self, x: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
+    """Images NHWC [batch, 32, 32, 3] float -> logits [batch, num_classes] float32."""
+    x = jnp.asarray(x, self.dtype)
+    convs = iter(self.convs)
+    for spec in VGG16_LAYERS:
+      if spec == "M":
+        x = nnx.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+      else:
+        x = next(convs)(x, rngs=rngs)
+    x = x.reshape((x.shape[0], -1))
+    x = self.dropout1(x, rngs=rngs)
+    x = nnx.relu(self.fc1_bn(self.fc1(x)))
+    x = self.dropout2(x, rngs=rngs)
+    return self.fc2(x).astype(jnp.float32)

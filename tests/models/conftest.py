@@ -55,8 +55,9 @@ def abstract_apply(model, *shapes_and_dtypes, train_rngs=True):
     return nnx.merge(graphdef, s)(*xs, rngs=rngs)
 
   args = [jax.ShapeDtypeStruct(s, d) for s, d in shapes_and_dtypes]
-  out = jax.eval_shape(fn, state, *args)
-  return out, jax.make_jaxpr(fn)(state, *args)
+  jaxpr = jax.make_jaxpr(fn)(state, *args)
+  (out,) = jaxpr.out_avals
+  return jax.ShapeDtypeStruct(out.shape, out.dtype), jaxpr
 
 
 def count_primitive(jaxpr, name: str) -> int:

@@ -39,6 +39,17 @@ def test_shapes_and_dtypes_float32_and_bfloat16(helpers):
     out, jaxpr = helpers.abstract_apply(model, ((4, 32, 32, 3), jnp.float32))
     assert out.shape == (4, 10) and out.dtype == jnp.float32
     assert ("bf16[4,32,32,16]" in str(jaxpr)) == (dtype == jnp.bfloat16)  # compute dtype
+    # After a train-mode step the batch statistics are still float32.
+    model.train()
+    graphdef, state = nnx.split(model)
+
+    def new_state(s, x):
+      m = nnx.merge(graphdef, s)
+      m(x)
+      return nnx.state(m, nnx.BatchStat)
+
+    stats = jax.eval_shape(new_state, state, jax.ShapeDtypeStruct((4, 32, 32, 3), jnp.float32))
+    assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(stats))
 
 
 def test_batch_norm_train_updates_statistics_and_eval_uses_them(helpers, small_model):

@@ -58,14 +58,11 @@ def test_v1_5_stride_on_3x3_and_projection_shortcuts(resnet50):
   assert resnet50.stem_conv.kernel_size == (7, 7) and resnet50.stem_conv.strides == (2, 2)
 
 
-def test_zero_init_last_bn_flag(helpers):
+def test_zero_init_last_bn_flag():
   # A real (not materialised) initialisation of one bottleneck with an identity shortcut.
   block = resnet_imagenet.Bottleneck(
       16, 4, 1, zero_init_last_bn=True, rngs=nnx.Rngs(params=jax.random.key(0, impl="rbg")))
   assert np.all(block.bn3.scale[...] == 0) and np.all(block.bn2.scale[...] == 1)
-  flagged = nnx.eval_shape(lambda: resnet_imagenet.ResNet50(zero_init_last_bn=True,
-                                                            rngs=nnx.Rngs(params=0)))
-  assert helpers.num_params(flagged) == 25_557_032  # the flag adds no parameters
   # The residual branch starts at zero, so the block is ReLU(identity) at initialisation.
   block.eval()
   x = jnp.asarray(np.random.default_rng(1).standard_normal((2, 8, 8, 16)), jnp.float32)
