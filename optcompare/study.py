@@ -206,7 +206,9 @@ def check_workdir(workdir: str, manifest: dict) -> bool:
         raise BadInputError(f"{path}: trial {t['id']} differs from this config's (another "
                             "scipy version?)")
     return old != manifest
-  if os.path.isdir(workdir) and os.listdir(workdir):
+  others = [n for n in os.listdir(workdir) if not n.startswith(f"{MANIFEST}.tmp.")
+            ] if os.path.isdir(workdir) else []  # (another sweep writing study.json: fine)
+  if others:
     raise BadInputError(f"workdir: {workdir} is not empty and holds no {MANIFEST}")
   return True
 

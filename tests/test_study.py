@@ -191,17 +191,21 @@ def test_claim_of_another_machine_is_taken_over_after_its_lease(tmp_path):
   assert ledger.Claim.acquire(d, lease_seconds=5) is None  # now ours holds it
 
 
-def test_claim_of_a_dead_process_on_this_machine_is_taken_over_at_once(tmp_path):
-  dead = subprocess.Popen([sys.executable, "-c", "pass"])
-  dead.wait()
-  assert ledger.Claim.acquire(str(tmp_path), lease_seconds=300, pid=dead.pid) is not None
-  claim = ledger.Claim.acquire(str(tmp_path), lease_seconds=300)
+def test_claim_on_this_machine_lives_exactly_as_long_as_its_process(tmp_path):
+  d = str(tmp_path)
+  proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+  assert ledger.Claim.acquire(d, lease_seconds=0.1, pid=proc.pid) is not None
+  time.sleep(0.3)  # heartbeat older than the lease, but the process lives: still held
+  assert ledger.Claim.acquire(d, lease_seconds=300) is None
+  proc.kill()
+  proc.wait()
+  claim = ledger.Claim.acquire(d, lease_seconds=300)  # dead: taken over at once
   assert claim is not None and claim.generation == 2
 
 
 def test_heartbeat_keeps_a_claim_and_detects_its_loss(tmp_path):
   d = str(tmp_path)
-  holder = ledger.Claim.acquire(d, lease_seconds=0.5)
+  holder = ledger.Claim.acquire(d, lease_seconds=0.5, machine="elsewhere")  # judged by lease
   stop = holder.keep_alive(on_lost=lambda: None)
   time.sleep(1.5)  # three leases: kept alive by the heartbeat thread
   assert ledger.Claim.acquire(d, lease_seconds=0.5) is None

@@ -21,7 +21,7 @@ batch statistics and optimizer state). The paper does not state mixed precision;
 the default.
 
 Arg `smoke`: 20 steps of batch 8 at 32x32 on synthetic images of random sizes (the same
-crop/resize code, no TFDS), a two-stage width-8 ResNet, for tests.
+crop/resize code, no TFDS), a one-block width-8 ResNet, for tests.
 """
 import ml_collections
 
@@ -49,7 +49,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     common.smoke(c, batch_size=8, eval_batch_size=16, num_synthetic_examples=64)
     c.dataset.num_validation_examples = 24  # two eval batches, the second one padded
     c.dataset.image_size = 32
-    c.model.stage_sizes = (1, 1)
+    c.model.stage_sizes = (1,)
     c.model.num_filters = 8
   c.lock()
   return c

@@ -7,9 +7,10 @@ succeeds, on one machine or on a POSIX shared file system (NFS, Filestore; not g
   {"owner", "host", "machine", "pid", "pid_start", "generation", "acquired_at",
    "heartbeat_at", "lease_seconds", "released"}
 
-The newest generation is the current claim. It is live while it is not released, its
-heartbeat is younger than its lease, and (when it was written on this very machine) its
-process still exists. To take over a dead claim, a process creates the next generation; only
+The newest generation is the current claim. It is live while it is not released and its
+heartbeat is younger than its lease; a claim written on this very machine (same host, boot
+and pid namespace) is live exactly while its process exists, so a killed worker's trial is
+taken over at once, and a busy one's never. To take over a dead claim, a process creates the next generation; only
 one taker can win. The holder rewrites its file (atomic rename) every lease/5 seconds; if it
 finds a newer generation it has lost the trial (it was paused for longer than its lease) and
 must stop. `attempts.jsonl` in the trial directory logs one "start" line per claim that ran
@@ -19,6 +20,7 @@ killed with its supervisor logs nothing more).
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -40,6 +42,7 @@ def _read_file(path: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
 def machine_id() -> str:
   """Host name + boot id + pid namespace: two processes with equal ids share pids."""
   boot = _read_file("/proc/sys/kernel/random/boot_id") or ""
@@ -115,11 +118,9 @@ def is_live(trial_dir: str, generation: int, record: dict | None, now: float | N
     return age < _UNWRITTEN_GRACE_S
   if record.get("released"):
     return False
-  if now - float(record["heartbeat_at"]) > float(record["lease_seconds"]):
-    return False
-  if record.get("machine") == machine_id():
+  if record.get("machine") == machine_id():  # here the process itself answers, at once
     return _process_alive(int(record["pid"]), record.get("pid_start"))
-  return True
+  return now - float(record["heartbeat_at"]) <= float(record["lease_seconds"])
 
 
 def live_claim(trial_dir: str) -> dict | None:
@@ -127,8 +128,13 @@ def live_claim(trial_dir: str) -> dict | None:
   return record if is_live(trial_dir, gen, record) else None
 
 
+def write_json_atomic(path: str, obj: dict) -> None:
+  """Writes JSON via a temporary file and a rename: readers never see half a file."""
+  _write_json(path, obj, exclusive=False)
+
+
 def _write_json(path: str, obj: dict, *, exclusive: bool) -> bool:
-  data = (json.dumps(obj, sort_keys=True) + "\n").encode()
+  data = (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
   if exclusive:
     try:
       fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -159,8 +165,11 @@ class Claim:
 
   @classmethod
   def acquire(cls, trial_dir: str, *, lease_seconds: float, owner: str | None = None,
-              pid: int | None = None) -> "Claim | None":
-    """Claims the trial unless a live claim holds it (or another taker wins the race)."""
+              pid: int | None = None, machine: str | None = None) -> "Claim | None":
+    """Claims the trial unless a live claim holds it (or another taker wins the race).
+
+    `pid` and `machine` (default: this process, this machine) are for tests.
+    """
     gen, record = current(trial_dir)
     if is_live(trial_dir, gen, record):
       return None
@@ -168,7 +177,7 @@ class Claim:
     pid = os.getpid() if pid is None else pid
     now = time.time()
     mine = {"owner": owner or uuid.uuid4().hex, "host": socket.gethostname(),
-            "machine": machine_id(), "pid": pid, "pid_start": process_start(pid),
+            "machine": machine or machine_id(), "pid": pid, "pid_start": process_start(pid),
             "generation": gen + 1, "acquired_at": now, "heartbeat_at": now,
             "lease_seconds": float(lease_seconds), "released": False}
     if not _write_json(_path(trial_dir, gen + 1), mine, exclusive=True):

@@ -35,16 +35,6 @@ EXIT_DONE, EXIT_BAD_ARGS, EXIT_CLAIMED, EXIT_LOST, EXIT_INTERRUPTED = 0, 2, 3, 4
 _LOG_TAIL_BYTES = 4000
 
 
-def _write_json_atomic(path: str, obj: dict) -> None:
-  tmp = f"{path}.tmp.{os.getpid()}"
-  with open(tmp, "w", encoding="utf-8") as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-    f.write("\n")
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
-
-
 def _last_step(tdir: str) -> int:
   step = 0
   try:
@@ -64,17 +54,13 @@ def write_failed(tdir: str, error: str, wall_time_s: float) -> None:
   path = os.path.join(tdir, "result.json")
   if os.path.exists(path):
     return
-  _write_json_atomic(path, {
+  ledger.write_json_atomic(path, {
       "status": "failed", "steps": _last_step(tdir), "final": {"validation": {}, "test": {}},
       "steps_to_target": None, "wall_time_s": round(wall_time_s, 3), "error": error})
 
 
 def _read_status(tdir: str) -> str | None:
-  try:
-    with open(os.path.join(tdir, "result.json"), encoding="utf-8") as f:
-      return json.load(f).get("status")
-  except (OSError, ValueError):
-    return None
+  return (ledger.read_result(tdir) or {}).get("status")
 
 
 def _die_with_parent(parent: str | None, sig: int) -> None:
@@ -93,7 +79,9 @@ def _die_with_parent(parent: str | None, sig: int) -> None:
 def run_child(study_dir: str, trial_id: str) -> int:
   """Builds the trial config from study.json and trains; exceptions become `failed`."""
   _die_with_parent(os.environ.get("OPTCOMPARE_SUPERVISOR_PID"), signal.SIGKILL)
+  from absl import logging  # pylint: disable=g-import-not-at-top
   from optcompare import study  # pylint: disable=g-import-not-at-top
+  logging.set_verbosity(logging.INFO)  # train's progress and "resumed ..." lines, to the log
   tdir = study.trial_dir(study_dir, trial_id)
   t0 = time.time()
   try:
@@ -135,7 +123,7 @@ def supervise(study_dir: str, trial_id: str, *, lease_seconds: float, retry_fail
   cpus = os.environ.get("OPTCOMPARE_CPUS")
   if cpus and hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
-  tdir = os.path.join(study_dir, "trials", *trial_id.split("/"))
+  tdir = ledger.trial_dir(study_dir, trial_id)
   os.makedirs(tdir, exist_ok=True)
   status = _read_status(tdir)
   if status in ("completed", "diverged") or (status == "failed" and not retry_failed):

@@ -174,9 +174,10 @@ def tiny_jpegs(tmp_path_factory):
           "label": tfds.features.ClassLabel(num_classes=3)}))
 
     def _split_generators(self, dl_manager):
-      return {"train": self._examples(12, 0), "validation": self._examples(5, 1)}
+      return {"train": self._generate_examples(12, 0),
+              "validation": self._generate_examples(5, 1)}
 
-    def _examples(self, n, seed):
+    def _generate_examples(self, n, seed):  # pylint: disable=arguments-differ
       rng = np.random.default_rng(seed)
       for i in range(n):
         h, w = rng.integers(20, 60, 2)
