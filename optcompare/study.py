@@ -23,7 +23,7 @@ import os
 import time
 from typing import Any, Mapping
 
-from optcompare.backends import ledger
+# Re-exported: where a trial stands is read from its files by the ledger.
 from optcompare.backends.ledger import (STATUSES, better, read_result, target_of,  # pylint: disable=unused-import
                                          target_value, trial_dir, trial_state)
 from optcompare.errors import BadInputError
@@ -251,8 +251,8 @@ def status_table(workdir: str) -> str:
       str(x).ljust(w) if i in (0, len(head) - 1) else str(x).rjust(w)
       for i, (x, w) in enumerate(zip(line, widths))).rstrip()
   c = manifest["config"]
-  title = (f"study {workdir}: {c['num_trials']} trials per optimizer, seed {manifest['seed']}; "
-           "done = completed")
+  title = (f"study {workdir}: {c['num_trials']} trials per optimizer, seed {manifest['seed']} "
+           "(done: completed trials; best: among them)")
   return "\n".join([title, fmt(head)] + [fmt(line) for line in lines[1:]])
 
 
@@ -263,8 +263,9 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
   parallel: trial processes (or Ray tasks) in flight at once. retries: extra attempts, in
   this sweep, for each trial whose result is `failed` (also failures of earlier sweeps).
   Trials that another sweep holds are waited for, so the summary covers the whole study:
-  {"trials", "completed", "diverged", "failed", "ran_here", "retried", "worker_errors",
-   "wall_time_s"}.
+  {"trials", "completed", "diverged", "failed", "unfinished" (left without a result: only
+   after worker errors), "ran_here" (trials this sweep ran to a result), "retried",
+   "worker_errors" (worker processes that ended abnormally), "wall_time_s"}.
   """
   for name, value, low in (("parallel", parallel, 1), ("retries", retries, 0)):
     if isinstance(value, bool) or not isinstance(value, int) or value < low:

@@ -48,6 +48,17 @@ def test_study_configs_are_valid(module):
   assert choi.get_config("smoke").base.num_train_steps <= 100
 
 
+def test_overriding_one_optimizers_spec_leaves_the_others_alone():
+  c = choi.get_config()
+  c.search_spaces.momentum.learning_rate.max = 0.5  # momentum and nesterov share a template
+  c.search_spaces.adam.decay_factor.min = 0.1
+  assert c.search_spaces.nesterov.learning_rate.max == 1.0
+  assert c.search_spaces.nadam.decay_factor.min == c.search_spaces.sgd.decay_factor.min == 1e-3
+  s = schneider.get_config()
+  s.search_spaces.adam.learning_rate.max = 1.0
+  assert s.search_spaces.sgd.learning_rate.max == 1e2
+
+
 def _set(*pairs):
   """A function that sets (or deletes) path, value, path, value, ... in a study config."""
   def mutate(c):

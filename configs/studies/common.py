@@ -1,4 +1,6 @@
 """Pieces shared by the study configs (DESIGN.md §4): the study fields around a workload."""
+import copy
+
 import ml_collections
 
 TABLE_1 = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "nadam")
@@ -33,7 +35,9 @@ def study(base: ml_collections.ConfigDict, search_spaces: dict, *, num_trials: i
   c.seed = 0
   c.num_trials = 4 if smoke else num_trials
   c.optimizers = list(search_spaces)
-  c.search_spaces = search_spaces
+  # Separate copies: ConfigDict keeps shared dicts shared, and an override of one
+  # optimizer's spec (--config.search_spaces.adam.learning_rate.max=...) must not move another's.
+  c.search_spaces = {o: copy.deepcopy(space) for o, space in search_spaces.items()}
   c.devices_per_trial = 0  # 0: no restriction (every device; CPU-only machines)
   c.threads_per_trial = 1  # CPU threads per trial process
   c.lease_seconds = 120.0  # a claim outlives its holder's last heartbeat this long

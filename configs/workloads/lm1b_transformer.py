@@ -12,9 +12,11 @@ reported metric). These could not be checked against the paper's appendix offlin
 Data (optcompare/data/lm1b.py): TFDS lm1b, one sentence per row, tokenized by a 32,000-piece
 SentencePiece unigram model trained at `optcompare data prepare lm1b` time (the Flax lm1b
 example's tokenizer; TFDS's `subwords32k` config no longer exists), [bos] + pieces + [eos],
-padded (not packed) to 128 positions; the ~0.1-0.5% of sentences longer than that are
-truncated, in training and evaluation alike. Validation: the last 50,000 sentences of TFDS
-`train`, held out; test: the benchmark's 306,688 held-out sentences (TFDS `test`).
+padded (not packed) to 128 positions; sentences longer than that are truncated, in training
+and evaluation alike (0.6% of the held-out sentences in ../shared/data/lm1b with a
+4,000-piece vocabulary; fewer with 32,000 pieces, which split words less).
+Validation: the last 50,000 sentences of TFDS `train`, held out; test: the benchmark's 306,688
+held-out sentences (TFDS `test`).
 Metric: `loss`, cross entropy in nats per real token (eos included, padding excluded).
 Target: validation cross entropy 3.60 nats/token (perplexity ~37; chosen here, not from the
 paper: per-token values depend on the tokenizer, so revisit after a first tuned run).

@@ -56,10 +56,12 @@ class Progress:
             + (f" | best {self.split} {self.metric}: {best}" if best else ""))
     now = time.time()
     if self.tty:
-      if line != self._last or force:
+      if force and line == self._last:
+        self.stream.write("\n")
+      elif line != self._last or force:
         self._write(line, final=force)
-    elif force or (line != self._last and now - self._last_time >= 2) or (
-        now - self._last_time >= PROGRESS_S):
+    elif (force and line != self._last) or (line != self._last and now - self._last_time >= 2) \
+        or now - self._last_time >= PROGRESS_S:
       self._write(line, final=True)
     else:
       return
@@ -161,7 +163,7 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
   show.update(counts, counts.pop("here"), force=True)
   summary = {"trials": len(order), "completed": counts["completed"],
              "diverged": counts["diverged"], "failed": counts["failed"],
-             "ran_here": ran_here, "retried": sum(retries_used.values()),
+             "unfinished": counts["running"] + counts["pending"], "ran_here": ran_here, "retried": sum(retries_used.values()),
              "worker_errors": worker_errors}
   return summary
 

@@ -134,8 +134,13 @@ class SyntheticImages:
 
 def _splits(parts: dict, image_size: int, num_threads: int, augment: bool) -> dict:
   """Train rows get random crops and flips (or, without `augment`, the eval crop)."""
-  train = lambda ex, rng: train_example(ex, rng, image_size)  # pylint: disable=unnecessary-lambda-assignment
-  evaluate = lambda ex, rng: eval_example(ex, image_size)  # pylint: disable=unnecessary-lambda-assignment
+  def train(example, rng):
+    return train_example(example, rng, image_size)
+
+  def evaluate(example, rng):
+    del rng
+    return eval_example(example, image_size)
+
   return {s: random_access.Split(p, train if s == "train" and augment else evaluate,
                                  num_threads)
           for s, p in parts.items()}

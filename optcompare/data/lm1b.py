@@ -38,7 +38,8 @@ TOKENIZER_SEED = 0
 
 
 def tokenizer_path(data_dir_root: str, vocab_size: int) -> str:
-  return os.path.join(data_dir_root, "lm1b_tokenizer", f"spm_unigram_{vocab_size}.model")
+  return os.path.join(os.path.expanduser(str(data_dir_root)), "lm1b_tokenizer",
+                      f"spm_unigram_{vocab_size}.model")
 
 
 def _text(example) -> str:
