@@ -28,16 +28,14 @@ def derived(of: str, times: str, power: float = 1.0) -> dict:
 
 
 def study(base: ml_collections.ConfigDict, search_spaces: dict, *, num_trials: int,
-          smoke: bool) -> ml_collections.ConfigDict:
-  """A locked study config; `smoke` keeps the spaces and runs 4 trials per optimizer."""
+          reduced_trials: int, mode: str | None) -> ml_collections.ConfigDict:
+  """A locked study config. `mode` (see check_arg) sets the trials per optimizer."""
   c = ml_collections.ConfigDict()
   c.base = base
   c.seed = 0
-  c.num_trials = 4 if smoke else num_trials
+  c.num_trials = {None: num_trials, "reduced": reduced_trials, "demo": 2, "smoke": 4}[mode]
   c.optimizers = list(search_spaces)
-  # Separate copies: ConfigDict keeps shared dicts shared, and an override of one
-  # optimizer's spec (--config.search_spaces.adam.learning_rate.max=...) must not move another's.
-  c.search_spaces = {o: copy.deepcopy(space) for o, space in search_spaces.items()}
+  c.search_spaces = search_spaces
   c.devices_per_trial = 0  # 0: no restriction (every device; CPU-only machines)
   c.threads_per_trial = 1  # CPU threads per trial process
   c.lease_seconds = 120.0  # a claim outlives its holder's last heartbeat this long
@@ -45,8 +43,23 @@ def study(base: ml_collections.ConfigDict, search_spaces: dict, *, num_trials: i
   return c
 
 
-def check_arg(arg) -> bool:
-  """True for the `smoke` arg; ValueError for anything but '' / None / 'smoke'."""
-  if arg not in (None, "", "smoke"):
-    raise ValueError(f"config arg must be empty or 'smoke', got {arg!r}")
-  return arg == "smoke"
+MODES = (None, "smoke", "reduced", "demo")
+
+
+def check_arg(arg) -> str | None:
+  """The config arg as a mode.
+
+  None: the paper-scale study. 'reduced': the CPU-sized workload (the workload config's
+  `reduced` arg, declared there) with the protocol's reduced trial count, for the
+  reproduction on a 2-core machine. 'demo': the same workload, 2 trials per optimizer
+  (`make demo`). 'smoke': 20-step trials on synthetic data, 4 per optimizer (tests).
+  """
+  arg = arg or None
+  if arg not in MODES:
+    raise ValueError(f"config arg must be empty, 'smoke', 'reduced' or 'demo', got {arg!r}")
+  return arg
+
+
+def workload_arg(mode: str | None) -> str | None:
+  """The workload config arg that goes with a study mode."""
+  return {"demo": "reduced"}.get(mode, mode)

@@ -26,6 +26,8 @@ pool for K = 1, 2, …, 32 (K at most half the pool), and 64 = 2^6 Halton points
 4–8 searched dimensions far more evenly than the 100 the paper used per workload would add.
 The budget (10k steps of batch 256) is the workload's (configs/workloads).
 
+Arg `reduced`: the workload's CPU-sized variant, 32 trials per optimizer (the
+reproduction on a 2-core machine); `demo`: the same, 2 trials per optimizer (`make demo`).
 Arg `smoke`: the workload's smoke trial (20 steps, synthetic data), 4 trials per optimizer.
 """
 from configs.studies import common
@@ -40,8 +42,8 @@ ADAM = {"learning_rate_over_epsilon": log(1e-3, 1e2), "epsilon": log(1e-5, 1e2),
 
 
 def get_config(arg=None):
-  smoke = common.check_arg(arg)
-  base = fashion_mnist_simple_cnn.get_config("smoke" if smoke else None)
+  mode = common.check_arg(arg)
+  base = fashion_mnist_simple_cnn.get_config(common.workload_arg(mode))
   base.optimizer.schedule.name = "linear_decay"
   spaces = {
       "sgd": {"learning_rate": log(1e-3, 3.0), **SCHEDULE},
@@ -55,4 +57,4 @@ def get_config(arg=None):
       "adam": ADAM,
       "nadam": ADAM,
   }
-  return common.study(base, spaces, num_trials=64, smoke=smoke)
+  return common.study(base, spaces, num_trials=64, reduced_trials=32, mode=mode)

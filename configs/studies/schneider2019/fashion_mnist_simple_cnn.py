@@ -11,6 +11,8 @@ num_trials = 16 per optimizer: one dimension, so 16 Halton points are spaced abo
 decades apart over the seven decades; DeepOBS used a finer grid (36 values over the same
 interval), which `--config.num_trials=36` approaches.
 
+Arg `reduced`: the workload's CPU-sized variant, 8 trials per optimizer (the
+reproduction on a 2-core machine); `demo`: the same, 2 trials per optimizer (`make demo`).
 Arg `smoke`: the workload's smoke trial (20 steps, synthetic data), 4 trials per optimizer.
 """
 from configs.studies import common
@@ -22,8 +24,8 @@ ADAM_DEFAULTS = {"beta1": fixed(0.9), "beta2": fixed(0.999), "epsilon": fixed(1e
 
 
 def get_config(arg=None):
-  smoke = common.check_arg(arg)
-  base = fashion_mnist_simple_cnn.get_config("smoke" if smoke else None)
+  mode = common.check_arg(arg)
+  base = fashion_mnist_simple_cnn.get_config(common.workload_arg(mode))
   base.optimizer.schedule.name = "constant"
   spaces = {
       "sgd": dict(LR),
@@ -33,4 +35,4 @@ def get_config(arg=None):
       "adam": {**LR, **ADAM_DEFAULTS},
       "nadam": {**LR, **ADAM_DEFAULTS},
   }
-  return common.study(base, spaces, num_trials=16, smoke=smoke)
+  return common.study(base, spaces, num_trials=16, reduced_trials=8, mode=mode)

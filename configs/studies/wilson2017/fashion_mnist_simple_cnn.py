@@ -16,6 +16,8 @@ num_trials = 16 per optimizer: the spaces have two dimensions (η0, λ), which 1
 cover about as densely as a 4 × 4 grid; the protocol's point is its narrow space, not its
 trial count.
 
+Arg `reduced`: the workload's CPU-sized variant, 8 trials per optimizer (the
+reproduction on a 2-core machine); `demo`: the same, 2 trials per optimizer (`make demo`).
 Arg `smoke`: the workload's smoke trial (20 steps, synthetic data), 4 trials per optimizer.
 """
 from configs.studies import common
@@ -27,8 +29,8 @@ ADAM_DEFAULTS = {"beta1": fixed(0.9), "beta2": fixed(0.999), "epsilon": fixed(1e
 
 
 def get_config(arg=None):
-  smoke = common.check_arg(arg)
-  base = fashion_mnist_simple_cnn.get_config("smoke" if smoke else None)
+  mode = common.check_arg(arg)
+  base = fashion_mnist_simple_cnn.get_config(common.workload_arg(mode))
   base.optimizer.schedule.name = "linear_decay"
   spaces = {
       "sgd": {"learning_rate": log(1e-3, 3.0), **SCHEDULE},
@@ -39,4 +41,4 @@ def get_config(arg=None):
       "adam": {"learning_rate": log(1e-5, 1e-1), **ADAM_DEFAULTS, **SCHEDULE},
       "nadam": {"learning_rate": log(1e-5, 1e-1), **ADAM_DEFAULTS, **SCHEDULE},
   }
-  return common.study(base, spaces, num_trials=16, smoke=smoke)
+  return common.study(base, spaces, num_trials=16, reduced_trials=8, mode=mode)
