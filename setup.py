@@ -21,13 +21,17 @@ INSTALL_REQUIRES = [
     "scipy",
     "pandas",
     "matplotlib",
+    "pillow",
+    "sentencepiece==0.2.3",
 ]
 
 setuptools.setup(
     name="optcompare",
     version="0.1.0",
     description=__doc__,
-    packages=setuptools.find_packages(include=["optcompare", "optcompare.*"]),
+    # configs/ ships too: config files import their shared pieces as `configs.<...>`.
+    packages=setuptools.find_packages(include=["optcompare", "optcompare.*", "configs",
+                                               "configs.*"]),
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
     extras_require={

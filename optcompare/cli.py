@@ -75,10 +75,13 @@ def _train(args):
 def _sweep(args):
   from optcompare import study  # pylint: disable=g-import-not-at-top
   _expect_args(args, 0)
-  summary = study.sweep(_require(_CONFIG, "config"), _require(_WORKDIR, "workdir"),
-                        parallel=_PARALLEL.value, backend=_BACKEND.value,
-                        retries=_RETRIES.value, ray_address=_RAY_ADDRESS.value)
-  return 0 if not summary.get("failed") else 1
+  from optcompare import analysis  # pylint: disable=g-import-not-at-top
+  workdir = _require(_WORKDIR, "workdir")
+  summary = study.sweep(_require(_CONFIG, "config"), workdir, parallel=_PARALLEL.value,
+                        backend=_BACKEND.value, retries=_RETRIES.value,
+                        ray_address=_RAY_ADDRESS.value)
+  print(analysis.summary(workdir))
+  return 0 if not (summary.get("failed") or summary.get("unfinished")) else 1
 
 
 def _status(args):

@@ -79,7 +79,7 @@ def train_tokenizer(sentences: Iterable[str], vocab_size: int, path: str,
 def tokenizer_sentences(train: random_access.Examples, seed: int = TOKENIZER_SEED):
   """Training sentences for the tokenizer: a fixed random order over the first half."""
   half = len(train) // 2
-  size = min(half, 1_000_000)  # far more than MAX_CORPUS_CHARS needs (~40 chars/sentence)
+  size = min(half, 1_000_000)  # MAX_CORPUS_CHARS takes ~80k LM1B sentences (~130 chars each)
   for i in np.random.default_rng(seed).choice(half, size=size, replace=False):
     yield _text(train[int(i)])
 
