@@ -6,6 +6,7 @@ previous checkpoint as the newest valid one.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import jax
@@ -18,6 +19,8 @@ class Checkpointer:
   def __init__(self, directory: str, *, max_to_keep: int = 2, async_save: bool = True):
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                            enable_async_checkpointing=async_save)
+    if "://" not in directory:  # Orbax's OCDBT store refuses relative local paths
+      directory = os.path.abspath(directory)
     self._manager = ocp.CheckpointManager(directory, options=options)
 
   def latest_step(self) -> int | None:

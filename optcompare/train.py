@@ -86,24 +86,16 @@ def _means(sums: dict) -> dict[str, float]:
   return {k: float(v) / count for k, v in sums.items()}
 
 
-def to_global(batch: dict, sharding: NamedSharding) -> dict:
-  """A global batch (identical on every process) -> arrays sharded over the 'data' axis.
-
-  Each process contributes its contiguous slice, so with several hosts every host reads the
-  same step's indices but transfers only its own examples.
-  """
-  n, i = jax.process_count(), jax.process_index()
-
-  def local(x):
-    per_process = x.shape[0] // n
-    return x[i * per_process:(i + 1) * per_process]
-  return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(sharding, local(x), x.shape), batch)
+def to_global(local_batch: dict, sharding: NamedSharding) -> dict:
+  """This process's rows of a batch -> global arrays sharded over the 'data' axis."""
+  n = jax.process_count()
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(
+      sharding, x, (x.shape[0] * n,) + x.shape[1:]), local_batch)
 
 
 def evaluate(graphdef, workload, state, split, data_sharding) -> dict[str, float]:
   total = None
-  for batch in workload.eval_batches(split):
+  for batch in workload.eval_batches(split, jax.process_index(), jax.process_count()):
     out = eval_step(graphdef, workload, state.params, state.model_state,
                     to_global(batch, data_sharding))
     total = out if total is None else jax.tree.map(jnp.add, total, out)
@@ -208,7 +200,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   try:
     for step in range(start, config.num_train_steps):
-      batch = to_global(workload.train_batch(splits, step), data_sharding)
+      batch = to_global(workload.train_batch(splits, step, jax.process_index(),
+                                             jax.process_count()), data_sharding)
       state, out = train_step(graphdef, workload, tx, state, batch)
       # Divergence is checked one step late, so the host never waits on the step in flight.
       if pending is not None and not finite(pending[1]):

@@ -107,3 +107,10 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
   run_optcompare(*args, f"--workdir={workdir}")
   assert read_metrics(workdir) == read_metrics(tmp_path / "whole")
   assert read_result(workdir) == read_result(tmp_path / "whole")
+
+
+def test_relative_workdir_checkpoints(smoke_config, tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  result = train.train_and_evaluate(smoke_config, "trial")
+  assert result["status"] == "completed"
+  assert sorted(os.listdir(tmp_path / "trial" / "checkpoints")) == ["10", "20"]

@@ -41,17 +41,33 @@ def batch_indices(seed: int, step: int, batch_size: int, num_examples: int) -> n
   return perm[offset * batch_size:(offset + 1) * batch_size]
 
 
-def train_batch(split: ArraySplit, seed: int, step: int, batch_size: int) -> dict:
-  idx = np.sort(batch_indices(seed, step, batch_size, len(split)))  # sorted: cache-friendly gather
+def process_rows(batch_size: int, process_index: int, process_count: int) -> slice:
+  """The rows of a global batch that process `process_index` of `process_count` holds."""
+  per_process = batch_size // process_count
+  return slice(process_index * per_process, (process_index + 1) * per_process)
+
+
+def train_batch(split: ArraySplit, seed: int, step: int, batch_size: int,
+                process_index: int = 0, process_count: int = 1) -> dict:
+  """This process's rows of the global training batch at `step`."""
+  idx = batch_indices(seed, step, batch_size, len(split))
+  idx = np.sort(idx[process_rows(batch_size, process_index, process_count)])  # cache-friendly
   return {"inputs": split.inputs[idx], "labels": split.labels[idx]}
 
 
-def eval_batches(split: ArraySplit, batch_size: int):
-  """Yields fixed-size batches covering the split once, the last one padded.
+def eval_batches(split: ArraySplit, batch_size: int, process_index: int = 0,
+                 process_count: int = 1):
+  """Yields this process's rows of fixed-size batches covering the split once.
 
-  `mask` is 1 for real examples and 0 for padding, so sums over the batch ignore padding and
-  every batch has one shape (one compilation).
+  The last global batch is padded; `mask` is 1 for real examples and 0 for padding, so sums
+  over the batch ignore padding and every batch has one shape (one compilation).
   """
+  rows = process_rows(batch_size, process_index, process_count)
+  for batch in _padded_batches(split, batch_size):
+    yield {k: v[rows] for k, v in batch.items()}
+
+
+def _padded_batches(split: ArraySplit, batch_size: int):
   n = len(split)
   for start in range(0, n, batch_size):
     stop = min(start + batch_size, n)

@@ -63,11 +63,14 @@ class CharLanguageModel:
                           f"{len(vocab)} distinct characters")
     return {s: text.windows(text.encode(t, vocab), self.seq_len) for s, t in texts.items()}
 
-  def train_batch(self, splits: dict, step: int) -> base.Batch:
-    return in_memory.train_batch(splits["train"], self.seed, step, self.batch_size)
+  def train_batch(self, splits: dict, step: int, process_index: int = 0,
+                  process_count: int = 1) -> base.Batch:
+    return in_memory.train_batch(splits["train"], self.seed, step, self.batch_size,
+                                 process_index, process_count)
 
-  def eval_batches(self, split: in_memory.ArraySplit):
-    return in_memory.eval_batches(split, self.eval_batch_size)
+  def eval_batches(self, split: in_memory.ArraySplit, process_index: int = 0,
+                   process_count: int = 1):
+    return in_memory.eval_batches(split, self.eval_batch_size, process_index, process_count)
 
   def preprocess(self, batch: base.Batch, rng: jax.Array | None) -> base.Batch:
     del rng

@@ -76,11 +76,14 @@ class InMemoryImageClassification:
     return {"train": make(0, self.num_synthetic), "validation": make(1, self.num_validation),
             "test": make(2, self.num_validation)}
 
-  def train_batch(self, splits: dict, step: int) -> base.Batch:
-    return in_memory.train_batch(splits["train"], self.seed, step, self.batch_size)
+  def train_batch(self, splits: dict, step: int, process_index: int = 0,
+                  process_count: int = 1) -> base.Batch:
+    return in_memory.train_batch(splits["train"], self.seed, step, self.batch_size,
+                                 process_index, process_count)
 
-  def eval_batches(self, split: in_memory.ArraySplit):
-    return in_memory.eval_batches(split, self.eval_batch_size)
+  def eval_batches(self, split: in_memory.ArraySplit, process_index: int = 0,
+                   process_count: int = 1):
+    return in_memory.eval_batches(split, self.eval_batch_size, process_index, process_count)
 
   def preprocess(self, batch: base.Batch, rng: jax.Array | None) -> base.Batch:
     images = batch["inputs"].astype(jnp.float32) / 255.0

@@ -54,21 +54,15 @@ class ImageNetClassification:
     return imagenet.load_splits(self.data_dir, self.num_validation, self.image_size,
                                 self.num_threads or os.cpu_count() or 1, self.augment)
 
-  def local_train_batch(self, splits: dict, step: int, process_index: int,
-                        process_count: int) -> base.Batch:
+  def train_batch(self, splits: dict, step: int, process_index: int = 0,
+                  process_count: int = 1) -> base.Batch:
     return random_access.train_batch(splits["train"], self.seed, step, self.batch_size,
                                      process_index, process_count)
 
-  def train_batch(self, splits: dict, step: int) -> base.Batch:
-    return self.local_train_batch(splits, step, 0, 1)
-
-  def local_eval_batches(self, split: random_access.Split, process_index: int,
-                         process_count: int):
+  def eval_batches(self, split: random_access.Split, process_index: int = 0,
+                   process_count: int = 1):
     return random_access.eval_batches(split, self.eval_batch_size, process_index,
                                       process_count)
-
-  def eval_batches(self, split: random_access.Split):
-    return self.local_eval_batches(split, 0, 1)
 
   def preprocess(self, batch: base.Batch, rng: jax.Array | None) -> base.Batch:
     del rng  # augmentation happened on the host

@@ -42,3 +42,15 @@ def test_eval_batches_cover_the_split_once_with_padding(split):
 def test_batch_larger_than_dataset_is_an_error(split):
   with pytest.raises(ValueError, match="batch_size"):
     in_memory.batch_indices(0, 0, 101, 100)
+
+
+def test_process_rows_concatenate_to_the_global_batch(split):
+  whole = in_memory.train_batch(split, seed=4, step=3, batch_size=8)
+  parts = [in_memory.train_batch(split, 4, 3, 8, process_index=i, process_count=2)
+           for i in range(2)]
+  # Each process sorts its own rows, so compare as multisets of examples.
+  merged = np.concatenate([p["labels"] for p in parts])
+  assert sorted(merged.tolist()) == sorted(whole["labels"].tolist())
+  evals = [list(in_memory.eval_batches(split, 32, i, 4)) for i in range(4)]
+  assert all(b["inputs"].shape[0] == 8 for part in evals for b in part)
+  assert sum(b["mask"].sum() for part in evals for b in part) == 100

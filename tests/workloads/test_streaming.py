@@ -47,12 +47,12 @@ def test_synthetic_batches_by_step_and_process(name):
     batch = workload.train_batch(splits, step)
     _assert_batches_equal(batch, workload.train_batch(fresh, step))
     assert all(len(v) == b for v in batch.values())
-    parts = [workload.local_train_batch(fresh, step, i, 4) for i in range(4)]
+    parts = [workload.train_batch(fresh, step, i, 4) for i in range(4)]
     _assert_batches_equal(batch, {k: np.concatenate([p[k] for p in parts]) for k in batch})
   assert not np.array_equal(workload.train_batch(splits, 0)["inputs"],
                             workload.train_batch(splits, 1)["inputs"])
   whole = list(workload.eval_batches(splits["validation"]))
-  halves = [list(workload.local_eval_batches(fresh["validation"], i, 2)) for i in range(2)]
+  halves = [list(workload.eval_batches(fresh["validation"], i, 2)) for i in range(2)]
   assert len(whole) == len(halves[0]) == len(halves[1]) == 2
   for k, batch in enumerate(whole):
     _assert_batches_equal(batch, {key: np.concatenate([halves[0][k][key], halves[1][k][key]])
@@ -119,7 +119,7 @@ def test_lm1b_pipeline_under_mock_data(tmp_path):
                                                       "test": 40}
     batch = workload.train_batch(splits, 5)
     _assert_batches_equal(batch, workload.train_batch(fresh, 5))
-    parts = [workload.local_train_batch(fresh, 5, i, 2) for i in range(2)]
+    parts = [workload.train_batch(fresh, 5, i, 2) for i in range(2)]
     _assert_batches_equal(batch, {k: np.concatenate([p[k] for p in parts]) for k in batch})
     evals = list(workload.eval_batches(splits["validation"]))
   assert batch["inputs"].shape == batch["labels"].shape == (8, 16)
@@ -140,7 +140,7 @@ def test_imagenet_pipeline_under_mock_data(tmp_path):
                                                       "test": 30}
     batch = workload.train_batch(splits, 3)
     _assert_batches_equal(batch, workload.train_batch(fresh, 3))
-    parts = [workload.local_train_batch(fresh, 3, i, 2) for i in range(2)]
+    parts = [workload.train_batch(fresh, 3, i, 2) for i in range(2)]
     _assert_batches_equal(batch, {k: np.concatenate([p[k] for p in parts]) for k in batch})
     test = next(iter(workload.eval_batches(splits["test"])))
   assert batch["inputs"].shape == (8, 32, 32, 3) and batch["inputs"].dtype == np.uint8
