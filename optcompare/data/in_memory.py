@@ -43,6 +43,8 @@ def batch_indices(seed: int, step: int, batch_size: int, num_examples: int) -> n
 
 def process_rows(batch_size: int, process_index: int, process_count: int) -> slice:
   """The rows of a global batch that process `process_index` of `process_count` holds."""
+  if batch_size % process_count:
+    raise ValueError(f"batch size {batch_size} is not divisible by {process_count} processes")
   per_process = batch_size // process_count
   return slice(process_index * per_process, (process_index + 1) * per_process)
 

@@ -7,8 +7,7 @@ pure function of (seed, step): a resumed trial reads the same examples, with the
 an uninterrupted one, and two fresh pipelines agree.
 
 Several processes: each reads and decodes only its rows of the global batch, rows
-`local_rows(B, process_index, process_count)`, the same contiguous slice `train.to_global`
-takes, so a process's part is identical whether it is made alone or cut from the global batch.
+`in_memory.process_rows(B, process_index, process_count)`, one contiguous slice each, so a process's part is identical whether it is made alone or cut from the global batch.
 
 The datasets must be prepared with `file_format='array_record'` (`optcompare data prepare`
 does so for them); `open_sources` turns "not prepared" and "wrong format" into one clear line.
@@ -64,14 +63,6 @@ def open_sources(builder, splits: Sequence[str], decoders=None) -> dict[str, Exa
                         f"which random access needs; {hint} into a fresh data_dir") from e
 
 
-def local_rows(batch_size: int, process_index: int, process_count: int) -> slice:
-  """The rows of a global batch that process `process_index` of `process_count` holds."""
-  if batch_size % process_count:
-    raise ValueError(f"batch size {batch_size} is not divisible by {process_count} processes")
-  per_process = batch_size // process_count
-  return slice(process_index * per_process, (process_index + 1) * per_process)
-
-
 def example_rng(seed: int, step: int, index: int) -> np.random.Generator:
   """The randomness of example `index` in the batch of `step` (crops, flips)."""
   return np.random.default_rng((seed, step, index))
@@ -119,7 +110,7 @@ def train_batch(split: Split, seed: int, step: int, batch_size: int, process_ind
                 process_count: int = 1) -> dict:
   """This process's rows of the training batch at `step` (all of it for one process)."""
   idx = train_indices(seed, step, batch_size, len(split))
-  idx = idx[local_rows(batch_size, process_index, process_count)]
+  idx = idx[in_memory.process_rows(batch_size, process_index, process_count)]
   return split.rows(idx, [(seed, step, int(i)) for i in idx])
 
 
@@ -130,7 +121,7 @@ def eval_batches(split: Split, batch_size: int, process_index: int = 0,
   Padding rows repeat example 0 with `mask` 0, so every batch has one shape (one compile)
   and sums over it ignore the padding.
   """
-  rows = local_rows(batch_size, process_index, process_count)
+  rows = in_memory.process_rows(batch_size, process_index, process_count)
   n = len(split)
   for start in range(0, n, batch_size):
     idx = np.arange(start, start + batch_size)

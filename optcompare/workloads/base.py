@@ -34,6 +34,25 @@ class Workload(Protocol):
   def metric_sums(self, logits: jax.Array, batch: Batch) -> dict[str, jax.Array]: ...
 
 
+class ServedByStep:
+  """`train_batch` and `eval_batches` for workloads whose data module serves batches by step.
+
+  The subclass names the module in `data` (optcompare.data.in_memory or .random_access, both
+  `train_batch(split, seed, step, batch_size, process_index, process_count)` and
+  `eval_batches(split, batch_size, process_index, process_count)`) and has the fields
+  `seed`, `batch_size` and `eval_batch_size`.
+  """
+  data: Any
+
+  def train_batch(self, splits: dict, step: int, process_index: int = 0,
+                  process_count: int = 1) -> Batch:
+    return self.data.train_batch(splits["train"], self.seed, step, self.batch_size,
+                                 process_index, process_count)
+
+  def eval_batches(self, split, process_index: int = 0, process_count: int = 1):
+    return self.data.eval_batches(split, self.eval_batch_size, process_index, process_count)
+
+
 def l2_penalty(params: nnx.State, coefficient: float) -> jax.Array:
   """coefficient/2 · Σ w² over weight matrices and kernels (biases and norms excluded)."""
   leaves = [p for p in jax.tree.leaves(params) if p.ndim > 1]

@@ -22,8 +22,9 @@ from optcompare.workloads import base
 
 
 @dataclasses.dataclass(frozen=True)
-class CharLanguageModel:
+class CharLanguageModel(base.ServedByStep):
   """Next-character prediction; metric `loss`: cross entropy in nats per character."""
+  data = in_memory  # serves batches by step (a class attribute, not a field)
   name: str
   data_dir: str | None
   synthetic: bool
@@ -62,15 +63,6 @@ class CharLanguageModel:
       raise BadInputError(f"model.vocab_size: {self.vocab_size}, but the text has "
                           f"{len(vocab)} distinct characters")
     return {s: text.windows(text.encode(t, vocab), self.seq_len) for s, t in texts.items()}
-
-  def train_batch(self, splits: dict, step: int, process_index: int = 0,
-                  process_count: int = 1) -> base.Batch:
-    return in_memory.train_batch(splits["train"], self.seed, step, self.batch_size,
-                                 process_index, process_count)
-
-  def eval_batches(self, split: in_memory.ArraySplit, process_index: int = 0,
-                   process_count: int = 1):
-    return in_memory.eval_batches(split, self.eval_batch_size, process_index, process_count)
 
   def preprocess(self, batch: base.Batch, rng: jax.Array | None) -> base.Batch:
     del rng

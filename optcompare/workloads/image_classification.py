@@ -38,8 +38,9 @@ CHANNEL_STATS = {
 
 
 @dataclasses.dataclass(frozen=True)
-class InMemoryImageClassification:
+class InMemoryImageClassification(base.ServedByStep):
   """Softmax classification; metrics `loss` (cross entropy, no L2) and `error` (top-1)."""
+  data = in_memory  # serves batches by step (a class attribute, not a field)
   name: str
   dataset: str
   data_dir: str | None
@@ -75,15 +76,6 @@ class InMemoryImageClassification:
     # One fixed generator seed: the data stay the same when the trial seed changes.
     return {"train": make(0, self.num_synthetic), "validation": make(1, self.num_validation),
             "test": make(2, self.num_validation)}
-
-  def train_batch(self, splits: dict, step: int, process_index: int = 0,
-                  process_count: int = 1) -> base.Batch:
-    return in_memory.train_batch(splits["train"], self.seed, step, self.batch_size,
-                                 process_index, process_count)
-
-  def eval_batches(self, split: in_memory.ArraySplit, process_index: int = 0,
-                   process_count: int = 1):
-    return in_memory.eval_batches(split, self.eval_batch_size, process_index, process_count)
 
   def preprocess(self, batch: base.Batch, rng: jax.Array | None) -> base.Batch:
     images = batch["inputs"].astype(jnp.float32) / 255.0

@@ -7,7 +7,7 @@ smoothing or L2) and `error` (top-1).
 
 Besides the `Workload` protocol, `local_train_batch` and `local_eval_batches` give only one
 process's rows of the global batches, so a multi-host job decodes each JPEG on one host only
-(see random_access.local_rows).
+(see in_memory.process_rows).
 """
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ from optcompare.workloads import base, image_classification
 
 
 @dataclasses.dataclass(frozen=True)
-class ImageNetClassification:
+class ImageNetClassification(base.ServedByStep):
   """1000-way softmax classification of image_size x image_size crops."""
+  data = random_access  # serves batches by step (a class attribute, not a field)
   name: str
   data_dir: str | None
   synthetic: bool
@@ -53,16 +54,6 @@ class ImageNetClassification:
                                        self.image_size, self.augment)
     return imagenet.load_splits(self.data_dir, self.num_validation, self.image_size,
                                 self.num_threads or os.cpu_count() or 1, self.augment)
-
-  def train_batch(self, splits: dict, step: int, process_index: int = 0,
-                  process_count: int = 1) -> base.Batch:
-    return random_access.train_batch(splits["train"], self.seed, step, self.batch_size,
-                                     process_index, process_count)
-
-  def eval_batches(self, split: random_access.Split, process_index: int = 0,
-                   process_count: int = 1):
-    return random_access.eval_batches(split, self.eval_batch_size, process_index,
-                                      process_count)
 
   def preprocess(self, batch: base.Batch, rng: jax.Array | None) -> base.Batch:
     del rng  # augmentation happened on the host

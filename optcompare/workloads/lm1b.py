@@ -6,7 +6,7 @@ The loss and the `loss` metric are the cross entropy per real token (padding wei
 
 Besides the `Workload` protocol, `local_train_batch` and `local_eval_batches` give only one
 process's rows of the global batches, so a multi-host job need not tokenize the whole batch on
-every host (see random_access.local_rows).
+every host (see in_memory.process_rows).
 """
 from __future__ import annotations
 
@@ -37,8 +37,9 @@ def token_cross_entropy(logits: jax.Array, labels: jax.Array,
 
 
 @dataclasses.dataclass(frozen=True)
-class TransformerLanguageModel:
+class TransformerLanguageModel(base.ServedByStep):
   """Next-token prediction; metric `loss`: cross entropy in nats per token."""
+  data = random_access  # serves batches by step (a class attribute, not a field)
   name: str
   data_dir: str | None
   synthetic: bool
@@ -65,16 +66,6 @@ class TransformerLanguageModel:
                                    self.seq_len)
     return lm1b.load_splits(self.data_dir, self.vocab_size, self.num_validation,
                             self.seq_len, self.num_threads or os.cpu_count() or 1)
-
-  def train_batch(self, splits: dict, step: int, process_index: int = 0,
-                  process_count: int = 1) -> base.Batch:
-    return random_access.train_batch(splits["train"], self.seed, step, self.batch_size,
-                                     process_index, process_count)
-
-  def eval_batches(self, split: random_access.Split, process_index: int = 0,
-                   process_count: int = 1):
-    return random_access.eval_batches(split, self.eval_batch_size, process_index,
-                                      process_count)
 
   def preprocess(self, batch: base.Batch, rng: jax.Array | None) -> base.Batch:
     del rng
