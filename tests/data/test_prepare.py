@@ -39,3 +39,14 @@ def test_real_fashion_mnist_prepared_offline(tmp_path):
       "test": (10_000, 28, 28, 1)}
   np.testing.assert_array_equal(np.bincount(splits["test"].labels), [1000] * 10)
   assert splits["train"].inputs.dtype == np.uint8
+  # The second load comes from the decoded-array cache and is the same data, which is the
+  # tail of TFDS's own train split.
+  assert os.path.exists(os.path.join(str(tmp_path), "fashion_mnist", "3.0.1",
+                                     tfds_images.CACHE_NAME))
+  again = tfds_images.load_splits("fashion_mnist", str(tmp_path), 10_000)
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  reference = tfds.as_numpy(tfds.builder("fashion_mnist", data_dir=str(tmp_path)).as_dataset(
+      split="train[50000:]", batch_size=-1, shuffle_files=False))
+  np.testing.assert_array_equal(again["validation"].inputs, reference["image"])
+  np.testing.assert_array_equal(again["validation"].labels, reference["label"])
+  np.testing.assert_array_equal(again["train"].inputs, splits["train"].inputs)
