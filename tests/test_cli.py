@@ -5,9 +5,10 @@ from absl import flags
 import pytest
 
 from optcompare import cli
-from tests.conftest import SMOKE
+from tests.conftest import REPO, SMOKE
 
 C = f"--config={SMOKE}"
+STUDY = f"--config={REPO}/configs/studies/choi2019/fashion_mnist_simple_cnn.py:smoke"
 BAD = [
     ["train", C, "--config.foo=1"],
     ["train", C, "--config.optimizer.hparamz.x=1"],
@@ -33,6 +34,11 @@ BAD = [
     [],
     ["data", "prepare", "nope", "--manual_dir=/tmp"],
     ["data", "fetch", "mnist"],
+    ["status"],  # no study.json in the workdir
+    ["analyze"],
+    ["sweep", STUDY, "--config.num_trials=0"],
+    ["sweep", STUDY, "--config.search_spaces.adam.beta1.min=0.9999"],
+    ["sweep", STUDY, "--parallel=0"],
 ]
 
 
