@@ -37,7 +37,7 @@ def smoke_study(optimizers=("adam", "sgd"), num_trials=4, steps=10, lease_second
 
 @pytest.mark.parametrize("module", [choi, wilson, schneider])
 def test_study_configs_are_valid(module):
-  for arg in (None, "smoke"):
+  for arg in (None, "smoke", "reduced", "demo"):
     c = module.get_config(arg)
     manifest = study.make_manifest(c)
     assert c.optimizers == TABLE_1
@@ -46,6 +46,8 @@ def test_study_configs_are_valid(module):
     assert module.__doc__ and "num_trials" in module.__doc__
   assert choi.get_config().num_trials >= 32
   assert choi.get_config("smoke").base.num_train_steps <= 100
+  assert choi.get_config("reduced").num_trials >= 32
+  assert choi.get_config("demo").base.dataset.synthetic is False
 
 
 def test_overriding_one_optimizers_spec_leaves_the_others_alone():

@@ -35,7 +35,9 @@ def study(base: ml_collections.ConfigDict, search_spaces: dict, *, num_trials: i
   c.seed = 0
   c.num_trials = {None: num_trials, "reduced": reduced_trials, "demo": 2, "smoke": 4}[mode]
   c.optimizers = list(search_spaces)
-  c.search_spaces = search_spaces
+  # Copies: optimizers that share a template (momentum, nesterov) must not share its dicts,
+  # or a --config override of one would change the other.
+  c.search_spaces = {o: copy.deepcopy(space) for o, space in search_spaces.items()}
   c.devices_per_trial = 0  # 0: no restriction (every device; CPU-only machines)
   c.threads_per_trial = 1  # CPU threads per trial process
   c.lease_seconds = 120.0  # a claim outlives its holder's last heartbeat this long
