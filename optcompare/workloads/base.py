@@ -68,6 +68,22 @@ def softmax_cross_entropy(logits: jax.Array, labels: jax.Array, num_classes: int
   return optax.softmax_cross_entropy(logits.astype(jnp.float32), targets)
 
 
+def classification_loss(params: nnx.State, logits: jax.Array, batch: Batch, num_classes: int,
+                        label_smoothing: float, l2: float) -> jax.Array:
+  """The training objective of the softmax classifiers: mean cross entropy + L2."""
+  xent = softmax_cross_entropy(logits, batch["labels"], num_classes, label_smoothing)
+  return jnp.mean(xent) + l2_penalty(params, l2)
+
+
+def classification_metric_sums(logits: jax.Array, batch: Batch,
+                               num_classes: int) -> dict[str, jax.Array]:
+  """Sums of `loss` (cross entropy, unsmoothed, no L2) and `error` (top-1) over real rows."""
+  mask = batch.get("mask", jnp.ones(logits.shape[0], jnp.float32))
+  xent = softmax_cross_entropy(logits, batch["labels"], num_classes)
+  wrong = (jnp.argmax(logits, -1) != batch["labels"]).astype(jnp.float32)
+  return {"loss": jnp.sum(xent * mask), "error": jnp.sum(wrong * mask), "count": jnp.sum(mask)}
+
+
 @dataclasses.dataclass(frozen=True)
 class Target:
   metric: str

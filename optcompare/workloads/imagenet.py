@@ -15,7 +15,6 @@ import dataclasses
 import os
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 from optcompare.data import imagenet, random_access
@@ -60,16 +59,11 @@ class ImageNetClassification(base.ServedByStep):
     return {**batch, "inputs": imagenet.normalize(batch["inputs"])}
 
   def loss(self, params: nnx.State, logits: jax.Array, batch: base.Batch) -> jax.Array:
-    xent = base.softmax_cross_entropy(logits, batch["labels"], self.num_classes,
-                                      self.label_smoothing)
-    return jnp.mean(xent) + base.l2_penalty(params, self.l2)
+    return base.classification_loss(params, logits, batch, self.num_classes,
+                                    self.label_smoothing, self.l2)
 
   def metric_sums(self, logits: jax.Array, batch: base.Batch) -> dict[str, jax.Array]:
-    mask = batch.get("mask", jnp.ones(logits.shape[0], jnp.float32))
-    xent = base.softmax_cross_entropy(logits, batch["labels"], self.num_classes)
-    wrong = (jnp.argmax(logits, -1) != batch["labels"]).astype(jnp.float32)
-    return {"loss": jnp.sum(xent * mask), "error": jnp.sum(wrong * mask),
-            "count": jnp.sum(mask)}
+    return base.classification_metric_sums(logits, batch, self.num_classes)
 
 
 def from_config(config) -> ImageNetClassification:
