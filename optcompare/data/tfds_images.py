@@ -17,7 +17,7 @@ from optcompare.errors import BadInputError
 # tf.data takes longer than training a small trial, and a study loads the data once per trial.
 CACHE_NAME = "optcompare_arrays.npz"
 
-# name -> (image shape, number of classes, number of training examples)
+# name -> (image shape, number of classes, number of official training examples)
 IMAGE_DATASETS = {
     "fashion_mnist": ((28, 28, 1), 10, 60_000),
     "mnist": ((28, 28, 1), 10, 60_000),
@@ -26,32 +26,33 @@ IMAGE_DATASETS = {
 }
 
 
-def _builder(name: str, data_dir: str | None):
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  builder = tfds.builder(name, data_dir=data_dir)
-  if not builder.is_prepared():
-    raise BadInputError(
-        f"dataset.data_dir: {name} is not prepared in {builder.data_dir_root}; run "
-        f"`optcompare data prepare {name} --manual_dir=DIR --data_dir={builder.data_dir_root}`"
-        " (or without --manual_dir to download)")
-  return builder
+def _not_prepared(builder) -> BadInputError:
+  name, root = builder.info.name, builder.data_dir_root
+  return BadInputError(
+      f"dataset.data_dir: {name} is not prepared in {root}; run `optcompare data prepare "
+      f"{name} --manual_dir=DIR --data_dir={root}` (or without --manual_dir to download)")
 
 
 def _decode(builder) -> dict[str, np.ndarray]:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   arrays = {}
   for split in ("train", "test"):
-    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, shuffle_files=False))
-    arrays[f"{split}_image"] = data["image"]
-    arrays[f"{split}_label"] = data["label"].astype(np.int32)
+    # Fixed-size batches, concatenated: batch_size=-1 trips tf.data under TFDS's mock_data.
+    try:
+      ds = builder.as_dataset(split=split, batch_size=4096, shuffle_files=False)
+    except AssertionError as e:  # TFDS's way of saying "call download_and_prepare first"
+      raise _not_prepared(builder) from e
+    batches = list(tfds.as_numpy(ds))
+    arrays[f"{split}_image"] = np.concatenate([b["image"] for b in batches])
+    arrays[f"{split}_label"] = np.concatenate([b["label"] for b in batches]).astype(np.int32)
   return arrays
 
 
 def _cached_arrays(builder) -> dict[str, np.ndarray]:
   """The decoded train and test arrays, from the cache file when there is one."""
   path = os.path.join(str(builder.data_path), CACHE_NAME)
-  if "://" in path:  # remote storage: decode every time, write nothing
-    return _decode(builder)
+  if "://" in path or not os.access(os.path.dirname(path), os.W_OK):
+    return _decode(builder)  # remote or read-only storage (or TFDS's mock): no cache
   if os.path.exists(path):
     with np.load(path) as cached:
       return dict(cached)
@@ -67,16 +68,16 @@ def load_splits(name: str, data_dir: str | None, num_validation: int) -> dict:
   if name not in IMAGE_DATASETS:
     raise BadInputError(f"dataset.name: unknown image dataset {name!r}; "
                         f"known: {sorted(IMAGE_DATASETS)}")
-  num_train_total = IMAGE_DATASETS[name][2]
-  if not 0 < num_validation < num_train_total:
-    raise BadInputError(f"dataset.num_validation_examples: {num_validation} is not in "
-                        f"(0, {num_train_total})")
-  arrays = _cached_arrays(_builder(name, data_dir))
+  if num_validation <= 0:
+    raise BadInputError(f"dataset.num_validation_examples: must be positive, got "
+                        f"{num_validation}")
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  arrays = _cached_arrays(tfds.builder(name, data_dir=data_dir))
   images, labels = arrays["train_image"], arrays["train_label"]
-  if len(labels) != num_train_total:
-    raise BadInputError(f"dataset.data_dir: {name} has {len(labels)} training examples, "
-                        f"expected {num_train_total}")
-  cut = num_train_total - num_validation
+  if num_validation >= len(labels):
+    raise BadInputError(f"dataset.num_validation_examples: {num_validation} leaves no "
+                        f"training examples of the {len(labels)} in {name}")
+  cut = len(labels) - num_validation
   return {
       "train": in_memory.ArraySplit(images[:cut], labels[:cut]),
       "validation": in_memory.ArraySplit(images[cut:], labels[cut:]),
