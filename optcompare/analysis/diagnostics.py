@@ -32,6 +32,15 @@ INCLUSIONS: tuple[tuple[str, str], ...] = (
     ("nesterov", "sgd"),
     ("nadam", "nesterov"),
 )
+# hparam -> (low, high) of its domain (optimizers._DOMAINS, schedules.make_schedule). A search
+# bound at one of these is the family's natural edge (λ = 1: no decay; γ = 0: no momentum):
+# a top trial there is worth knowing about, but the space cannot grow past it.
+NATURAL_LIMITS = {
+    "learning_rate": (0.0, math.inf), "epsilon": (0.0, math.inf),
+    "weight_decay": (0.0, math.inf), "momentum": (0.0, 1.0), "rho": (0.0, 1.0),
+    "beta1": (0.0, 1.0), "beta2": (0.0, 1.0), "decay_factor": (0.0, 1.0),
+    "decay_steps_fraction": (0.0, 1.0),
+}
 # Plot / table order: by inclusion family, others after (alphabetically).
 FAMILY_ORDER = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "nadam")
 
@@ -87,11 +96,20 @@ class BoundaryWarning:
   metric_value: float
   rank: int           # 1 = best trial of the optimizer
   num_top: int
+  natural: bool = False  # the bound is the hyperparameter's natural limit (NATURAL_LIMITS)
 
   def message(self) -> str:
+    advice = ("the hyperparameter's natural limit, so the space cannot grow there"
+              if self.natural else "widen the search space")
     return (f"{self.optimizer}: {self.hparam} = {self.value:.4g} of top trial {self.trial_id} "
             f"(rank {self.rank} of the top {self.num_top}) lies within 5% of the search "
-            f"bound {self.bound} = {self.bound_value:.4g}; widen the search space")
+            f"bound {self.bound} = {self.bound_value:.4g}; {advice}")
+
+
+def is_natural_limit(hparam: str, bound: str, value: float) -> bool:
+  """Whether search bound `bound` ("min"/"max") = `value` is the edge of hparam's domain."""
+  limits = NATURAL_LIMITS.get(hparam)
+  return limits is not None and value == limits[0 if bound == "min" else 1]
 
 
 def best_trials(df: pd.DataFrame, optimizer: str, metric: str, n: int | None = None
@@ -148,7 +166,8 @@ def boundary_warnings(df: pd.DataFrame, search_spaces: Mapping[str, Mapping[str,
         out.append(BoundaryWarning(
             optimizer=opt, hparam=name, bound=bound, bound_value=float(spec[bound]),
             trial_id=str(row["trial_id"]), value=float(row[f"hp.{name}"]),
-            metric_value=float(row[col]), rank=rank, num_top=len(top)))
+            metric_value=float(row[col]), rank=rank, num_top=len(top),
+            natural=is_natural_limit(name, bound, float(spec[bound]))))
   return out
 
 

@@ -178,7 +178,8 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
                   top_fraction: float = 0.1) -> Figure | None:
   """(d) For each tuned hyperparameter of one optimizer: validation metric versus the value
   on the search scale, search bounds dashed, top trials highlighted, diverged / failed trials
-  marked along the top edge. A title line warns of top trials near a bound."""
+  marked along the top edge. A title line warns of top trials near a bound that could be
+  widened."""
   tuned = diagnostics.tuned_hparams(space)
   tuned = {n: s for n, s in tuned.items() if f"hp.{n}" in df.columns}
   if not tuned:
@@ -206,7 +207,8 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
   y_clip, y_lost = ytop + pad, ytop + 2.5 * pad
   ylim = (ylo - pad, ytop + 3.5 * pad)
   c = color(optimizer)
-  warned = {w.hparam for w in warnings if w.optimizer == optimizer}
+  # Red titles only where the space could grow; a natural limit (λ = 1) is ringed, not red.
+  warned = {w.hparam for w in warnings if w.optimizer == optimizer and not w.natural}
   flagged = {(w.hparam, w.trial_id) for w in warnings if w.optimizer == optimizer}
   yy = np.where(y > ytop, y_clip, y)
   clipped = y > ytop

@@ -235,9 +235,20 @@ def _boundary_section(study: _Study) -> str:
     return "The manifest has no search spaces; nothing checked."
   if not study.warnings:
     return ("No top-10% trial lies within 5% (on the search scale) of a search bound.")
-  lines = [f"- ⚠ {w.message()}" for w in study.warnings]
-  return ("Top-10% trials within 5% (on the search scale) of a search bound — the best "
-          "settings may lie outside the space:\n\n" + "\n".join(lines))
+  widen = [f"- ⚠ {w.message()}" for w in study.warnings if not w.natural]
+  natural = [f"- {w.message()}" for w in study.warnings if w.natural]
+  parts = []
+  if widen:
+    parts.append("Top-10% trials within 5% (on the search scale) of a search bound — the best "
+                 "settings may lie outside the space:\n\n" + "\n".join(widen))
+  else:
+    parts.append("No top-10% trial lies within 5% (on the search scale) of a search bound "
+                 "that could be widened.")
+  if natural:
+    parts.append("Top-10% trials within 5% of a bound that is the hyperparameter's natural "
+                 "limit (λ = 1 is no decay, γ = 0 no momentum): no setting lies beyond it, "
+                 "so these need no wider space:\n\n" + "\n".join(natural))
+  return "\n\n".join(parts)
 
 
 def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
@@ -378,6 +389,8 @@ def summary(workdir: epath.PathLike) -> str:
     test = f", test {metric} {_f(r[tcol])}" if tcol in r.index else ""
     lines.append(f"  {opt:<10} best {r['trial_id']}: validation {metric} {_f(r[vcol])}{test}")
   warns = diagnostics.boundary_warnings(df, config.get("search_spaces") or {}, metric)
-  if warns:
-    lines.append(f"  {len(warns)} top trial(s) near a search bound (see `optcompare analyze`)")
+  widen = [w for w in warns if not w.natural]
+  if widen:
+    lines.append(f"  {len(widen)} top trial(s) near a search bound that could be widened "
+                 "(see `optcompare analyze`)")
   return "\n".join(lines)

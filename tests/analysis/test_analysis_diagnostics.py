@@ -65,14 +65,15 @@ def test_no_warning_when_top_trials_are_inside():
   assert boundary_warnings(df, SPACE, "error") == []
 
 
-@pytest.mark.parametrize("name,value,bound,bound_value", [
-    ("learning_rate", 0.095, "max", 0.1),      # log scale, 0.022 decades below the max
-    ("learning_rate", 1.3e-5, "min", 1e-5),
-    ("beta1", 0.9005, "min", 0.9),             # 1-x = 0.0995: near the top of [1e-3, 1e-1]
-    ("beta1", 0.99895, "max", 0.999),          # 1-x = 1.05e-3: near the bottom
-    ("decay_factor", 0.97, "max", 1.0),
+@pytest.mark.parametrize("name,value,bound,bound_value,natural", [
+    ("learning_rate", 0.095, "max", 0.1, False),  # log scale, 0.022 decades below the max
+    ("learning_rate", 1.3e-5, "min", 1e-5, False),
+    ("beta1", 0.9005, "min", 0.9, False),         # 1-x = 0.0995: near the top of [1e-3, 1e-1]
+    ("beta1", 0.99895, "max", 0.999, False),      # 1-x = 1.05e-3: near the bottom
+    ("decay_factor", 0.97, "max", 1.0, True),     # λ = 1 (no decay) is λ's natural limit
+    ("decay_factor", 0.02, "min", 0.0, True),     # λ = 0 (decay to zero) is too
 ])
-def test_warning_when_a_top_trial_is_near_a_bound(name, value, bound, bound_value):
+def test_warning_when_a_top_trial_is_near_a_bound(name, value, bound, bound_value, natural):
   rng = np.random.default_rng(1)
   pts = _middle(40, rng)
   errs = list(rng.uniform(0.1, 0.2, 40))
@@ -85,6 +86,20 @@ def test_warning_when_a_top_trial_is_near_a_bound(name, value, bound, bound_valu
       "adam", name, bound, "adam/7", 1)
   assert w.bound_value == bound_value and w.num_top == 4
   assert "within 5%" in w.message()
+  assert w.natural == natural
+  assert ("widen the search space" in w.message()) != natural
+  assert ("natural limit" in w.message()) == natural
+
+
+@pytest.mark.parametrize("name,bound,value,natural", [
+    ("decay_factor", "max", 1.0, True), ("decay_factor", "max", 0.9, False),
+    ("decay_steps_fraction", "max", 1.0, True), ("momentum", "min", 0.0, True),
+    ("momentum", "max", 0.999, False), ("beta2", "min", 0.0, True),
+    ("learning_rate", "min", 0.0, True), ("learning_rate", "min", 1e-5, False),
+    ("epsilon", "max", 1e2, False), ("unknown_hparam", "max", 1.0, False),
+])
+def test_natural_limits(name, bound, value, natural):
+  assert diagnostics.is_natural_limit(name, bound, value) == natural
 
 
 def test_tolerance_is_five_percent_of_the_search_scale():

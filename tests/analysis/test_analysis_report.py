@@ -154,3 +154,30 @@ def test_notebook_executes(study_dir, monkeypatch):
   assert "24 trials" in text
   images = [o for o in outputs if "image/png" in o.get("data", {})]
   assert len(images) >= 2  # curves and best-of-K
+
+
+def test_boundary_section_separates_natural_limits():
+  """A bound that is the hyperparameter's natural limit (λ = 1) is listed apart and never
+  asks for a wider space; an ordinary bound does."""
+  import types
+  from optcompare.analysis import diagnostics
+  from optcompare.analysis import report
+
+  def warning(hparam, bound, bound_value, natural):
+    return diagnostics.BoundaryWarning(
+        optimizer="adam", hparam=hparam, bound=bound, bound_value=bound_value,
+        trial_id="adam/3", value=bound_value, metric_value=0.1, rank=1, num_top=2,
+        natural=natural)
+
+  lam = warning("decay_factor", "max", 1.0, True)
+  eps = warning("epsilon", "min", 1e-6, False)
+  both = report._boundary_section(types.SimpleNamespace(spaces={"adam": {}},
+                                                        warnings=[lam, eps]))
+  widen_part, natural_part = both.split("natural limit (λ = 1 is no decay", 1)
+  assert "⚠ adam: epsilon" in widen_part and "decay_factor" not in widen_part
+  assert "adam: decay_factor" in natural_part and "⚠" not in natural_part
+  only_natural = report._boundary_section(types.SimpleNamespace(spaces={"adam": {}},
+                                                                warnings=[lam]))
+  assert only_natural.startswith("No top-10% trial lies within 5% (on the search scale) of a "
+                                 "search bound that could be widened.")
+  assert "⚠" not in only_natural and "widen the search space" not in only_natural
