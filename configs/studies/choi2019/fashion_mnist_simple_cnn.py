@@ -46,6 +46,10 @@ MOMENTUM = {"learning_rate": log(1e-4, 1.0), "momentum": one_minus_log(0.0, 0.99
 ADAM = {"learning_rate_over_epsilon": log(1e-3, 1e2), "epsilon": log(1e-5, 1e2),
         "learning_rate": derived("learning_rate_over_epsilon", "epsilon"),
         "beta1": one_minus_log(0.0, 0.999), "beta2": one_minus_log(0.9, 1 - 1e-7), **SCHEDULE}
+RMSPROP = {"learning_rate_over_sqrt_epsilon": log(1e-4, 1.0), "epsilon": log(1e-9, 1e2),
+           "learning_rate": derived("learning_rate_over_sqrt_epsilon", "epsilon", 0.5),
+           "momentum": one_minus_log(0.0, 0.999), "rho": one_minus_log(0.0, 0.9999),
+           **SCHEDULE}
 
 
 def get_config(arg=None):
@@ -56,11 +60,7 @@ def get_config(arg=None):
       "sgd": {"learning_rate": log(1e-3, 3.0), **SCHEDULE},
       "momentum": MOMENTUM,
       "nesterov": MOMENTUM,
-      "rmsprop": {
-          "learning_rate_over_sqrt_epsilon": log(1e-4, 1.0), "epsilon": log(1e-9, 1e2),
-          "learning_rate": derived("learning_rate_over_sqrt_epsilon", "epsilon", 0.5),
-          "momentum": one_minus_log(0.0, 0.999), "rho": one_minus_log(0.0, 0.9999),
-          **SCHEDULE},
+      "rmsprop": RMSPROP,
       "adam": ADAM,
       "nadam": ADAM,
   }
