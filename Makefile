@@ -2,8 +2,10 @@
 #   make test                       the test suite
 #   make demo [DATA=idx_dir]        a small real study on Fashion-MNIST and its report
 #   make reproduce [DATA=idx_dir]   the three protocol studies (CPU-sized) and their reports
+#   make reproduce_lstm [WP_DATA=dir]  the War and Peace LSTM studies (CPU-sized), reports
 # DATA: a directory with the four original Fashion-MNIST IDX files, for machines without
-# internet; without it TFDS downloads the dataset.
+# internet; without it TFDS downloads the dataset. WP_DATA: a directory with
+# warpeace_input.txt (without it the text is downloaded).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,11 +15,14 @@ PARALLEL ?= 2
 DEMO_DIR ?= demo_out
 WORK ?= workdirs/reproduce
 RESULTS ?= results/fashion_mnist
+WP_DATA ?=
+WP_WORK ?= workdirs/reproduce_lstm
+WP_RESULTS ?= results/war_and_peace
 STUDIES := configs/studies
 WORKLOAD := fashion_mnist_simple_cnn
 PREPARE = $(OPTCOMPARE) data prepare fashion_mnist $(if $(DATA),--manual_dir=$(DATA)) --data_dir=$(1)
 
-.PHONY: venv test demo reproduce clean
+.PHONY: venv test demo reproduce reproduce_lstm clean
 
 $(OPTCOMPARE): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +55,18 @@ reproduce: venv
 	  $(OPTCOMPARE) analyze --workdir=$(WORK)/$$protocol --compare=$(WORK)/choi2019 \
 	    --out=$(RESULTS)/$$protocol || exit 1; \
 	done
+
+reproduce_lstm: venv
+	$(OPTCOMPARE) data prepare war_and_peace $(if $(WP_DATA),--manual_dir=$(WP_DATA)) \
+	  --data_dir=$(WP_WORK)/tfds
+	for protocol in choi2019 wilson2017; do \
+	  $(OPTCOMPARE) sweep --config=$(STUDIES)/$$protocol/war_and_peace_lstm.py:reduced \
+	    --config.base.dataset.data_dir=$(WP_WORK)/tfds --workdir=$(WP_WORK)/$$protocol \
+	    --parallel=$(PARALLEL) --retries=1 || exit 1; \
+	done
+	$(OPTCOMPARE) analyze --workdir=$(WP_WORK)/choi2019 --out=$(WP_RESULTS)/choi2019
+	$(OPTCOMPARE) analyze --workdir=$(WP_WORK)/wilson2017 --compare=$(WP_WORK)/choi2019 \
+	  --out=$(WP_RESULTS)/wilson2017
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR)
