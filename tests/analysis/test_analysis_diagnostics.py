@@ -89,6 +89,8 @@ def test_warning_when_a_top_trial_is_near_a_bound(name, value, bound, bound_valu
   assert w.natural == natural
   assert ("widen the search space" in w.message()) != natural
   assert ("natural limit" in w.message()) == natural
+  if name == "beta1" and bound == "max":  # 0.99895 and 0.999 would both print as "0.999"
+    assert "beta1 = 1 − 0.00105 " in w.message() and "max = 1 − 0.001;" in w.message()
 
 
 @pytest.mark.parametrize("name,bound,value,natural", [
