@@ -10,12 +10,14 @@ the training code. Entry points:
   prob_a_beats_b(df, metric, a, b, ks)     P(A's best-of-K beats B's)
   boundary_warnings(df, spaces, metric)    top trials near a search bound
   inclusion_check(boot)                    SGD ⊆ Momentum ⊆ ... held / violated / inconclusive
+  best_trial_containment(df, ...)          is a study's best trial inside another's space?
   analyze(workdir, out, compare)           figures + report.md + trials.csv
   summary(workdir)                         a few lines for the end of a sweep
 """
 from optcompare.analysis.bootstrap import bootstrap_best
 from optcompare.analysis.bootstrap import k_values
 from optcompare.analysis.bootstrap import prob_a_beats_b
+from optcompare.analysis.containment import best_trial_containment
 from optcompare.analysis.diagnostics import boundary_warnings
 from optcompare.analysis.diagnostics import BoundaryWarning
 from optcompare.analysis.diagnostics import INCLUSIONS
@@ -30,7 +32,7 @@ from optcompare.analysis.report import analyze
 from optcompare.analysis.report import summary
 
 __all__ = [
-    "analyze", "bootstrap_best", "boundary_warnings", "BoundaryWarning", "INCLUSIONS",
+    "analyze", "best_trial_containment", "bootstrap_best", "boundary_warnings", "BoundaryWarning", "INCLUSIONS",
     "inclusion_check", "InclusionResult", "k_values", "load_curves", "load_study",
     "load_table", "prob_a_beats_b", "read_manifest", "StudyFileWarning", "summary",
 ]

@@ -19,6 +19,7 @@ from etils import epath
 
 from optcompare import errors
 from optcompare.analysis import bootstrap as bootstrap_lib
+from optcompare.analysis import containment
 from optcompare.analysis import diagnostics
 from optcompare.analysis import figures
 from optcompare.analysis import load
@@ -119,6 +120,8 @@ class _Study:
         self.df[col] = np.nan
     self.target = study_target(self.dir, self.config, self.df)
     self.spaces = self.config.get("search_spaces") or {}
+    base_optimizer = (self.config.get("base") or {}).get("optimizer") or {}
+    self.schedule = str((base_optimizer.get("schedule") or {}).get("name") or "")
     self.optimizers = diagnostics.order_optimizers(self.df["optimizer"])
     self.ks = bootstrap_lib.k_values(max_k(self.df))  # 1, 2, 4, ... up to the trial count
     self.kmax = self.ks[-1]
@@ -251,6 +254,23 @@ def _boundary_section(study: _Study) -> str:
   return "\n\n".join(parts)
 
 
+def _containment_section(a: _Study, b: _Study, la: str, lb: str) -> str:
+  """Whether each study's space holds the other's best trial (analysis/containment.py)."""
+  if not (a.spaces and b.spaces):
+    return "A study has no search spaces in its manifest; nothing checked."
+  a_in_b = containment.best_trial_containment(a.df, a.schedule, a.metric, b.spaces, b.schedule)
+  b_in_a = containment.best_trial_containment(b.df, b.schedule, b.metric, a.spaces, a.schedule)
+  rows = [[opt, a_in_b[opt].text() if opt in a_in_b else "—",
+           b_in_a[opt].text() if opt in b_in_a else "—"]
+          for opt in diagnostics.order_optimizers(list(a_in_b) + list(b_in_a))]
+  return ("Is each study's best trial a point of the other study's search space (its settings "
+          "written in that space's coordinates, e.g. α0/ε; a constant schedule is λ = 1)? A "
+          "ranking change says something about tuning only where the broader space holds the "
+          "narrower one's best point.\n\n"
+          + _table(["optimizer", f"{la}'s best in {lb}'s space", f"{lb}'s best in {la}'s space"],
+                   rows))
+
+
 def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
             compare: epath.PathLike | None = None, *, num_resamples: int = NUM_RESAMPLES,
             seed: int = BOOTSTRAP_SEED) -> str:
@@ -357,7 +377,9 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
                  f"Ranked by best-of-K {split} {m} median at each study's largest K "
                  f"(A: K = {study.kmax}, B: K = {other.kmax}).", "",
                  _table(["optimizer", f"rank in {la}", f"{split} {m} ({la})", f"rank in {lb}",
-                         f"{split} {m} ({lb})", "rank change (B − A)"], rows), ""]
+                         f"{split} {m} ({lb})", "rank change (B − A)"], rows), "",
+                 "### Search-space containment", "", _containment_section(study, other, la, lb),
+                 ""]
   sections += ["## Figures", ""]
   sections += [f"- [{name}]({name}): {caption}" for name, caption in figs]
   if curves_note:

@@ -62,6 +62,9 @@ def test_analyze_writes_every_output(analyzed):
   assert "running" in _section(report, "Trial status")  # metrics, no result.json
   assert str(a) not in report  # no absolute paths
   assert "| rank in full | " in report and "rank in lr_only" in report
+  contained = _section(report, "Protocol comparison").split("### Search-space containment")[1]
+  assert "| full's best in lr_only's space | lr_only's best in full's space |" in contained
+  assert all(f"| {o} | {o}/" in contained for o in ("sgd", "momentum", "adam"))
 
 
 def test_analyze_is_reproducible(analyzed):
