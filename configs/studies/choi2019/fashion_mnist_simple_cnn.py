@@ -27,8 +27,8 @@ old lower bound 1e-6 and at Adam 1 − β2 ≈ 1e-5 against the old bound 1e-5; 
 three and two decades out (1e-9, 1e-7) and the study was re-run.
 
 num_trials = 64 per optimizer: the bootstrap of Appendix C resamples best-of-K from this
-pool for K = 1, 2, 4, …, 64 (the analysis reads the bands at K ≤ 32 as settled and at K = 64
-as the best trial with its resampling spread), and 64 = 2^6 Halton points cover the 4–8
+pool for K = 1, 2, 4, …, 64 (at K = 64 the median is the best trial and the band says how
+much that depends on which trials were drawn), and 64 = 2^6 Halton points cover the 4–8
 searched dimensions far more evenly than the 100 the paper used per workload would add.
 The budget (10k steps of batch 256) is the workload's (configs/workloads).
 
