@@ -44,6 +44,10 @@ def test_a_point_given_in_other_coordinates_is_found_inside():
   inside, reasons = containment.contains(WILSON_ADAM, "linear_decay", adaptive)
   assert inside is False and "beta1 = 0.955, fixed at 0.9 here" in reasons
   assert "decay_steps_fraction = 0.613, fixed at 1 here" in reasons
+  # Near 1 the distance from 1 is written, so 0.99899 and 0.999 do not both read "0.999".
+  inside, reasons = containment.contains(WILSON_ADAM, "linear_decay",
+                                         dict(DEFAULTS, beta2=0.99899))
+  assert inside is False and reasons == ("beta2 = 1 − 0.00101, fixed at 1 − 0.001 here",)
 
 
 def test_bounds_are_inclusive_up_to_rounding():
