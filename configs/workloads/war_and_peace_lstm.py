@@ -18,7 +18,7 @@ here, not the paper's workload): two LSTM layers of 64 units instead of 128, bat
 600 steps (about 0.4 of an epoch), evaluation at steps 300 and 600 on the full validation and
 test splits; target 2.2 nats per character (chosen here: below the 2.41 that Adam with its
 defaults, α = 1e-3, reached at step 600 in a check run, so only tuned settings pass it).
-About 35 CPU-seconds of training per trial.
+About 70 s of one core per trial (80 s with process start).
 Arg `smoke`: 20 steps of batch 8 on synthetic characters, for tests.
 """
 import ml_collections

@@ -12,9 +12,9 @@ cross-entropy gradients are small and plain SGD on it typically needs η of orde
 num_trials = 64 per optimizer, as for the CNN (K up to 32 in the bootstrap).
 
 Arg `reduced`: the workload's CPU-sized variant (configs/workloads/war_and_peace_lstm.py),
-12 trials per optimizer: what fits next to the Fashion-MNIST reproduction on 2 cores
-(≈45 CPU-seconds a trial). Too few to settle the bootstrap in these 4–7 dimensional spaces;
-the report's bands say how far from settled. `demo`: the same workload, 2 trials per
+8 trials per optimizer: what fits next to the Fashion-MNIST reproduction on 2 cores (about
+80 s a trial on one core, process start included). Far too few to settle the bootstrap in
+these 4–7 dimensional spaces; the report's bands say how far from settled. `demo`: the same workload, 2 trials per
 optimizer. Arg `smoke`: the workload's smoke trial, 4 trials per optimizer.
 """
 from configs.studies import common
@@ -38,4 +38,4 @@ def get_config(arg=None):
       "adam": cnn.ADAM,
       "nadam": cnn.ADAM,
   }
-  return common.study(base, spaces, num_trials=64, reduced_trials=12, mode=mode)
+  return common.study(base, spaces, num_trials=64, reduced_trials=8, mode=mode)
