@@ -63,16 +63,42 @@ def _init_distributed():
     jax.distributed.initialize(*explicit)
 
 
-def _train(args):
+def _config_overrides(argv: list[str]) -> set[str]:
+  """The config fields that --config.FIELD=VALUE (or --config.FIELD VALUE) flags set."""
+  return {a.split("=", 1)[0][len("--config."):] for a in argv if a.startswith("--config.")}
+
+
+def _switch_optimizer(config, overrides: set[str]) -> None:
+  """With --config.optimizer.name on the command line, unsets the hyperparameters the new
+  optimizer does not take that came from the config file (workload configs carry Adam's β and
+  ε, and a float field cannot be set to None from the command line), so
+  `--config.optimizer.name=momentum --config.optimizer.hparams.momentum=0.9` works. Ones given on
+  the command line stay, and the optimizer rejects them if it does not take them."""
+  if "optimizer.name" not in overrides:
+    return
+  from optcompare import optimizers  # pylint: disable=g-import-not-at-top
+  from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
+  if config.optimizer.name not in optimizers.REGISTRY:
+    return  # train names the unknown optimizer
+  taken = set(spaces.takes(config.optimizer.name))
+  for name in list(config.optimizer.hparams.keys()):
+    if name not in taken and f"optimizer.hparams.{name}" not in overrides:
+      config.optimizer.hparams[name] = None
+
+
+def _train(args, argv):
   from optcompare import train  # pylint: disable=g-import-not-at-top
   _expect_args(args, 0)
   _init_distributed()
-  result = train.train_and_evaluate(_require(_CONFIG, "config"), _require(_WORKDIR, "workdir"))
+  config = _require(_CONFIG, "config")
+  _switch_optimizer(config, _config_overrides(argv))
+  result = train.train_and_evaluate(config, _require(_WORKDIR, "workdir"))
   print(f"{result['status']} after {result['steps']} steps; final {result['final']}")
   return 0 if result["status"] in ("completed", "diverged") else 1
 
 
-def _sweep(args):
+def _sweep(args, argv):
+  del argv  # only train reads the raw command line
   from optcompare import study  # pylint: disable=g-import-not-at-top
   _expect_args(args, 0)
   from optcompare import analysis  # pylint: disable=g-import-not-at-top
@@ -84,21 +110,24 @@ def _sweep(args):
   return 0 if not (summary.get("failed") or summary.get("unfinished")) else 1
 
 
-def _status(args):
+def _status(args, argv):
+  del argv  # only train reads the raw command line
   from optcompare import study  # pylint: disable=g-import-not-at-top
   _expect_args(args, 0)
   print(study.status_table(_require(_WORKDIR, "workdir")))
   return 0
 
 
-def _analyze(args):
+def _analyze(args, argv):
+  del argv  # only train reads the raw command line
   from optcompare import analysis  # pylint: disable=g-import-not-at-top
   _expect_args(args, 0)
   print(analysis.analyze(_require(_WORKDIR, "workdir"), out=_OUT.value, compare=_COMPARE.value))
   return 0
 
 
-def _data(args):
+def _data(args, argv):
+  del argv  # only train reads the raw command line
   from optcompare.data import prepare  # pylint: disable=g-import-not-at-top
   if len(args) != 2 or args[0] != "prepare":
     raise BadInputError("usage: optcompare data prepare NAME [--manual_dir=DIR] [--data_dir=DIR]")
@@ -148,7 +177,7 @@ def main(argv: list[str]) -> int:
   logging.get_absl_handler().addFilter(
       lambda r: r.levelno >= logging.converter.STANDARD_WARNING or "/orbax/" not in r.pathname)
   try:
-    return COMMANDS[positional[0]](positional[1:])
+    return COMMANDS[positional[0]](positional[1:], argv)
   except BadInputError as e:
     return _fail(str(e))
 
