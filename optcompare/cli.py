@@ -80,10 +80,8 @@ def _switch_optimizer(config, overrides: set[str]) -> None:
   from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
   if config.optimizer.name not in optimizers.REGISTRY:
     return  # train names the unknown optimizer
-  taken = set(spaces.takes(config.optimizer.name))
-  for name in list(config.optimizer.hparams.keys()):
-    if name not in taken and f"optimizer.hparams.{name}" not in overrides:
-      config.optimizer.hparams[name] = None
+  given = {o.rsplit(".", 1)[1] for o in overrides if o.startswith("optimizer.hparams.")}
+  spaces.unset_hparams_not_taken(config.optimizer, keep=given)
 
 
 def _train(args, argv):

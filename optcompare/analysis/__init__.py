@@ -32,7 +32,7 @@ from optcompare.analysis.report import analyze
 from optcompare.analysis.report import summary
 
 __all__ = [
-    "analyze", "best_trial_containment", "bootstrap_best", "boundary_warnings", "BoundaryWarning", "INCLUSIONS",
-    "inclusion_check", "InclusionResult", "k_values", "load_curves", "load_study",
+    "analyze", "best_trial_containment", "bootstrap_best", "boundary_warnings",
+    "BoundaryWarning", "INCLUSIONS", "inclusion_check", "InclusionResult", "k_values", "load_curves", "load_study",
     "load_table", "prob_a_beats_b", "read_manifest", "StudyFileWarning", "summary",
 ]

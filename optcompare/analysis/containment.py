@@ -52,11 +52,6 @@ def settings_of(row: Mapping[str, Any], schedule: str) -> dict[str, float]:
   return out
 
 
-def _fmt(x: float) -> str:
-  # β2 = 0.99899 and 0.999 would both print as 0.999; near 1 the distance from 1 is what matters.
-  return f"1 − {1.0 - x:.3g}" if 0.99 < x < 1.0 else f"{x:.3g}"
-
-
 def _close(a: float, b: float) -> bool:
   return math.isclose(a, b, rel_tol=_REL_TOL, abs_tol=1e-300)
 
@@ -82,7 +77,7 @@ def contains(space: Mapping[str, Mapping[str, Any]], schedule: str,
   outside, unknown = [], []
   no_decay = _close(coords.get("decay_factor", math.nan), 1.0)
   if schedule == "constant" and "decay_factor" in coords and not no_decay:
-    outside.append(f"decay_factor = {_fmt(coords['decay_factor'])}, but this study's schedule "
+    outside.append(f"decay_factor = {diagnostics.format_value(coords['decay_factor'])}, but this study's schedule "
                    "is constant (λ = 1)")
   for name, spec in space.items():
     scale = spec.get("scale")
@@ -94,16 +89,16 @@ def contains(space: Mapping[str, Mapping[str, Any]], schedule: str,
     x = coords[name]
     if scale == "fixed":
       if not _close(x, float(spec["value"])):
-        outside.append(f"{name} = {_fmt(x)}, fixed at {_fmt(float(spec['value']))} here")
+        outside.append(f"{name} = {diagnostics.format_value(x)}, fixed at {diagnostics.format_value(float(spec['value']))} here")
     elif scale == "choice":
       if not any(_close(x, float(v)) for v in spec["values"]):
-        outside.append(f"{name} = {_fmt(x)}, not among {list(spec['values'])}")
+        outside.append(f"{name} = {diagnostics.format_value(x)}, not among {list(spec['values'])}")
     else:
       lo, hi = float(spec["min"]), float(spec["max"])
       if x < lo and not _close(x, lo):
-        outside.append(f"{name} = {_fmt(x)} < min {_fmt(lo)}")
+        outside.append(f"{name} = {diagnostics.format_value(x)} < min {diagnostics.format_value(lo)}")
       elif x > hi and not _close(x, hi):
-        outside.append(f"{name} = {_fmt(x)} > max {_fmt(hi)}")
+        outside.append(f"{name} = {diagnostics.format_value(x)} > max {diagnostics.format_value(hi)}")
   if outside:
     return False, tuple(outside)
   return (None, tuple(unknown)) if unknown else (True, ())

@@ -97,18 +97,19 @@ class BoundaryWarning:
   rank: int           # 1 = best trial of the optimizer
   num_top: int
   natural: bool = False  # the bound is the hyperparameter's natural limit (NATURAL_LIMITS)
-  one_minus: bool = False  # searched as 1 − x: values are written 1 − (1 − x)
-
-  def _format(self, x: float) -> str:
-    # β2 = 0.99999 would print as 1 with 4 digits; its distance from 1 is what was searched.
-    return f"1 − {1.0 - x:.4g}" if self.one_minus and x > 0.9 else f"{x:.4g}"
 
   def message(self) -> str:
     advice = ("the hyperparameter's natural limit, so the space cannot grow there"
               if self.natural else "widen the search space")
-    return (f"{self.optimizer}: {self.hparam} = {self._format(self.value)} of top trial "
+    return (f"{self.optimizer}: {self.hparam} = {format_value(self.value)} of top trial "
             f"{self.trial_id} (rank {self.rank} of the top {self.num_top}) lies within 5% of "
-            f"the search bound {self.bound} = {self._format(self.bound_value)}; {advice}")
+            f"the search bound {self.bound} = {format_value(self.bound_value)}; {advice}")
+
+
+def format_value(x: float) -> str:
+  """A hyperparameter value for a message, 4 significant digits; within 0.01 below 1 as
+  1 − (1 − x), since β2 = 0.99999 would print as 1 and 0.99899 and 0.999 alike."""
+  return f"1 − {1.0 - x:.4g}" if 0.99 < x < 1.0 else f"{x:.4g}"
 
 
 def is_natural_limit(hparam: str, bound: str, value: float) -> bool:
@@ -172,7 +173,7 @@ def boundary_warnings(df: pd.DataFrame, search_spaces: Mapping[str, Mapping[str,
             optimizer=opt, hparam=name, bound=bound, bound_value=float(spec[bound]),
             trial_id=str(row["trial_id"]), value=float(row[f"hp.{name}"]),
             metric_value=float(row[col]), rank=rank, num_top=len(top),
-            natural=is_natural_limit(name, bound, float(spec[bound])), one_minus=flipped))
+            natural=is_natural_limit(name, bound, float(spec[bound]))))
   return out
 
 

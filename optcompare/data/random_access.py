@@ -7,7 +7,8 @@ pure function of (seed, step): a resumed trial reads the same examples, with the
 an uninterrupted one, and two fresh pipelines agree.
 
 Several processes: each reads and decodes only its rows of the global batch, rows
-`in_memory.process_rows(B, process_index, process_count)`, one contiguous slice each, so a process's part is identical whether it is made alone or cut from the global batch.
+`in_memory.process_rows(B, process_index, process_count)`, one contiguous slice each, so a
+process's part is identical whether it is made alone or cut from the global batch.
 
 The datasets must be prepared with `file_format='array_record'` (`optcompare data prepare`
 does so for them); `open_sources` turns "not prepared" and "wrong format" into one clear line.

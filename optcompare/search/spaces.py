@@ -203,6 +203,15 @@ class SearchSpace:
     return {name: out[name] for name in self.specs}
 
 
+def unset_hparams_not_taken(optimizer_config, keep=()) -> None:
+  """Sets to None the hyperparameters (HPARAMS) that optimizer_config.name does not take,
+  except those in `keep`: a base config's Adam β and ε must not reach SGD."""
+  taken = set(takes(optimizer_config.name))
+  for name in HPARAMS:
+    if name not in taken and name not in keep and name in optimizer_config.hparams:
+      optimizer_config.hparams[name] = None
+
+
 def build_trial_config(base: Mapping, optimizer: str, hparams: Mapping[str, Any]
                        ) -> ml_collections.ConfigDict:
   """The trial config: `base` (a JSON-safe dict) with the optimizer and its hyperparameters.
@@ -215,10 +224,8 @@ def build_trial_config(base: Mapping, optimizer: str, hparams: Mapping[str, Any]
   config.lock()
   opt = config.optimizer
   opt.name = optimizer
+  unset_hparams_not_taken(opt)
   taken = set(takes(optimizer))
-  for name in HPARAMS:
-    if name not in taken:
-      opt.hparams[name] = None
   for name, value in hparams.items():
     if name in HPARAMS and name in taken:
       opt.hparams[name] = None if value is None else float(value)

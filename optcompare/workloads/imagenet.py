@@ -5,8 +5,8 @@ made on the host, a pure function of (seed, step, example index), and arrive as 
 jitted `preprocess` only standardizes them. Metrics `loss` (cross entropy, without label
 smoothing or L2) and `error` (top-1).
 
-Besides the `Workload` protocol, `local_train_batch` and `local_eval_batches` give only one
-process's rows of the global batches, so a multi-host job decodes each JPEG on one host only
+`train_batch` and `eval_batches` (base.ServedByStep) return only this process's rows of the
+global batches, so a multi-host job decodes each JPEG on one host only
 (see in_memory.process_rows).
 """
 from __future__ import annotations

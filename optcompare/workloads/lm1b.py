@@ -4,8 +4,8 @@ The data are streamed by random access (optcompare/data/lm1b.py): one sentence p
 [bos] + SentencePiece pieces + [eos], right-padded to `seq_len`, with per-token `weights`.
 The loss and the `loss` metric are the cross entropy per real token (padding weighs 0).
 
-Besides the `Workload` protocol, `local_train_batch` and `local_eval_batches` give only one
-process's rows of the global batches, so a multi-host job need not tokenize the whole batch on
+`train_batch` and `eval_batches` (base.ServedByStep) return only this process's rows of the
+global batches, so a multi-host job need not tokenize the whole batch on
 every host (see in_memory.process_rows).
 """
 from __future__ import annotations

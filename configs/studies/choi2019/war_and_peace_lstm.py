@@ -14,8 +14,8 @@ num_trials = 64 per optimizer, as for the CNN (K up to 32 in the bootstrap).
 Arg `reduced`: the workload's CPU-sized variant (configs/workloads/war_and_peace_lstm.py),
 8 trials per optimizer: what fits next to the Fashion-MNIST reproduction on 2 cores (about
 80 s a trial on one core, process start included). Far too few to settle the bootstrap in
-these 4–7 dimensional spaces; the report's bands say how far from settled. `demo`: the same workload, 2 trials per
-optimizer. Arg `smoke`: the workload's smoke trial, 4 trials per optimizer.
+these 4–7 dimensional spaces; the report's bands say how far from settled. `demo`: the same
+workload, 2 trials per optimizer. Arg `smoke`: the workload's smoke trial, 4 trials per optimizer.
 """
 from configs.studies import common
 from configs.studies.choi2019 import fashion_mnist_simple_cnn as cnn
