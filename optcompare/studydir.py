@@ -1,0 +1,280 @@
+"""The study directory and its trial directories: the one module that names and writes their files.
+
+No JAX here: the sweep's scheduler, the analysis and the worker's bookkeeping all read and
+write a study through this module, so the layout (DESIGN.md §4) is written down once:
+
+  <study>/study.json                      the manifest (config, seed, trials)
+  <study>/trials/<optimizer>/<index>/     one trial directory per manifest entry
+      config.json  metrics.jsonl  result.json  checkpoints/  tensorboard/
+      claims/  attempts.jsonl  worker.log   (the ledger's and the worker's)
+
+Trial ids are `<optimizer>/<index>` and are validated wherever they are read, so a
+hand-edited study.json can never lead a read or a write outside the study.
+
+Reads go through `etils.epath` (local paths and gs:// alike); writes are local and atomic
+(a temporary file, fsync, rename), so a reader never sees half a file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import threading
+from typing import Any, Mapping
+
+from etils import epath
+
+from optcompare.errors import BadInputError
+
+MANIFEST = "study.json"
+TRIALS = "trials"
+RESULT = "result.json"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+TABLE = "trials.csv"  # the analysis's committed trial table
+
+# ---- the status vocabulary ----
+# A result.json says how a trial ended:
+COMPLETED, DIVERGED, FAILED = "completed", "diverged", "failed"
+RESULT_STATUSES = (COMPLETED, DIVERGED, FAILED)
+# Outcomes of the optimizer: a trial with one of these results is never run again.
+# `failed` is the infrastructure's (a raised exception, a killed process) and may be retried.
+FINISHED = (COMPLETED, DIVERGED)
+# Without a result, a trial is running (a live claim holds it) or pending.
+RUNNING, PENDING = "running", "pending"
+STATUSES = RESULT_STATUSES + (RUNNING, PENDING)
+
+HIGHER_IS_BETTER = ("accuracy",)
+
+_TRIAL_ID = re.compile(r"[a-z][a-z0-9_]*/(0|[1-9][0-9]*)")
+
+
+class DamagedFileError(ValueError):
+  """A file of a study or trial directory exists but cannot be read as what it should be."""
+
+  def __init__(self, path: Any, reason: str):
+    super().__init__(f"{path}: {reason}")
+    self.path, self.reason = str(path), reason
+
+
+# ---- trial ids and paths ----
+
+def check_trial_id(trial_id: Any, where: str = "trial id") -> str:
+  """`trial_id` if it is `<optimizer>/<index>`, else BadInputError naming `where`."""
+  if not isinstance(trial_id, str) or not _TRIAL_ID.fullmatch(trial_id):
+    raise BadInputError(f"{where}: {trial_id!r} is not a trial id <optimizer>/<index>")
+  return trial_id
+
+
+def trial_id(optimizer: str, index: int) -> str:
+  return check_trial_id(f"{optimizer}/{index}")
+
+
+def trial_dir(study_dir: Any, trial_id_: str) -> str:
+  """`<study_dir>/trials/<optimizer>/<index>` of a validated trial id (a str path)."""
+  opt, index = check_trial_id(trial_id_).split("/")
+  return os.path.join(os.fspath(study_dir), TRIALS, opt, index)
+
+
+def trial_path(study_dir: epath.PathLike, trial_id_: str) -> epath.Path:
+  """As trial_dir, as an epath.Path (for readers of remote studies)."""
+  opt, index = check_trial_id(trial_id_).split("/")
+  return epath.Path(study_dir) / TRIALS / opt / index
+
+
+def trials_root(study_dir: epath.PathLike) -> epath.Path:
+  return epath.Path(study_dir) / TRIALS
+
+
+# ---- atomic JSON ----
+
+def write_json_atomic(path: str, obj: Any, *, indent: int = 2) -> None:
+  """Writes `obj` as strict JSON via a temporary file and a rename: never half-written."""
+  data = (json.dumps(obj, indent=indent, sort_keys=True, allow_nan=False) + "\n").encode()
+  tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+  try:
+    with open(tmp, "wb") as f:
+      f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    try:
+      os.remove(tmp)
+    except OSError:
+      pass
+    raise
+
+
+def read_json(path: epath.PathLike) -> Any:
+  """Parsed JSON; FileNotFoundError if absent, DamagedFileError if unreadable or invalid."""
+  path = epath.Path(path)
+  try:
+    text = path.read_text()
+  except FileNotFoundError:
+    raise
+  except (OSError, UnicodeDecodeError) as e:
+    if isinstance(e, (IsADirectoryError, NotADirectoryError)):
+      raise FileNotFoundError(str(path)) from e
+    raise DamagedFileError(path, f"unreadable ({e})") from e
+  try:
+    return json.loads(text)
+  except json.JSONDecodeError as e:
+    what = "empty" if not text.strip() else f"invalid JSON ({e})"
+    raise DamagedFileError(path, what) from e
+
+
+def set_aside(path: str) -> str:
+  """Renames a damaged file to `<path>.corrupt` (or .corrupt.N); returns the new name."""
+  target, n = f"{path}.corrupt", 1
+  while os.path.exists(target):
+    target, n = f"{path}.corrupt.{n}", n + 1
+  os.replace(path, target)
+  return target
+
+
+# ---- result.json ----
+
+def _finite_or_none(x: Any) -> float | None:
+  if x is None or isinstance(x, bool) or not isinstance(x, (int, float)):
+    return None
+  return float(x) if math.isfinite(x) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+  """How a trial ended: the content of its result.json (DESIGN.md §4)."""
+  status: str
+  steps: int
+  final: Mapping[str, Mapping[str, float | None]]  # split -> metric -> value (None: NaN)
+  steps_to_target: int | None = None
+  wall_time_s: float = 0.0
+  error: str | None = None
+
+  def __post_init__(self):
+    if self.status not in RESULT_STATUSES:
+      raise ValueError(f"status: {self.status!r} is not one of {RESULT_STATUSES}")
+
+  @property
+  def finished(self) -> bool:
+    """An outcome of the optimizer (completed or diverged): never run again."""
+    return self.status in FINISHED
+
+  def to_json(self) -> dict:
+    final = {split: {k: _finite_or_none(v) for k, v in sorted(m.items())}
+             for split, m in sorted(self.final.items())}
+    return {"status": self.status, "steps": int(self.steps), "final": final,
+            "steps_to_target": None if self.steps_to_target is None
+            else int(self.steps_to_target),
+            "wall_time_s": round(float(self.wall_time_s), 3), "error": self.error}
+
+  @classmethod
+  def from_json(cls, obj: Any) -> "Result":
+    """ValueError (naming the field) unless `obj` has result.json's shape."""
+    if not isinstance(obj, dict):
+      raise ValueError(f"not a JSON object: {type(obj).__name__}")
+    status = obj.get("status")
+    if status not in RESULT_STATUSES:
+      raise ValueError(f"status: {status!r} is not one of {RESULT_STATUSES}")
+    steps = obj.get("steps", 0)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+      raise ValueError(f"steps: {steps!r} is not a step count")
+    final = obj.get("final") or {}
+    if not isinstance(final, dict) or not all(isinstance(m, dict) for m in final.values()):
+      raise ValueError("final: not a mapping split -> metric -> value")
+    for split, m in final.items():
+      for k, v in m.items():
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+          raise ValueError(f"final.{split}.{k}: {v!r} is not a number")
+    stt = obj.get("steps_to_target")
+    if stt is not None and (isinstance(stt, bool) or not isinstance(stt, int)):
+      raise ValueError(f"steps_to_target: {stt!r} is not a step")
+    wall = obj.get("wall_time_s", 0.0)
+    if isinstance(wall, bool) or not isinstance(wall, (int, float)):
+      raise ValueError(f"wall_time_s: {wall!r} is not a number")
+    error = obj.get("error")
+    return cls(status=status, steps=steps, final=final, steps_to_target=stt,
+               wall_time_s=float(wall), error=None if error is None else str(error))
+
+  def value(self, split: str, metric: str) -> float | None:
+    """A final metric of a completed trial (None otherwise, or when not finite)."""
+    if self.status != COMPLETED:
+      return None
+    return _finite_or_none((self.final.get(split) or {}).get(metric))
+
+
+def write_result(tdir: str, result: Result) -> None:
+  write_json_atomic(os.path.join(tdir, RESULT), result.to_json())
+
+
+def read_result(tdir: epath.PathLike) -> Result | None:
+  """The trial's Result; None without result.json; DamagedFileError if it cannot be read."""
+  path = epath.Path(tdir) / RESULT
+  try:
+    obj = read_json(path)
+  except FileNotFoundError:
+    return None
+  try:
+    return Result.from_json(obj)
+  except ValueError as e:
+    raise DamagedFileError(path, f"not a result ({e})") from e
+
+
+def failed_result(error: str, *, steps: int = 0, wall_time_s: float = 0.0) -> Result:
+  """The result of a trial that the infrastructure could not finish."""
+  return Result(FAILED, steps, {}, None, wall_time_s, error)
+
+
+# ---- the manifest ----
+
+def read_manifest(study_dir: epath.PathLike) -> dict:
+  """The parsed, checked study.json; BadInputError naming the file (or the bad entry)."""
+  path = epath.Path(study_dir) / MANIFEST
+  try:
+    manifest = read_json(path)
+  except FileNotFoundError:
+    raise BadInputError(f"{path}: no study here (no {MANIFEST})") from None
+  except DamagedFileError as e:
+    raise BadInputError(f"{path}: corrupt study manifest ({e.reason})") from e
+  if not isinstance(manifest, dict) or not isinstance(manifest.get("trials"), list):
+    raise BadInputError(f"{path}: corrupt study manifest (no 'trials' list)")
+  manifest.setdefault("config", {})
+  if not isinstance(manifest["config"], dict):
+    raise BadInputError(f"{path}: corrupt study manifest ('config' is not an object)")
+  seen = set()
+  for i, t in enumerate(manifest["trials"]):
+    if not isinstance(t, dict) or not {"optimizer", "index"} <= set(t):
+      raise BadInputError(f"{path}: corrupt study manifest (trials[{i}] lacks 'optimizer' "
+                          "or 'index')")
+    t.setdefault("id", f"{t['optimizer']}/{t['index']}")
+    tid = check_trial_id(t["id"], f"{path}: trials[{i}].id")
+    if tid != f"{t['optimizer']}/{t['index']}":
+      raise BadInputError(f"{path}: trials[{i}].id {tid!r} disagrees with its optimizer "
+                          f"and index")
+    if tid in seen:
+      raise BadInputError(f"{path}: trials[{i}].id {tid!r} is listed twice")
+    seen.add(tid)
+    if not isinstance(t.get("hparams", {}), dict):
+      raise BadInputError(f"{path}: trials[{i}].hparams is not an object")
+  return manifest
+
+
+def write_manifest(study_dir: str, manifest: dict) -> None:
+  os.makedirs(study_dir, exist_ok=True)
+  write_json_atomic(os.path.join(study_dir, MANIFEST), manifest, indent=1)
+
+
+def trial_ids(manifest: dict) -> list[str]:
+  return [t["id"] for t in manifest["trials"]]
+
+
+def target_of(manifest: dict) -> tuple[str, str]:
+  """(split, metric) of the study's target, e.g. ("validation", "error")."""
+  target = (manifest.get("config") or {}).get("base", {}).get("target") or {}
+  return target.get("split", "validation"), target.get("metric", "error")
+
+
+def better(a: float, b: float | None, metric: str) -> bool:
+  return b is None or (a > b if metric in HIGHER_IS_BETTER else a < b)
