@@ -31,7 +31,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from optcompare.analysis.load import FINISHED, LOST
+from optcompare.analysis.load import LOST
+from optcompare.studydir import RESULT_STATUSES
 
 QUANTILES = (("p5", 5.0), ("median", 50.0), ("p95", 95.0))
 
@@ -59,7 +60,7 @@ def metric_column(metric: str, split: str = "validation") -> str:
 def outcomes(df: pd.DataFrame, metric: str, optimizer: str) -> tuple[np.ndarray, np.ndarray]:
   """(validation, test) arrays of one optimizer's finished trials, ordered by index; lost
   trials have validation = +inf and test = +inf."""
-  rows = df[(df["optimizer"] == optimizer) & df["status"].isin(FINISHED)]
+  rows = df[(df["optimizer"] == optimizer) & df["status"].isin(RESULT_STATUSES)]
   rows = rows.sort_values("index", kind="stable")
   vcol, tcol = metric_column(metric, "validation"), metric_column(metric, "test")
   if vcol not in df.columns:

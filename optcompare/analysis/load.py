@@ -1,8 +1,10 @@
 """Reading a study directory (or its committed table) into pandas. Files only.
 
 A study directory (DESIGN.md §4) holds `study.json` (the manifest) and one trial directory per
-manifest entry under `trials/<optimizer>/<index>/`. All I/O goes through `etils.epath`, so
-local paths and gs:// (or other remote) paths both work.
+manifest entry under `trials/<optimizer>/<index>/`. Its layout, trial ids, result.json and
+status words are `optcompare.studydir`'s: this module only turns them into tables, so a
+hand-edited study.json whose ids point outside the study is refused there (BadInputError).
+All I/O goes through `etils.epath`, so local paths and gs:// (or other remote) paths both work.
 
 Trial status, as reported by `load_study`:
   completed | diverged | failed   from the trial's result.json;
@@ -27,11 +29,14 @@ import pandas as pd
 from etils import epath
 
 from optcompare import errors
+from optcompare import studydir
 
-MANIFEST = "study.json"
-TABLE = "trials.csv"
-FINISHED = ("completed", "diverged", "failed")
-LOST = ("diverged", "failed")
+MANIFEST = studydir.MANIFEST
+TABLE = studydir.TABLE
+# Statuses that count in best-of-K as lost draws (the bootstrap's, until failed is left out).
+LOST = (studydir.DIVERGED, studydir.FAILED)
+# The analysis reads study.json as everyone else does (epath-capable, trial ids validated).
+read_manifest = studydir.read_manifest
 
 _log = logging.getLogger(__name__)
 
@@ -61,33 +66,6 @@ def _warn(root: epath.Path, issues: Sequence[str]) -> None:
     warnings.warn(message, StudyFileWarning, stacklevel=3)
 
 
-def read_manifest(directory: epath.PathLike) -> dict[str, Any]:
-  """Returns the parsed study.json; BadInputError naming the file if missing or corrupt."""
-  path = epath.Path(directory) / MANIFEST
-  try:
-    text = path.read_text()
-  except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
-    raise errors.BadInputError(f"{path}: study manifest not found") from e
-  except OSError as e:
-    raise errors.BadInputError(f"{path}: cannot read study manifest ({e})") from e
-  try:
-    manifest = json.loads(text)
-  except (json.JSONDecodeError, UnicodeDecodeError) as e:
-    raise errors.BadInputError(f"{path}: corrupt study manifest (invalid JSON: {e})") from e
-  if not isinstance(manifest, dict) or not isinstance(manifest.get("trials"), list):
-    raise errors.BadInputError(f"{path}: corrupt study manifest (no 'trials' list)")
-  for i, t in enumerate(manifest["trials"]):
-    if not isinstance(t, dict) or not {"optimizer", "index"} <= set(t):
-      raise errors.BadInputError(
-          f"{path}: corrupt study manifest (trials[{i}] lacks 'optimizer' or 'index')")
-  manifest.setdefault("config", {})
-  return manifest
-
-
-def trial_dir(directory: epath.PathLike, optimizer: str, index: int) -> epath.Path:
-  return epath.Path(directory) / "trials" / str(optimizer) / str(int(index))
-
-
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
   if isinstance(value, dict):
     for k, v in value.items():
@@ -108,39 +86,41 @@ def _number(x: Any) -> Any:
 
 
 def _read_trial(root: epath.Path, entry: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+  """One trial's row from its manifest entry and its directory (result.json, claim files)."""
   issues: list[str] = []
-  opt, index = str(entry["optimizer"]), int(entry["index"])
   row: dict[str, Any] = {
-      "trial_id": entry.get("id", f"{opt}/{index}"), "optimizer": opt, "index": index,
+      "trial_id": entry["id"], "optimizer": str(entry["optimizer"]),
+      "index": int(entry["index"]),
   }
   hp: dict[str, Any] = {}
   _flatten("hp", entry.get("hparams") or {}, hp)
   row.update(hp)
-  tdir = trial_dir(root, opt, index)
-  result_path = tdir / "result.json"
-  result = None
-  status = None
-  if result_path.exists():
-    try:
-      result = json.loads(result_path.read_text())
-      if not isinstance(result, dict) or result.get("status") not in FINISHED:
-        raise ValueError(f"unknown status {result.get('status') if isinstance(result, dict) else result!r}")
-    except (ValueError, UnicodeDecodeError) as e:
-      _note(issues, root, result_path, f"corrupt or truncated result.json skipped ({e})")
-      result, status = None, "corrupt"
-  if result is not None:
-    status = result["status"]
-    final: dict[str, Any] = {}
-    _flatten("final", result.get("final") or {}, final)
-    row.update({k: _number(v) for k, v in final.items()})
-    row["steps_to_target"] = _number(result.get("steps_to_target"))
-    row["steps"] = _number(result.get("steps"))
-    row["wall_time_s"] = _number(result.get("wall_time_s"))
-    row["message"] = result.get("error") or ""
-  elif status is None:
-    status = "running" if any((tdir / name).exists() for name in _STARTED) else "pending"
-  row["status"] = status
+  tdir = studydir.trial_path(root, entry["id"])
+  try:
+    result = studydir.read_result(tdir)
+  except studydir.DamagedFileError as e:
+    _note(issues, root, tdir / studydir.RESULT,
+          f"corrupt or truncated result.json skipped ({e.reason})")
+    row["status"] = "corrupt"
+    return row, issues
+  if result is None:
+    started = any((tdir / name).exists() for name in _STARTED)
+    row["status"] = studydir.RUNNING if started else studydir.PENDING
+    return row, issues
+  row.update(_result_columns(result))
   return row, issues
+
+
+def _result_columns(result: studydir.Result) -> dict[str, Any]:
+  """status, final.<split>.<metric> (None -> NaN), steps_to_target, steps, wall_time_s and
+  message of a result.json."""
+  final: dict[str, Any] = {}
+  _flatten("final", dict(result.final), final)
+  columns = {k: _number(v) for k, v in final.items()}
+  columns.update(status=result.status, steps_to_target=_number(result.steps_to_target),
+                 steps=_number(result.steps), wall_time_s=_number(result.wall_time_s),
+                 message=result.error or "")
+  return columns
 
 
 def _ordered_columns(columns: Iterable[str]) -> list[str]:
@@ -193,7 +173,8 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
   df = df[_ordered_columns(df.columns)]
   if len(df):
     df = df.astype({"index": int})
-    df["message"] = df["message"].fillna("").astype(str)
+    # (a table whose messages are all empty reads them back as a float column of NaN)
+    df["message"] = df["message"].astype(object).fillna("").astype(str)
   for col in ("steps_to_target", "steps", "wall_time_s"):
     df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
   return df.reset_index(drop=True)
@@ -223,7 +204,7 @@ def read_table(path: epath.PathLike) -> pd.DataFrame:
 
 
 def has_trials(directory: epath.PathLike) -> bool:
-  return (epath.Path(directory) / "trials").exists()
+  return studydir.trials_root(directory).exists()
 
 
 def load_table(directory: epath.PathLike) -> pd.DataFrame:
@@ -242,7 +223,7 @@ def load_table(directory: epath.PathLike) -> pd.DataFrame:
 def _read_metrics(root: epath.Path, trial_id: str, opt: str, index: int
                   ) -> tuple[list[dict[str, Any]], list[str]]:
   issues: list[str] = []
-  path = trial_dir(root, opt, index) / "metrics.jsonl"
+  path = studydir.trial_path(root, trial_id) / studydir.METRICS
   if not path.exists():
     return [], issues
   try:
@@ -278,8 +259,7 @@ def load_curves(directory: epath.PathLike, trial_ids: Sequence[str] | None = Non
   and reported. Should a (step, split) repeat, the last line wins."""
   root = epath.Path(directory)
   manifest = read_manifest(root)
-  entries = [(t.get("id", f"{t['optimizer']}/{int(t['index'])}"), str(t["optimizer"]),
-              int(t["index"])) for t in manifest["trials"]]
+  entries = [(t["id"], str(t["optimizer"]), int(t["index"])) for t in manifest["trials"]]
   if trial_ids is not None:
     wanted = list(trial_ids)
     known = {e[0] for e in entries}

@@ -7,7 +7,6 @@ committed study table) gives the same tables; only the curves figure is skipped.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 from typing import Any, Mapping, Sequence
@@ -18,6 +17,7 @@ import pandas as pd
 from etils import epath
 
 from optcompare import errors
+from optcompare import studydir
 from optcompare.analysis import bootstrap as bootstrap_lib
 from optcompare.analysis import containment
 from optcompare.analysis import diagnostics
@@ -75,10 +75,9 @@ def study_target(directory: epath.Path, config: Mapping[str, Any], df: pd.DataFr
   if load.has_trials(directory) and len(df):  # fall back on the first trial's config.json
     r = df.iloc[0]
     try:
-      cfg = json.loads((load.trial_dir(directory, r["optimizer"], r["index"])
-                        / "config.json").read_text())
-      return cfg.get("target")
-    except (OSError, ValueError):
+      cfg = studydir.read_json(studydir.trial_path(directory, r["trial_id"]) / studydir.CONFIG)
+      return cfg.get("target") if isinstance(cfg, dict) else None
+    except (OSError, ValueError):  # absent or damaged (DamagedFileError is a ValueError)
       return None
   return None
 
@@ -107,7 +106,7 @@ class _Study:
 
   def __init__(self, directory: epath.PathLike, num_resamples: int, seed: int):
     self.dir = epath.Path(directory)
-    self.manifest = load.read_manifest(self.dir)
+    self.manifest = studydir.read_manifest(self.dir)
     self.config = self.manifest.get("config") or {}
     self.table = load.load_table(self.dir)  # as loaded: what trials.csv holds
     self.df = self.table.copy()
@@ -287,15 +286,15 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
   other = _Study(epath.Path(compare), num_resamples, seed) if compare is not None else None
   if other is not None and f"final.validation.{study.metric}" not in other.df.columns:
     raise errors.BadInputError(
-        f"{other.dir / load.MANIFEST}: no final.validation.{study.metric} to compare on")
+        f"{other.dir / studydir.MANIFEST}: no final.validation.{study.metric} to compare on")
   for w in study.warnings:
     _log.warning("search-space boundary: %s", w.message())
   out = epath.Path(out) if out is not None else workdir / "analysis"
   out.mkdir(parents=True, exist_ok=True)
 
-  load.save_table(study.table, out / load.TABLE)
-  if (out / load.MANIFEST) != (workdir / load.MANIFEST):
-    (out / load.MANIFEST).write_text((workdir / load.MANIFEST).read_text())
+  load.save_table(study.table, out / studydir.TABLE)
+  if (out / studydir.MANIFEST) != (workdir / studydir.MANIFEST):
+    (out / studydir.MANIFEST).write_text((workdir / studydir.MANIFEST).read_text())
 
   m = study.metric
   figs: list[tuple[str, str]] = []
@@ -392,7 +391,7 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
 def summary(workdir: epath.PathLike) -> str:
   """A few lines for the end of a sweep: status counts, best per optimizer, warnings."""
   workdir = epath.Path(workdir)
-  manifest = load.read_manifest(workdir)
+  manifest = studydir.read_manifest(workdir)
   config = manifest.get("config") or {}
   df = load.load_table(workdir)
   metric = study_metric(config, df)

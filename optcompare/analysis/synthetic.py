@@ -1,97 +1,64 @@
-"""A synthetic study directory, laid out exactly as `optcompare sweep` writes one.
+"""A synthetic study directory, written by the producer's own code: no training happens.
 
-For tests, the notebook's demo mode and documentation: no training happens. Each trial's final
-validation error is a smooth function of its hyperparameters (a bowl in log learning rate with
-its minimum inside the search space) plus noise; trials whose learning rate is far too large
-diverge. Curves decay towards the final value. Layout (DESIGN.md §4, "Study directory"):
+For tests, the notebook's demo mode and documentation. Only the numbers are made up; the files
+are the ones `optcompare sweep` writes (DESIGN.md §4, "Study directory"):
 
-  <dir>/study.json
-  <dir>/trials/<optimizer>/<index>/config.json
-  <dir>/trials/<optimizer>/<index>/metrics.jsonl
-  <dir>/trials/<optimizer>/<index>/result.json
+  <dir>/study.json                               optcompare.study.make_manifest of a real
+                                                 study config, via studydir.write_manifest
+  <dir>/trials/<optimizer>/<index>/config.json   the resolved trial config (as train writes it)
+  <dir>/trials/<optimizer>/<index>/metrics.jsonl in metrics.MetricsLog's line format
+  <dir>/trials/<optimizer>/<index>/result.json   studydir.write_result(studydir.Result(...))
+
+The study config is the Choi et al. Fashion-MNIST study's `smoke` arg with the optimizers, trial
+count, seed, step budget and target overridden, so `optcompare.study.validate` accepts the
+manifest and `make_manifest(study_config(...))` reproduces it. Each trial's final validation
+error is a smooth function of its hyperparameters (a bowl in log learning rate with its minimum
+inside the search space) plus seeded noise; trials whose learning rate is far too large
+diverge. Curves decay towards the final value.
+
+Writing a study imports optcompare.study (and so JAX, to build each trial's optimizer as
+`validate` does); importing this module does not, so the analysis package stays free of JAX.
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
+import os
 from typing import Any, Sequence
 
 import numpy as np
 from etils import epath
 
-# Search spaces in the study-config format (see optcompare/analysis/diagnostics.py).
-_LR = {"scale": "log", "min": 1e-4, "max": 10.0}
-_DECAY = {"scale": "linear", "min": 0.001, "max": 0.1}
-SEARCH_SPACES: dict[str, dict[str, dict[str, Any]]] = {
-    "sgd": {"learning_rate": _LR, "decay_factor": _DECAY},
-    "momentum": {
-        "learning_rate": _LR,
-        "momentum": {"scale": "one_minus_log", "min": 0.9, "max": 0.999},
-        "decay_factor": _DECAY,
-    },
-    "nesterov": {
-        "learning_rate": _LR,
-        "momentum": {"scale": "one_minus_log", "min": 0.9, "max": 0.999},
-        "decay_factor": _DECAY,
-    },
-    "rmsprop": {
-        "learning_rate_over_sqrt_epsilon": {"scale": "log", "min": 1e-2, "max": 1e4},
-        "epsilon": {"scale": "log", "min": 1e-10, "max": 1e-2},
-        "learning_rate": {"scale": "derived", "of": "learning_rate_over_sqrt_epsilon",
-                          "times": "epsilon", "power": 0.5},
-        "momentum": {"scale": "one_minus_log", "min": 0.9, "max": 0.999},
-        "rho": {"scale": "choice", "values": [0.9, 0.99, 0.999]},
-        "decay_factor": _DECAY,
-    },
-    "adam": {
-        "learning_rate_over_epsilon": {"scale": "log", "min": 1e-2, "max": 1e4},
-        "epsilon": {"scale": "log", "min": 1e-10, "max": 1e-2},
-        "learning_rate": {"scale": "derived", "of": "learning_rate_over_epsilon",
-                          "times": "epsilon", "power": 1.0},
-        "beta1": {"scale": "one_minus_log", "min": 0.9, "max": 0.999},
-        "beta2": {"scale": "fixed", "value": 0.999},
-        "decay_factor": _DECAY,
-    },
-}
-SEARCH_SPACES["nadam"] = copy.deepcopy(SEARCH_SPACES["adam"])
+from optcompare import studydir
 
 # Where each optimizer's synthetic optimum of log10(learning_rate) lies, and its floor error.
-_OPTIMA = {"sgd": (-0.5, 0.090), "momentum": (-1.5, 0.082), "nesterov": (-1.5, 0.081),
-           "rmsprop": (-3.0, 0.080), "adam": (-3.0, 0.079), "nadam": (-3.0, 0.078)}
+OPTIMA = {"sgd": (-0.5, 0.090), "momentum": (-1.5, 0.082), "nesterov": (-1.5, 0.081),
+          "rmsprop": (-3.0, 0.080), "adam": (-3.0, 0.079), "nadam": (-3.0, 0.078)}
+# A trial diverges when its log10 learning rate lies this far above its optimizer's optimum.
+DIVERGE_ABOVE = 2.0
 
 
-def _sample(space: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-  hp: dict[str, Any] = {}
-  for name, spec in space.items():
-    scale = spec["scale"]
-    if scale == "log":
-      hp[name] = float(10 ** rng.uniform(math.log10(spec["min"]), math.log10(spec["max"])))
-    elif scale == "linear":
-      hp[name] = float(rng.uniform(spec["min"], spec["max"]))
-    elif scale == "one_minus_log":
-      lo, hi = math.log10(1 - spec["max"]), math.log10(1 - spec["min"])
-      hp[name] = float(1 - 10 ** rng.uniform(lo, hi))
-    elif scale == "choice":
-      hp[name] = spec["values"][int(rng.integers(len(spec["values"])))]
-    elif scale == "fixed":
-      hp[name] = spec["value"]
-  for name, spec in space.items():
-    if spec["scale"] == "derived":
-      hp[name] = float(hp[spec["of"]] * hp[spec["times"]] ** spec.get("power", 1.0))
-  return hp
-
-
-def base_config(num_train_steps: int = 100, target_value: float = 0.12) -> dict[str, Any]:
-  """A trial config (the resolved ConfigDict as a dict), as in configs/workloads/."""
-  return {
-      "workload": "synthetic_image", "seed": 0, "batch_size": 32, "eval_batch_size": 128,
-      "num_train_steps": num_train_steps, "eval_every_steps": max(1, num_train_steps // 10),
-      "checkpoint_every_steps": num_train_steps, "log_every_steps": max(1, num_train_steps // 10),
-      "optimizer": {"name": "adam", "hparams": {}, "schedule": {"name": "linear_decay"}},
-      "dataset": {"name": "synthetic", "data_dir": None, "synthetic": True},
-      "target": {"metric": "error", "split": "validation", "value": target_value},
-  }
+def study_config(optimizers: Sequence[str] = ("sgd", "momentum", "adam"), num_trials: int = 12,
+                 seed: int = 0, num_train_steps: int = 100, target_value: float = 0.12):
+  """The study config a synthetic study is the manifest of: a locked copy of the choi2019
+  Fashion-MNIST `smoke` config, trimmed to `optimizers`, with these fields overridden."""
+  from configs.studies.choi2019 import fashion_mnist_simple_cnn  # pylint: disable=g-import-not-at-top
+  smoke = fashion_mnist_simple_cnn.get_config("smoke")
+  unknown = [o for o in optimizers if o not in smoke.optimizers or o not in OPTIMA]
+  if unknown:
+    raise ValueError(f"optimizers: no synthetic study for {unknown} (known: {list(OPTIMA)})")
+  config = smoke.copy_and_resolve_references()
+  with config.unlocked():
+    config.optimizers = list(optimizers)
+    config.search_spaces = {o: smoke.search_spaces[o].to_dict() for o in optimizers}
+    config.num_trials = num_trials
+    config.seed = seed
+    config.base.num_train_steps = num_train_steps
+    config.base.eval_every_steps = max(1, num_train_steps // 10)
+    config.base.checkpoint_every_steps = num_train_steps
+    config.base.target.value = target_value
+  config.lock()
+  return config
 
 
 def write_synthetic_study(
@@ -103,69 +70,73 @@ def write_synthetic_study(
     *,
     noise: float = 0.004,
     curves: bool = True,
+    target_value: float = 0.12,
 ) -> epath.Path:
-  """Writes a complete synthetic study directory; returns its path."""
-  directory = epath.Path(directory)
+  """Writes a complete synthetic study directory (a local path); returns its path."""
+  from optcompare import study  # pylint: disable=g-import-not-at-top  (JAX: see the docstring)
+  config = study_config(optimizers, num_trials, seed, num_train_steps, target_value)
+  manifest = study.make_manifest(config)
+  root = os.fspath(directory)
+  studydir.write_manifest(root, manifest)
   rng = np.random.default_rng(seed)
-  base = base_config(num_train_steps)
-  spaces = {o: copy.deepcopy(SEARCH_SPACES[o]) for o in optimizers}
-  trials = []
-  (directory / "trials").mkdir(parents=True, exist_ok=True)
-  for opt in optimizers:
-    lr_opt, floor = _OPTIMA[opt]
-    for index in range(num_trials):
-      hp = _sample(spaces[opt], rng)
-      trials.append({"id": f"{opt}/{index}", "optimizer": opt, "index": index, "hparams": hp})
-      log_lr = math.log10(hp["learning_rate"])
-      config = copy.deepcopy(base)
-      config["optimizer"]["name"] = opt
-      config["optimizer"]["hparams"] = {k: v for k, v in hp.items()
-                                        if k in ("learning_rate", "momentum", "rho", "beta1",
-                                                 "beta2", "epsilon")}
-      config["optimizer"]["schedule"]["decay_factor"] = hp.get("decay_factor")
-      tdir = directory / "trials" / opt / str(index)
-      tdir.mkdir(parents=True, exist_ok=True)
-      tdir.joinpath("config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
-      diverged = log_lr > lr_opt + 2.0
-      final_val = floor + 0.02 * (log_lr - lr_opt) ** 2 + abs(rng.normal(0.0, noise))
-      final_val = min(final_val, 0.9)
-      final_test = final_val + rng.normal(0.002, noise / 2)
-      every = base["eval_every_steps"]
-      lines, steps_to_target, last_step = [], None, num_train_steps
-      for step in range(every, num_train_steps + 1, every):
-        frac = step / num_train_steps
-        if diverged and frac > 0.3:
-          lines.append({"step": step, "split": "train", "loss": float("nan"),
-                        "wall_time_s": 0.01 * step})
-          last_step = step
-          break
-        val = final_val + (0.9 - final_val) * math.exp(-5 * frac) - 0.9 * math.exp(-5)
-        val = max(val, final_val)
-        tst = val + (final_test - final_val)
-        lines.append({"step": step, "split": "train", "loss": 2.3 * val, "error": 0.9 * val,
-                      "wall_time_s": 0.01 * step})
-        lines.append({"step": step, "split": "validation", "loss": 2.5 * val, "error": val,
-                      "wall_time_s": 0.01 * step})
-        lines.append({"step": step, "split": "test", "loss": 2.5 * tst, "error": tst,
-                      "wall_time_s": 0.01 * step})
-        if steps_to_target is None and val <= base["target"]["value"]:
-          steps_to_target = step
-      if curves:
-        tdir.joinpath("metrics.jsonl").write_text(
-            "".join(json.dumps(line) + "\n" for line in lines))
-      if diverged:
-        result = {"status": "diverged", "steps": last_step, "final": {},
-                  "steps_to_target": None, "wall_time_s": 0.01 * last_step,
-                  "error": f"non-finite training loss at step {last_step}"}
-      else:
-        result = {"status": "completed", "steps": num_train_steps,
-                  "final": {"validation": {"loss": 2.5 * final_val, "error": final_val},
-                            "test": {"loss": 2.5 * final_test, "error": final_test}},
-                  "steps_to_target": steps_to_target, "wall_time_s": 0.01 * num_train_steps,
-                  "error": None}
-      tdir.joinpath("result.json").write_text(json.dumps(result, indent=2, sort_keys=True))
-  study_config = {"base": base, "seed": seed, "num_trials": num_trials,
-                  "search_spaces": spaces}
-  manifest = {"config": study_config, "seed": seed, "trials": trials}
-  directory.joinpath("study.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-  return directory
+  base = manifest["config"]["base"]
+  for trial in manifest["trials"]:
+    tdir = studydir.trial_dir(root, trial["id"])
+    os.makedirs(tdir, exist_ok=True)
+    resolved = study.trial_config(manifest, trial["id"]).to_json_best_effort(sort_keys=True)
+    studydir.write_json_atomic(os.path.join(tdir, studydir.CONFIG), json.loads(resolved))
+    lines, result = fabricate(trial, base, rng, noise)
+    if curves:
+      write_metrics(tdir, lines)
+    studydir.write_result(tdir, result)
+  return epath.Path(directory)
+
+
+def fabricate(trial: dict[str, Any], base: dict[str, Any], rng: np.random.Generator,
+              noise: float) -> tuple[list[dict[str, Any]], studydir.Result]:
+  """(metrics lines, result) of one trial: how good it is depends on its learning rate only,
+  so the best trials sit where OPTIMA says and the analysis has something to find."""
+  lr_opt, floor = OPTIMA[trial["optimizer"]]
+  log_lr = math.log10(trial["hparams"]["learning_rate"])
+  diverged = log_lr > lr_opt + DIVERGE_ABOVE
+  final_val = min(floor + 0.02 * (log_lr - lr_opt) ** 2 + abs(rng.normal(0.0, noise)), 0.9)
+  final_test = final_val + rng.normal(0.002, noise / 2)
+  steps, every = base["num_train_steps"], base["eval_every_steps"]
+  target = base["target"]
+  lines, steps_to_target = [], None
+  for step in range(every, steps + 1, every):
+    if diverged and step / steps > 0.3:
+      lines.append(_line(step, "train", {"loss": math.nan}))
+      return lines, studydir.Result(
+          studydir.DIVERGED, step, {}, None, 0.01 * step,
+          f"non-finite training loss at step {step}")
+    val = _curve(final_val, step / steps)
+    tst = val + (final_test - final_val)
+    lines.append(_line(step, "train", {"loss": 2.3 * val, "error": 0.9 * val}))
+    lines.append(_line(step, "validation", {"loss": 2.5 * val, "error": val}))
+    lines.append(_line(step, "test", {"loss": 2.5 * tst, "error": tst}))
+    if steps_to_target is None and val <= target["value"]:
+      steps_to_target = step
+  final = {"validation": {"loss": 2.5 * final_val, "error": final_val},
+           "test": {"loss": 2.5 * final_test, "error": final_test}}
+  return lines, studydir.Result(studydir.COMPLETED, steps, final, steps_to_target,
+                                0.01 * steps, None)
+
+
+def _curve(final: float, frac: float) -> float:
+  """A validation error that starts near 0.9 and decays to `final` at the end of training."""
+  return max(final + (0.9 - final) * math.exp(-5 * frac) - 0.9 * math.exp(-5), final)
+
+
+def _line(step: int, split: str, metrics: dict[str, float]) -> dict[str, Any]:
+  """One metrics.jsonl record as MetricsLog.write makes it (non-finite values are null)."""
+  record: dict[str, Any] = {"step": step, "split": split}
+  record.update({k: v if math.isfinite(v) else None for k, v in sorted(metrics.items())})
+  record["wall_time_s"] = round(0.01 * step, 3)
+  return record
+
+
+def write_metrics(tdir: str, lines: Sequence[dict[str, Any]]) -> None:
+  """metrics.jsonl in DESIGN.md §4's format (studydir has no metrics writer: train appends)."""
+  with open(os.path.join(tdir, studydir.METRICS), "w", encoding="utf-8") as f:
+    f.writelines(json.dumps(line) + "\n" for line in lines)

@@ -1,8 +1,9 @@
 """Fixtures for the analysis tests: synthetic study directories laid out per DESIGN.md §4.
 
-study.json (manifest: config with base / seed / num_trials / search_spaces, seed, trials) and
-trials/<optimizer>/<index>/{config.json, metrics.jsonl, result.json}, written by
-optcompare.analysis.synthetic (test_analysis_load.py checks the layout file by file).
+study.json (optcompare.study.make_manifest of a real study config) and
+trials/<optimizer>/<index>/{config.json, metrics.jsonl, result.json} (result.json through
+studydir.write_result), written by optcompare.analysis.synthetic with made-up numbers
+(test_analysis_load.py checks the layout file by file, and that the sweep would accept it).
 """
 import pytest
 
@@ -13,7 +14,7 @@ from optcompare.analysis import synthetic
 def make_study(tmp_path):
   """Factory: make_study(name="study", **kw) -> path of a fresh synthetic study directory.
   Keyword arguments go to synthetic.write_synthetic_study (optimizers, num_trials, seed,
-  num_train_steps, noise, curves)."""
+  num_train_steps, noise, curves, target_value)."""
   def make(name="study", **kw):
     return synthetic.write_synthetic_study(tmp_path / name, **kw)
   return make

@@ -37,6 +37,22 @@ def test_fixture_layout_follows_design(study_dir):
       assert rec["split"] in ("train", "validation", "test")
 
 
+def test_fixture_is_what_the_sweep_writes(study_dir):
+  """study.json is make_manifest of a real study config that `validate` accepts, so a sweep
+  on that config would take the directory as its own; config.json is each trial's config."""
+  from optcompare import study
+  from optcompare.analysis import synthetic
+  config = synthetic.study_config(("sgd", "momentum", "adam"), num_trials=8)
+  manifest = json.loads((study_dir / "study.json").read_text())
+  assert study.make_manifest(config) == manifest
+  assert study.validate(manifest["config"])[0] == manifest["config"]
+  assert not study.check_workdir(str(study_dir), manifest)  # the same study: nothing to write
+  for t in manifest["trials"]:
+    resolved = study.trial_config(manifest, t["id"]).to_json_best_effort(sort_keys=True)
+    tdir = study_dir / "trials" / t["optimizer"] / str(t["index"])
+    assert json.loads((tdir / "config.json").read_text()) == json.loads(resolved)
+
+
 def test_load_study_columns_and_values(study_dir):
   df = load_study(study_dir)
   assert len(df) == 24
@@ -146,8 +162,26 @@ def test_load_curves_unknown_trial(study_dir):
 
 
 def test_missing_manifest_raises_bad_input(tmp_path):
-  with pytest.raises(errors.BadInputError, match=r"study.json: study manifest not found"):
+  with pytest.raises(errors.BadInputError, match=r"study.json: no study here"):
     load_study(tmp_path)
+
+
+@pytest.mark.parametrize("entry", [
+    {"id": "../../x/0", "optimizer": "sgd", "index": 0},
+    {"optimizer": "../../x", "index": 0},             # the id defaults to ../../x/0
+    {"id": "sgd/0", "optimizer": "../x", "index": 0},  # the id disagrees with its path
+])
+def test_manifest_ids_never_lead_outside_the_study(study_dir, tmp_path, entry):
+  """A hand-edited study.json is refused before any trial file is read, by every reader."""
+  outside = tmp_path / "x" / "0"
+  outside.mkdir(parents=True)
+  (outside / "result.json").write_text('{"status": "completed"}')
+  manifest = json.loads((study_dir / "study.json").read_text())
+  manifest["trials"][0] = dict(entry, hparams={})
+  (study_dir / "study.json").write_text(json.dumps(manifest))
+  for read in (load_study, load_curves, load.load_table):
+    with pytest.raises(errors.BadInputError, match=r"study.json: trials\[0\]"):
+      read(study_dir)
 
 
 @pytest.mark.parametrize("text", ["{\"trials\": [", "[]", "{\"trials\": [{\"id\": 1}]}"])

@@ -7,6 +7,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from optcompare import studydir
 from optcompare.analysis import analyze
 from optcompare.analysis import load_study
 from optcompare.analysis import summary
@@ -58,7 +59,7 @@ def test_analyze_writes_every_output(analyzed):
   for name in figures:
     assert f"]({name})" in report
   assert "| adam | 9 (" in headline and "| sgd | 10 (0 lost)" in headline  # adam/9 running
-  assert headline.startswith("synthetic_image: best-of-8 error")
+  assert headline.startswith("fashion_mnist_simple_cnn: best-of-8 error")
   assert "running" in _section(report, "Trial status")  # metrics, no result.json
   assert str(a) not in report  # no absolute paths
   assert "| rank in full | " in report and "rank in lr_only" in report
@@ -106,7 +107,6 @@ def test_analyze_reports_damaged_files(make_study, recwarn):
 
 
 def test_analyze_before_any_trial_finished_and_all_diverged(make_study):
-  import json
   d = make_study("fresh", optimizers=("sgd", "momentum"), num_trials=3)
   for p in d.glob("trials/*/*/result.json"):
     p.unlink()
@@ -115,9 +115,8 @@ def test_analyze_before_any_trial_finished_and_all_diverged(make_study):
   assert "| sgd | 0 (0 lost) | — [—, —] |" in analyze(d)
   assert summary(d).startswith("6 trials: 6 pending")
   for p in d.glob("trials/*/*"):
-    (p / "result.json").write_text(json.dumps(
-        {"status": "diverged", "steps": 3, "final": {}, "steps_to_target": None,
-         "wall_time_s": 1.0, "error": "loss is NaN"}))
+    studydir.write_result(str(p), studydir.Result(studydir.DIVERGED, 3, {}, None, 1.0,
+                                                  "loss is NaN"))
   assert "| momentum | 3 (3 lost) | inf [inf, inf] |" in analyze(d)
   report = (d / "analysis" / "report.md").read_text()
   assert "| sgd ⊆ momentum | 2 | **inconclusive** |" in report
