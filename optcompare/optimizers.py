@@ -15,6 +15,7 @@ evaluated from the closure, so its constants are compiled in.) After an update,
 Dtypes: hyperparameters are float32, or float64 when a parameter is float64; accumulators are
 kept in at least float32; updates have the gradients' dtype (bf16 parameters stay bf16).
 """
+import functools
 import inspect
 import types
 from typing import Any, Callable, NamedTuple
@@ -24,19 +25,9 @@ import jax.numpy as jnp
 import optax
 
 from optcompare import errors
+from optcompare import hparams as hparams_lib
 from optcompare import schedules
 from optcompare.schedules import FieldError
-
-# name -> (low, high, low_open, high_open) of the hyperparameter's domain.
-_DOMAINS = {
-    "learning_rate": (0.0, float("inf"), False, False),
-    "momentum": (0.0, 1.0, False, True),
-    "rho": (0.0, 1.0, False, False),
-    "beta1": (0.0, 1.0, False, True),
-    "beta2": (0.0, 1.0, False, True),
-    "epsilon": (0.0, float("inf"), False, False),
-    "weight_decay": (0.0, float("inf"), False, False),
-}
 
 
 class OptimizerState(NamedTuple):
@@ -185,8 +176,9 @@ def create(name: str, **hparams) -> optax.GradientTransformation:
   """The optimizer `name` of REGISTRY with the given hyperparameters (all required).
 
   Raises FieldError (a ValueError) naming the unknown optimizer, the missing or unknown
-  hyperparameter, or the value outside its domain (η ≥ 0, γ ∈ [0,1), ρ ∈ [0,1],
-  β ∈ [0,1), ε ≥ 0, wd ≥ 0, finite real scalars). Only `learning_rate` may be a schedule.
+  hyperparameter, or the value outside its domain (optcompare.hparams.TABLE: η ≥ 0,
+  γ ∈ [0,1), ρ ∈ [0,1], β ∈ [0,1), ε ≥ 0, wd ≥ 0, finite real scalars). Only
+  `learning_rate` may be a schedule.
   """
   if name not in REGISTRY:
     raise FieldError("name", f"unknown optimizer {name!r} (known: {', '.join(REGISTRY)})")
@@ -195,18 +187,37 @@ def create(name: str, **hparams) -> optax.GradientTransformation:
     if key not in takes:
       raise FieldError(key, f"unknown hyperparameter for {name} (takes {', '.join(takes)})")
     if not (key == "learning_rate" and callable(value)):
-      schedules.check_number(key, value, *_DOMAINS[key])
+      schedules.check_number(key, value, *hparams_lib.TABLE[key].domain.args())
   for key in takes:
     if key not in hparams:
       raise FieldError(key, f"missing, required by {name}")
   return REGISTRY[name](**hparams)
 
 
-def from_config(opt_cfg, num_train_steps: int) -> optax.GradientTransformation:
-  """create(name, learning_rate=schedule, **the set hparams) from a trial config's `optimizer`.
+def update_fn(name: str) -> Callable:
+  """`update(grads, state, params)` of optimizer `name`, shared by all of its settings.
 
-  None means unset, in `hparams` and `schedule`; the schedule's base is hparams.learning_rate.
-  Raises errors.BadInputError naming the config field, e.g.
+  Every value an update uses is read from the optimizer state (hyperparameters and
+  `optcompare.schedules` schedules alike), so one function, and one compiled program, serves
+  every setting of an optimizer: the train step is keyed on the name, never on a `tx` object.
+  """
+  return _update_fn(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _update_fn(name: str) -> Callable:
+  takes = inspect.signature(REGISTRY[name]).parameters
+  placeholders = {k: 0.0 for k in takes}  # never read: the state carries the values
+  placeholders["learning_rate"] = schedules.Schedule("constant", 0.0)
+  return REGISTRY[name](**placeholders).update
+
+
+def settings_from_config(opt_cfg, num_train_steps: int) -> dict[str, Any]:
+  """The keyword arguments of `create(opt_cfg.name, ...)`: the set hparams, with
+  `learning_rate` the schedule built from `opt_cfg.schedule` (base: hparams.learning_rate).
+
+  None means unset, in `hparams` and `schedule`. Checks every value (as `create` does) and
+  raises errors.BadInputError naming the config field, e.g.
   "optimizer.hparams.momentum: unknown hyperparameter for adam".
   """
   hp = {k: v for k, v in opt_cfg.hparams.items() if v is not None}
@@ -217,13 +228,20 @@ def from_config(opt_cfg, num_train_steps: int) -> optax.GradientTransformation:
     if "learning_rate" not in hp:
       raise FieldError("learning_rate", f"missing, required by {opt_cfg.name}")
     try:
-      lr = schedules.create(opt_cfg.schedule.name, base=hp.pop("learning_rate"),
-                            num_train_steps=num_train_steps, **sched)
+      hp["learning_rate"] = schedules.create(
+          opt_cfg.schedule.name, base=hp["learning_rate"], num_train_steps=num_train_steps,
+          **sched)
     except FieldError as e:
       path = {"name": "optimizer.schedule.name", "base": "optimizer.hparams.learning_rate",
               "num_train_steps": "num_train_steps"}.get(e.field, f"optimizer.schedule.{e.field}")
       raise errors.BadInputError(f"{path}: {e.reason}") from e
-    return create(opt_cfg.name, learning_rate=lr, **hp)
+    create(opt_cfg.name, **hp)  # checks names and domains
+    return hp
   except FieldError as e:
     path = "optimizer.name" if e.field == "name" else f"optimizer.hparams.{e.field}"
     raise errors.BadInputError(f"{path}: {e.reason}") from e
+
+
+def from_config(opt_cfg, num_train_steps: int) -> optax.GradientTransformation:
+  """create(name, **settings_from_config(...)); errors as settings_from_config."""
+  return create(opt_cfg.name, **settings_from_config(opt_cfg, num_train_steps))

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from optcompare import hparams
+
 
 class FieldError(ValueError):
   """A ValueError that names the argument at fault: str(e) == f"{field}: {reason}".
@@ -67,6 +69,11 @@ def _check_int(field: str, value: Any, low: int) -> int:
   return int(value)
 
 
+def _int_low(name: str) -> int:
+  """The least value of integer schedule parameter `name` (optcompare.hparams.TABLE)."""
+  return int(hparams.TABLE[name].domain.low)
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Schedule:
@@ -106,7 +113,8 @@ def create(name: str, *, base, num_train_steps: int, **kw) -> Schedule:
   """The schedule `name` (constant, linear_decay, cosine) of the module docstring.
 
   Raises FieldError (a ValueError) naming the unknown name, unknown or missing kwarg, or the
-  argument outside its domain (base ≥ 0 finite, λ ∈ [0, 1], T ≥ 1, 0 < f ≤ 1, 0 ≤ W < N).
+  argument outside its domain (base ≥ 0 finite, λ ∈ [0, 1], T ≥ 1, 0 < f ≤ 1, 0 ≤ W < N;
+  optcompare.hparams.TABLE).
   """
   if name not in _KINDS:
     raise FieldError("name", f"unknown schedule {name!r} (known: {', '.join(_KINDS)})")
@@ -117,21 +125,22 @@ def create(name: str, *, base, num_train_steps: int, **kw) -> Schedule:
                        f"(takes {', '.join(sorted(allowed)) or 'none'})")
   check_number("base", base, low=0.0)
   n = _check_int("num_train_steps", num_train_steps, 1)
-  w = _check_int("warmup_steps", kw.get("warmup_steps", 0), 0)
+  w = _check_int("warmup_steps", kw.get("warmup_steps", 0), _int_low("warmup_steps"))
   if w >= n:
     raise FieldError("warmup_steps", f"must be < num_train_steps ({n}), got {w}")
   if name == "constant":
     return Schedule("constant", base, warmup_steps=w)
   if "decay_factor" not in kw and default_factor is None:
     raise FieldError("decay_factor", f"missing, required by schedule {name}")
-  lam = check_number("decay_factor", kw.get("decay_factor", default_factor), 0.0, 1.0)
+  lam = check_number("decay_factor", kw.get("decay_factor", default_factor),
+                     *hparams.TABLE["decay_factor"].domain.args())
   if "decay_steps" in kw and "decay_steps_fraction" in kw:
     raise FieldError("decay_steps", "give decay_steps or decay_steps_fraction, not both")
   if "decay_steps" in kw:
-    steps = _check_int("decay_steps", kw["decay_steps"], 1)
+    steps = _check_int("decay_steps", kw["decay_steps"], _int_low("decay_steps"))
   elif "decay_steps_fraction" in kw:
-    f = float(check_number("decay_steps_fraction", kw["decay_steps_fraction"], 0.0, 1.0,
-                           low_open=True))
+    f = float(check_number("decay_steps_fraction", kw["decay_steps_fraction"],
+                           *hparams.TABLE["decay_steps_fraction"].domain.args()))
     steps = round(f * (n - w))
     if steps < 1:
       raise FieldError("decay_steps_fraction",

@@ -2,7 +2,9 @@
 import ml_collections
 from ml_collections import config_dict
 
-HPARAM_FIELDS = ("learning_rate", "momentum", "rho", "beta1", "beta2", "epsilon", "weight_decay")
+from optcompare import hparams
+
+HPARAM_FIELDS = hparams.OPTIMIZER_HPARAMS  # optimizer.hparams.*: the table's optimizer names
 
 
 def optimizer_config(name: str = "adam") -> ml_collections.ConfigDict:

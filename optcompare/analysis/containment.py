@@ -10,6 +10,9 @@ can be wide in α0/ε and in ε separately and still exclude α0 = 1e-2 at ε = 
 
 Schedules: a constant schedule is linear decay with λ = 1 (and then the decay steps do not
 matter). Hyperparameters a space leaves out (set by the study's base config) are not compared.
+Specs are read as `search.spaces.Spec`s (a derived one inverted by `Spec.solve_of`); a bound is
+compared on the value itself, since every bounded scale is monotone in it and the tolerance is
+that of the value's round trip through JSON/CSV.
 """
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from optcompare import hparams
 from optcompare.analysis import diagnostics
-from optcompare.search.spaces import HPARAMS, SCHEDULE_PARAMS
+from optcompare.search.spaces import Spec
 
 _REL_TOL = 1e-9  # values written to and read back from JSON/CSV
 
@@ -43,7 +47,7 @@ def settings_of(row: Mapping[str, Any], schedule: str) -> dict[str, float]:
   """The optimizer and schedule hyperparameters a trial row (hp.* columns) was run with; a
   constant schedule is written as λ = 1."""
   out = {}
-  for name in HPARAMS + SCHEDULE_PARAMS:
+  for name in hparams.TABLE:
     value = row.get(f"hp.{name}")
     if value is not None and not (isinstance(value, float) and math.isnan(value)):
       out[name] = float(value)
@@ -59,14 +63,15 @@ def _close(a: float, b: float) -> bool:
 def _coordinates(settings: Mapping[str, float], space: Mapping[str, Mapping[str, Any]]
                  ) -> dict[str, float]:
   """`settings` plus the search-only coordinates of `space` that its derived specs determine:
-  for `name = of · times^power`, of = settings[name] / settings[times]^power."""
+  for `name = of · times^power`, of = settings[name] / settings[times]^power
+  (`Spec.solve_of`)."""
   coords = dict(settings)
-  for name, spec in space.items():
-    if spec.get("scale") != "derived":
+  for name, raw in space.items():
+    if raw.get("scale") != "derived":
       continue
-    of, times, power = spec["of"], spec["times"], float(spec.get("power", 1.0))
-    if of not in coords and name in coords and coords.get(times):
-      coords[of] = coords[name] / coords[times] ** power
+    spec = Spec.from_dict(name, raw)
+    if spec.of not in coords and name in coords and coords.get(spec.times):
+      coords[spec.of] = spec.solve_of(coords[name], coords[spec.times])
   return coords
 
 
@@ -76,29 +81,29 @@ def contains(space: Mapping[str, Mapping[str, Any]], schedule: str,
   coords = _coordinates(settings, space)
   outside, unknown = [], []
   no_decay = _close(coords.get("decay_factor", math.nan), 1.0)
+  fmt = diagnostics.format_value
   if schedule == "constant" and "decay_factor" in coords and not no_decay:
-    outside.append(f"decay_factor = {diagnostics.format_value(coords['decay_factor'])}, but this study's schedule "
+    outside.append(f"decay_factor = {fmt(coords['decay_factor'])}, but this study's schedule "
                    "is constant (λ = 1)")
-  for name, spec in space.items():
-    scale = spec.get("scale")
-    if scale == "derived" or (name == "decay_steps_fraction" and no_decay):
+  for name, raw in space.items():
+    spec = Spec.from_dict(name, raw)
+    if spec.scale == "derived" or (name == "decay_steps_fraction" and no_decay):
       continue  # determined by the others; the decay length is moot without decay
     if name not in coords:
       unknown.append(f"{name} not set by the trial")
       continue
     x = coords[name]
-    if scale == "fixed":
-      if not _close(x, float(spec["value"])):
-        outside.append(f"{name} = {diagnostics.format_value(x)}, fixed at {diagnostics.format_value(float(spec['value']))} here")
-    elif scale == "choice":
-      if not any(_close(x, float(v)) for v in spec["values"]):
-        outside.append(f"{name} = {diagnostics.format_value(x)}, not among {list(spec['values'])}")
-    else:
-      lo, hi = float(spec["min"]), float(spec["max"])
-      if x < lo and not _close(x, lo):
-        outside.append(f"{name} = {diagnostics.format_value(x)} < min {diagnostics.format_value(lo)}")
-      elif x > hi and not _close(x, hi):
-        outside.append(f"{name} = {diagnostics.format_value(x)} > max {diagnostics.format_value(hi)}")
+    if spec.scale == "fixed":
+      if not _close(x, float(spec.value)):
+        outside.append(f"{name} = {fmt(x)}, fixed at {fmt(float(spec.value))} here")
+    elif spec.scale == "choice":
+      if not any(_close(x, float(v)) for v in spec.values):
+        outside.append(f"{name} = {fmt(x)}, not among {list(spec.values)}")
+    else:  # every bounded scale is monotone in x: inside its bounds is min <= x <= max
+      if x < spec.low and not _close(x, spec.low):
+        outside.append(f"{name} = {fmt(x)} < min {fmt(spec.low)}")
+      elif x > spec.high and not _close(x, spec.high):
+        outside.append(f"{name} = {fmt(x)} > max {fmt(spec.high)}")
   if outside:
     return False, tuple(outside)
   return (None, tuple(unknown)) if unknown else (True, ())

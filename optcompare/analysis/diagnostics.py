@@ -8,7 +8,9 @@ Search-space specs (the study config's `search_spaces[optimizer][hparam]`):
   {"scale": "fixed", "value": x}             not tuned
   {"scale": "derived", "of", "times", "power"}  value = hp[of] * hp[times] ** power; not tuned
 The "search scale" of a tuned hyperparameter is log10(x) (log), x (linear), log10(1-x)
-(one_minus_log): the space in which the search was uniform.
+(one_minus_log): the space in which the search was uniform. What each scale means is defined
+once, in optcompare.search.spaces (`BOUNDED`, `Spec`); the dict specs of study.json are read
+through `Spec.from_dict`. Natural limits of the hyperparameters come from optcompare.hparams.
 """
 from __future__ import annotations
 
@@ -20,9 +22,11 @@ import numpy as np
 import pandas as pd
 
 from optcompare.analysis.bootstrap import metric_column
+from optcompare.hparams import is_natural_limit  # pylint: disable=unused-import  (re-exported)
+from optcompare.search import spaces
 
-TUNED_SCALES = ("log", "linear", "one_minus_log", "choice")
-BOUNDED_SCALES = ("log", "linear", "one_minus_log")
+TUNED_SCALES = spaces.SAMPLED
+BOUNDED_SCALES = tuple(spaces.BOUNDED)
 
 # (general, special): the general optimizer includes the special one (DESIGN.md §1).
 INCLUSIONS: tuple[tuple[str, str], ...] = (
@@ -32,15 +36,6 @@ INCLUSIONS: tuple[tuple[str, str], ...] = (
     ("nesterov", "sgd"),
     ("nadam", "nesterov"),
 )
-# hparam -> (low, high) of its domain (optimizers._DOMAINS, schedules.make_schedule). A search
-# bound at one of these is the family's natural edge (λ = 1: no decay; γ = 0: no momentum):
-# a top trial there is worth knowing about, but the space cannot grow past it.
-NATURAL_LIMITS = {
-    "learning_rate": (0.0, math.inf), "epsilon": (0.0, math.inf),
-    "weight_decay": (0.0, math.inf), "momentum": (0.0, 1.0), "rho": (0.0, 1.0),
-    "beta1": (0.0, 1.0), "beta2": (0.0, 1.0), "decay_factor": (0.0, 1.0),
-    "decay_steps_fraction": (0.0, 1.0),
-}
 # Plot / table order: by inclusion family, others after (alphabetically).
 FAMILY_ORDER = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "nadam")
 
@@ -57,32 +52,29 @@ def tuned_hparams(space: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[s
           if isinstance(spec, Mapping) and spec.get("scale") in TUNED_SCALES}
 
 
-def to_search_scale(values, spec: Mapping[str, Any]) -> np.ndarray:
-  """Values -> the coordinate in which the search was uniform (see module docstring)."""
-  x = np.asarray(values, dtype=float)
-  scale = spec["scale"]
-  with np.errstate(divide="ignore", invalid="ignore"):
-    if scale == "log":
-      return np.log10(x)
-    if scale == "one_minus_log":
-      return np.log10(1.0 - x)
-  if scale == "linear":
-    return x
-  raise ValueError(f"scale {scale!r} has no numeric search scale")
+def bounded_spec(name: str, spec: Mapping[str, Any]) -> spaces.Spec:
+  """The Spec of a log, linear or one_minus_log dict spec; ValueError for another scale."""
+  if spec.get("scale") not in BOUNDED_SCALES:
+    raise ValueError(f"scale {spec.get('scale')!r} has no numeric search scale")
+  return spaces.Spec.from_dict(name, spec)
 
 
-def search_bounds(spec: Mapping[str, Any]) -> tuple[float, float]:
+def to_search_scale(values, spec: Mapping[str, Any], name: str = "") -> np.ndarray:
+  """Values -> the coordinate in which the search was uniform (`Spec.search_coordinate`)."""
+  return bounded_spec(name, spec).search_coordinate(values)
+
+
+def search_bounds(spec: Mapping[str, Any], name: str = "") -> tuple[float, float]:
   """(low, high) on the search scale."""
-  lo, hi = to_search_scale([spec["min"], spec["max"]], spec)
+  lo, hi = to_search_scale([spec["min"], spec["max"]], spec, name)
   return (float(min(lo, hi)), float(max(lo, hi)))
 
 
 def scale_label(name: str, spec: Mapping[str, Any]) -> str:
-  if spec.get("scale") == "one_minus_log":
-    return f"1 − {name} (log scale)"
-  if spec.get("scale") == "log":
-    return f"{name} (log scale)"
-  return name
+  """The axis label of `name` on its scale: "1 − beta1 (log scale)"; the name itself for a
+  linear or choice spec."""
+  scale = spaces.BOUNDED.get(spec.get("scale"))
+  return scale.label(name) if scale else name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +88,7 @@ class BoundaryWarning:
   metric_value: float
   rank: int           # 1 = best trial of the optimizer
   num_top: int
-  natural: bool = False  # the bound is the hyperparameter's natural limit (NATURAL_LIMITS)
+  natural: bool = False  # the bound is the hyperparameter's natural limit (hparams.TABLE)
 
   def message(self) -> str:
     advice = ("the hyperparameter's natural limit, so the space cannot grow there"
@@ -110,12 +102,6 @@ def format_value(x: float) -> str:
   """A hyperparameter value for a message, 4 significant digits; within 0.01 below 1 as
   1 − (1 − x), since β2 = 0.99999 would print as 1 and 0.99899 and 0.999 alike."""
   return f"1 − {1.0 - x:.4g}" if 0.99 < x < 1.0 else f"{x:.4g}"
-
-
-def is_natural_limit(hparam: str, bound: str, value: float) -> bool:
-  """Whether search bound `bound` ("min"/"max") = `value` is the edge of hparam's domain."""
-  limits = NATURAL_LIMITS.get(hparam)
-  return limits is not None and value == limits[0 if bound == "min" else 1]
 
 
 def best_trials(df: pd.DataFrame, optimizer: str, metric: str, n: int | None = None
@@ -143,7 +129,8 @@ def boundary_warnings(df: pd.DataFrame, search_spaces: Mapping[str, Mapping[str,
                       ) -> list[BoundaryWarning]:
   """Top trials (best `top_fraction` of each optimizer's completed trials by validation
   metric) whose tuned hyperparameter lies within `tolerance` of the search range's width
-  (on the search scale) from one of its bounds. Choice hyperparameters have no bounds."""
+  (on the search scale) from one of its bounds: `Spec.to_unit` within `tolerance` of 0 (the
+  spec's min) or of 1 (its max), whatever the scale. Choice hyperparameters have no bounds."""
   out = []
   col = metric_column(metric, "validation")
   for opt in order_optimizers(df["optimizer"]):
@@ -156,19 +143,13 @@ def boundary_warnings(df: pd.DataFrame, search_spaces: Mapping[str, Mapping[str,
     for name, spec in tuned_hparams(space).items():
       if spec["scale"] not in BOUNDED_SCALES or f"hp.{name}" not in top.columns:
         continue
-      lo, hi = search_bounds(spec)
-      width = hi - lo
-      if not width > 0:
-        continue
-      s = to_search_scale(top[f"hp.{name}"], spec)
-      for rank, (s_i, (_, row)) in enumerate(zip(s, top.iterrows()), start=1):
-        near_lo, near_hi = s_i - lo <= tolerance * width, hi - s_i <= tolerance * width
-        if not (near_lo or near_hi):
+      s = bounded_spec(name, spec)
+      units = [s.to_unit(x) for x in np.asarray(top[f"hp.{name}"], dtype=float)]
+      for rank, (u, (_, row)) in enumerate(zip(units, top.iterrows()), start=1):
+        near_min, near_max = u <= tolerance, 1.0 - u <= tolerance
+        if not (near_min or near_max):
           continue
-        # Which bound of x that is: for one_minus_log, low 1-x is high x.
-        at_low_s = near_lo if (s_i - lo) <= (hi - s_i) else False
-        flipped = spec["scale"] == "one_minus_log"
-        bound = ("max" if at_low_s else "min") if flipped else ("min" if at_low_s else "max")
+        bound = "min" if near_min and u <= 1.0 - u else "max"
         out.append(BoundaryWarning(
             optimizer=opt, hparam=name, bound=bound, bound_value=float(spec[bound]),
             trial_id=str(row["trial_id"]), value=float(row[f"hp.{name}"]),

@@ -17,6 +17,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from optcompare.analysis import diagnostics
 from optcompare.analysis.bootstrap import metric_column
+from optcompare.search import spaces
 
 _FAMILY_COLORS = {"sgd": "#1f77b4", "momentum": "#ff7f0e", "nesterov": "#2ca02c",
                   "rmsprop": "#d62728", "adam": "#9467bd", "nadam": "#8c564b"}
@@ -223,9 +224,10 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
         jitter = ((frame["index"].to_numpy(float) * 0.618034) % 1.0 - 0.5) * 0.3
         return np.array([pos.get(v, np.nan) for v in frame[h]], float) + jitter
     else:
-      def xs(frame, spec=spec, h=h):
-        v = frame[h].to_numpy(float)
-        return 1.0 - v if spec["scale"] == "one_minus_log" else v
+      scale = spaces.BOUNDED[spec["scale"]]
+
+      def xs(frame, scale=scale, h=h):
+        return scale.shown(frame[h].to_numpy(float))
     ax.scatter(xs(done)[~clipped], yy[~clipped], color=c, alpha=0.55, s=18,
                label="completed")
     if clipped.any():
@@ -245,13 +247,12 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
       ax.set_xlim(-0.5, len(values) - 0.5)
       ax.set_xlabel(f"{name} (choice)")
     else:
-      if spec["scale"] == "one_minus_log":
-        bounds = (1.0 - spec["max"], 1.0 - spec["min"])
-      else:
-        bounds = (spec["min"], spec["max"])
+      bounds = (scale.shown(spec["min"]), scale.shown(spec["max"]))
+      if scale.flipped:
+        bounds = bounds[::-1]
       for b in bounds:
         ax.axvline(b, color="gray", ls="--", lw=1, label="search bounds")
-      if spec["scale"] in ("log", "one_minus_log"):
+      if scale.log:
         ax.set_xscale("log")
         lo, hi = math.log10(min(bounds)), math.log10(max(bounds))
         m = 0.05 * (hi - lo)

@@ -13,14 +13,17 @@ A search space maps hyperparameter names to specs (DESIGN.md §4):
         learning_rate_over_epsilon · epsilon, RMSProp's = learning_rate_over_sqrt_epsilon ·
         epsilon**0.5 (DESIGN.md §2: the paper tunes α0/ε and η0/√ε).
 
-Names that a trial config takes: the optimizer's hyperparameters (optcompare.optimizers:
-`learning_rate momentum rho beta1 beta2 epsilon weight_decay`, each optimizer its own subset)
-go to `config.optimizer.hparams`; the schedule's (`decay_factor decay_steps
+Names that a trial config takes (optcompare.hparams.TABLE, the one list): the optimizer's
+hyperparameters (`learning_rate momentum rho beta1 beta2 epsilon weight_decay`, each optimizer
+its own subset) go to `config.optimizer.hparams`; the schedule's (`decay_factor decay_steps
 decay_steps_fraction warmup_steps`) to `config.optimizer.schedule`. Any other name is a helper
 that only feeds a derived value; it is searched but never applied to the config.
 
 The sampled dimensions (log, linear, one_minus_log, choice) are ordered by name; a point of
-the unit cube [0, 1)^d maps to values dimension by dimension (`SearchSpace.values`).
+the unit cube [0, 1)^d maps to values dimension by dimension (`SearchSpace.values`,
+`Spec.from_unit`); `Spec.to_unit` maps a value back. What a bounded scale means is defined
+once, in `BOUNDED`: sampling, the analysis's search-scale coordinate, its boundary check and
+its figures all read it.
 """
 from __future__ import annotations
 
@@ -28,18 +31,60 @@ import dataclasses
 import inspect
 import math
 import numbers
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import ml_collections
+import numpy as np
 
+from optcompare import hparams as hparams_lib
 from optcompare.errors import BadInputError
 
-HPARAMS = ("learning_rate", "momentum", "rho", "beta1", "beta2", "epsilon", "weight_decay")
-SCHEDULE_PARAMS = ("decay_factor", "decay_steps", "decay_steps_fraction", "warmup_steps")
-INT_PARAMS = ("decay_steps", "warmup_steps")  # sampled values are rounded to integers
+HPARAMS = hparams_lib.OPTIMIZER_HPARAMS  # -> config.optimizer.hparams
+SCHEDULE_PARAMS = hparams_lib.SCHEDULE_PARAMS  # -> config.optimizer.schedule
+INT_PARAMS = hparams_lib.INT_PARAMS  # sampled values are rounded to integers
+
+
+def _log(x: float) -> float:
+  """log x, with IEEE's answers (−inf at 0, NaN below) instead of math's ValueError."""
+  return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+
+
+def _log_one_minus(x: float) -> float:
+  """log(1 − x), accurate near x = 0; −inf at 1, NaN above."""
+  return math.log1p(-x) if x < 1 else (-math.inf if x == 1 else math.nan)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+  """What a bounded scale means; the one definition that sampling and analysis read.
+
+  The search draws t = warp(x) uniformly between warp(min) and warp(max), and
+  x = unwarp(t). For a reader the same scale is `shown(x)` (x, or 1 − x), on a logarithmic
+  axis when `log`: warp(x) = log(shown(x)) then, else shown(x). The "search scale"
+  coordinate of the analysis is log10(shown(x)) or shown(x): log10 x, x, log10(1 − x).
+  """
+  name: str
+  warp: Callable[[float], float]    # x -> t (scalar, math: sampling is bit-reproducible)
+  unwarp: Callable[[float], float]  # t -> x
+  shown: Callable[[Any], Any]       # x -> the quantity plotted (numbers or numpy arrays)
+  log: bool                         # whether shown(x) is read on a log axis
+  flipped: bool = False             # shown(x) decreases as x grows (1 − x)
+
+  def label(self, name: str) -> str:
+    """An axis label for hyperparameter `name` on this scale."""
+    shown = f"1 − {name}" if self.flipped else name
+    return f"{shown} (log scale)" if self.log else shown
+
+
+BOUNDED: dict[str, Scale] = {
+    "linear": Scale("linear", lambda x: x, lambda t: t, lambda x: x, log=False),
+    "log": Scale("log", _log, math.exp, lambda x: x, log=True),
+    "one_minus_log": Scale("one_minus_log", _log_one_minus, lambda t: -math.expm1(t),
+                           lambda x: 1.0 - x, log=True, flipped=True),
+}
 SCALES = ("log", "linear", "one_minus_log", "choice", "fixed", "derived")
-SAMPLED = ("log", "linear", "one_minus_log", "choice")
-_KEYS = {"log": {"min", "max"}, "linear": {"min", "max"}, "one_minus_log": {"min", "max"},
+SAMPLED = ("log", "linear", "one_minus_log", "choice")  # searched: the unit cube's axes
+_KEYS = {**{scale: {"min", "max"} for scale in BOUNDED},
          "choice": {"values"}, "fixed": {"value"}, "derived": {"of", "times", "power"}}
 
 
@@ -60,6 +105,8 @@ def _is_number(x) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
+  """One validated entry of a search space (module docstring); `Spec.from_dict` builds one
+  from the dict a study config or study.json holds."""
   name: str
   scale: str
   low: float | None = None
@@ -70,19 +117,67 @@ class Spec:
   times: str | None = None
   power: float = 1.0
 
+  @classmethod
+  def from_dict(cls, name: str, raw: Mapping, field: str | None = None) -> Spec:
+    """The spec of `name` from its dict; BadInputError naming `field` (default: name) if
+    the dict is not a valid spec."""
+    return _parse_spec(name, raw, field or name)
+
+  def _bounded(self) -> Scale:
+    if self.scale not in BOUNDED:
+      raise ValueError(f"{self.name}: a {self.scale} spec has no bounded scale")
+    return BOUNDED[self.scale]
+
+  def _ends(self) -> tuple[float, float]:
+    scale = self._bounded()
+    return scale.warp(self.low), scale.warp(self.high)
+
   def from_unit(self, u: float):
-    """The value at u ∈ [0, 1) of a sampled spec."""
+    """The value at u ∈ [0, 1) of a sampled spec: u = 0 gives min, u → 1 max."""
     if self.scale == "choice":
       return self.values[min(int(u * len(self.values)), len(self.values) - 1)]
-    if self.scale == "linear":
-      x = self.low + u * (self.high - self.low)
-    elif self.scale == "log":
-      x = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-    else:  # one_minus_log: 1 − x runs log-uniformly from 1 − low down to 1 − high
-      lo, hi = math.log1p(-self.low), math.log1p(-self.high)
-      x = -math.expm1(lo + u * (hi - lo))
+    lo, hi = self._ends()
+    x = self._bounded().unwarp(lo + u * (hi - lo))
     x = min(max(x, self.low), self.high)  # rounding never leaves the bounds
     return int(round(x)) if self.name in INT_PARAMS else float(x)
+
+  def to_unit(self, value) -> float:
+    """The u at which `from_unit` gives `value`: its inverse on log, linear, one_minus_log.
+
+    Exact up to rounding: to_unit(from_unit(u)) = u within ~1e-15, except that on
+    one_minus_log x holds 1 − x only to eps/(1 − x) relative (u to that over the log range's
+    width: 1e-12 at 1 − 1e-5). Not clamped: a value outside [min, max] gives u outside
+    [0, 1] (how far out, in the search's own measure), one outside the scale's domain NaN
+    (±inf at its edge). An integer parameter's value is an integer, so to_unit∘from_unit
+    rounds there. A choice
+    value gives the middle of its cell, (index + ½) / n, so from_unit(to_unit(v)) == v;
+    ValueError for a value not among the choices, and for fixed and derived specs.
+    """
+    if self.scale == "choice":
+      if value not in self.values:
+        raise ValueError(f"{self.name}: {value!r} is not among {list(self.values)}")
+      return (self.values.index(value) + 0.5) / len(self.values)
+    lo, hi = self._ends()
+    return (self._bounded().warp(float(value)) - lo) / (hi - lo)
+
+  def search_coordinate(self, values) -> np.ndarray:
+    """Values -> the coordinate in which the search was uniform, in units a reader knows:
+    log10 x (log), x (linear), log10(1 − x) (one_minus_log). An affine map of the
+    warp, so distances on it are proportional to distances in `to_unit`."""
+    scale = self._bounded()
+    x = scale.shown(np.asarray(values, dtype=float))
+    if not scale.log:
+      return x
+    with np.errstate(divide="ignore", invalid="ignore"):
+      return np.log10(x)
+
+  def derive(self, of_value: float, times_value: float) -> float:
+    """A derived spec's value: of · times**power."""
+    return float(of_value * times_value ** self.power)
+
+  def solve_of(self, value: float, times_value: float) -> float:
+    """The inverse of `derive` in `of`: the `of` value that gives `value`."""
+    return value / times_value ** self.power
 
 
 def _check_value(name: str, x, field: str) -> None:
@@ -106,7 +201,7 @@ def _parse_spec(name: str, raw, field: str) -> Spec:
                         f"(takes {', '.join(sorted(_KEYS[scale]))})")
   for key in sorted(_KEYS[scale] - keys - {"power"}):
     raise BadInputError(f"{field}.{key}: missing, required by a {scale} spec")
-  if scale in ("log", "linear", "one_minus_log"):
+  if scale in BOUNDED:
     low, high = raw["min"], raw["max"]
     for key, x in (("min", low), ("max", high)):
       if not _is_number(x):
@@ -199,7 +294,7 @@ class SearchSpace:
         out[name] = s.value
     for name, s in self.specs.items():
       if s.scale == "derived":
-        out[name] = float(out[s.of] * out[s.times] ** s.power)
+        out[name] = s.derive(out[s.of], out[s.times])
     return {name: out[name] for name in self.specs}
 
 

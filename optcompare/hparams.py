@@ -1,0 +1,105 @@
+"""The hyperparameters the project knows: one table, read by every part that names them.
+
+`TABLE` maps each name to an `HParam`: its domain (what `optimizers.create` and
+`schedules.create` accept), whether it is an integer, its natural limits (search bounds at
+which a family's edge is reached, so a search space cannot grow past them), whether it is a
+hyperparameter of the paper's Table 1 (DESIGN.md §2), and whether a trial config carries it
+under `optimizer.hparams` ("optimizer") or `optimizer.schedule` ("schedule").
+
+Read by optcompare.optimizers (domains), optcompare.schedules (domains), optcompare.search
+(which names go where; integers), optcompare.analysis (natural limits) and the workload
+configs (the hparams fields). Plain data: no JAX, nothing registered on import.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+OPTIMIZER = "optimizer"  # a trial config's optimizer.hparams.<name>
+SCHEDULE = "schedule"    # a trial config's optimizer.schedule.<name>
+
+
+@dataclasses.dataclass(frozen=True)
+class Domain:
+  """The interval of allowed values: [low, high], with either end open."""
+  low: float
+  high: float
+  low_open: bool = False
+  high_open: bool = False
+
+  def args(self) -> tuple[float, float, bool, bool]:
+    """(low, high, low_open, high_open), as `schedules.check_number` takes them."""
+    return (self.low, self.high, self.low_open, self.high_open)
+
+
+@dataclasses.dataclass(frozen=True)
+class HParam:
+  """One hyperparameter of an optimizer or of a learning-rate schedule.
+
+  `natural`: (at min, at max), the search bounds that are the edge of the hyperparameter's
+  family (γ = 0 is SGD, λ = 1 is no decay); None where no bound is. A top trial at such a
+  bound is worth knowing about, but the space cannot be widened there.
+  """
+  name: str
+  kind: str          # OPTIMIZER or SCHEDULE
+  symbol: str        # as the paper and DESIGN.md §2 write it
+  description: str
+  domain: Domain
+  integer: bool = False
+  natural: tuple[float | None, float | None] = (None, None)
+  table_1: bool = False  # a hyperparameter of the paper's Table 1 optimizers
+
+  def is_natural_limit(self, bound: str, value: float) -> bool:
+    """Whether search bound `bound` ("min" or "max") = `value` is a natural limit."""
+    limit = self.natural[0 if bound == "min" else 1]
+    return limit is not None and value == limit
+
+
+_INF = math.inf
+_UNIT_CLOSED = Domain(0.0, 1.0)
+_UNIT_HIGH_OPEN = Domain(0.0, 1.0, high_open=True)
+_NONNEGATIVE = Domain(0.0, _INF)
+
+TABLE: dict[str, HParam] = {h.name: h for h in (
+    HParam("learning_rate", OPTIMIZER, "η", "learning rate η_t (α_t for Adam, NAdam); a "
+           "number or a schedule", _NONNEGATIVE, natural=(0.0, _INF), table_1=True),
+    HParam("momentum", OPTIMIZER, "γ", "momentum; γ = 0 is SGD", _UNIT_HIGH_OPEN,
+           natural=(0.0, 1.0), table_1=True),
+    HParam("rho", OPTIMIZER, "ρ", "RMSProp's decay of the squared-gradient average; ρ = 1 "
+           "(with ε = 0) is Momentum", _UNIT_CLOSED, natural=(0.0, 1.0), table_1=True),
+    HParam("beta1", OPTIMIZER, "β1", "Adam's decay of the gradient average",
+           _UNIT_HIGH_OPEN, natural=(0.0, 1.0), table_1=True),
+    HParam("beta2", OPTIMIZER, "β2", "Adam's decay of the squared-gradient average",
+           _UNIT_HIGH_OPEN, natural=(0.0, 1.0), table_1=True),
+    HParam("epsilon", OPTIMIZER, "ε", "denominator offset; ε → ∞ takes Adam to Momentum",
+           _NONNEGATIVE, natural=(0.0, _INF), table_1=True),
+    HParam("weight_decay", OPTIMIZER, "wd", "decoupled weight decay (adamw, nadamw; outside "
+           "Table 1)", _NONNEGATIVE, natural=(0.0, _INF)),
+    HParam("decay_factor", SCHEDULE, "λ", "final fraction of the learning rate; λ = 1 is no "
+           "decay, λ = 0 decays to zero", _UNIT_CLOSED, natural=(0.0, 1.0)),
+    HParam("decay_steps", SCHEDULE, "T", "steps of the decay (absolute)", Domain(1, _INF),
+           integer=True),
+    HParam("decay_steps_fraction", SCHEDULE, "f", "steps of the decay, a fraction of the "
+           "steps after warmup; f = 1 decays over the whole run",
+           Domain(0.0, 1.0, low_open=True), natural=(0.0, 1.0)),
+    HParam("warmup_steps", SCHEDULE, "W", "steps of the linear warmup from 0 (also below the "
+           "step budget)", Domain(0, _INF), integer=True),
+)}
+
+
+def names(kind: str | None = None) -> tuple[str, ...]:
+  """The names of the table (of one kind, if given), in table order."""
+  return tuple(n for n, h in TABLE.items() if kind is None or h.kind == kind)
+
+
+OPTIMIZER_HPARAMS = names(OPTIMIZER)
+SCHEDULE_PARAMS = names(SCHEDULE)
+INT_PARAMS = tuple(n for n, h in TABLE.items() if h.integer)
+TABLE_1_HPARAMS = tuple(n for n, h in TABLE.items() if h.table_1)
+
+
+def is_natural_limit(name: str, bound: str, value: float) -> bool:
+  """Whether search bound `bound` ("min"/"max") = `value` of `name` is a natural limit of the
+  hyperparameter (see HParam); False for a name outside the table (a search helper)."""
+  h = TABLE.get(name)
+  return h is not None and h.is_natural_limit(bound, value)
