@@ -1,4 +1,4 @@
-"""Trial metric logs: an append-only JSONL file plus CLU writers (TensorBoard + logging).
+"""Trial metric logs: an append-only JSONL file, TensorBoard event files and log lines.
 
 metrics.jsonl holds one JSON object per line, `{"step", "split", <metric>..., "wall_time_s"}`.
 After a preemption the process may have written lines past its newest checkpoint; on resume
@@ -12,7 +12,10 @@ import json
 import math
 import os
 
-from clu import metric_writers
+from absl import logging
+
+from optcompare import event_writer
+from optcompare import studydir
 
 
 def _jsonable(value):
@@ -21,15 +24,17 @@ def _jsonable(value):
 
 
 class MetricsLog:
-  """Appends metric lines to `<workdir>/metrics.jsonl` and mirrors them to CLU writers."""
+  """Appends metric lines to `<workdir>/metrics.jsonl`, mirrored to TensorBoard and the log.
+
+  TensorBoard events go through `event_writer` (CLU's MetricWriter methods, no TensorFlow).
+  """
 
   def __init__(self, workdir: str, *, tensorboard: bool = True, lead: bool = True):
     """`lead=False` (every process but the first of a multi-host job) reads, never writes."""
-    self.path = os.path.join(workdir, "metrics.jsonl")
+    self.path = os.path.join(workdir, studydir.METRICS)
     self.lead = lead
-    self.writer = metric_writers.create_default_writer(
-        os.path.join(workdir, "tensorboard") if tensorboard and lead else None,
-        just_logging=not (tensorboard and lead), asynchronous=False)
+    self.writer = (event_writer.EventFileWriter(os.path.join(workdir, "tensorboard"))
+                   if tensorboard and lead else None)
     self._file = None
 
   def resume(self, step: int) -> tuple[float, list[dict]]:
@@ -60,21 +65,14 @@ class MetricsLog:
     record["wall_time_s"] = round(float(wall_time_s), 3)
     self._file.write(json.dumps(record) + "\n")
     self._file.flush()
-    self.writer.write_scalars(step, {f"{split}/{k}": v for k, v in metrics.items()})
+    logging.info("step %d %s: %s", step, split,
+                 ", ".join(f"{k}={v:.6g}" for k, v in sorted(metrics.items())))
+    if self.writer is not None:
+      self.writer.write_scalars(step, {f"{split}/{k}": v for k, v in metrics.items()})
 
   def close(self) -> None:
     if self._file is not None:
       self._file.close()
-    self.writer.flush()
-    self.writer.close()
-
-
-def write_json_atomic(path: str, obj) -> None:
-  """Writes `obj` as JSON to `path` via a temporary file and rename: never half-written."""
-  tmp = f"{path}.tmp.{os.getpid()}"
-  with open(tmp, "w", encoding="utf-8") as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-    f.write("\n")
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
+      self._file = None
+    if self.writer is not None:
+      self.writer.close()

@@ -11,7 +11,9 @@ A study config (configs/studies/<protocol>/<workload>.py, DESIGN.md §4) has the
   lease_seconds      how long a claim outlives its holder's last heartbeat
 
 `sweep(config, workdir)` validates the config (BadInputError, nothing written), writes
-study.json, and runs every unfinished trial as a separate process (optcompare.backends).
+study.json, and runs every unfinished trial on long-lived worker processes
+(optcompare.backends). The directory's files are read and written through
+optcompare.studydir.
 A rerun on the same directory resumes the study; a config that differs from the one in
 study.json is refused, except that num_trials may grow and the three execution fields
 (devices_per_trial, threads_per_trial, lease_seconds) may change between runs.
@@ -23,9 +25,7 @@ import os
 import time
 from typing import Any, Mapping
 
-# Re-exported: where a trial stands is read from its files by the ledger.
-from optcompare.backends.ledger import (STATUSES, better, read_result, target_of,  # pylint: disable=unused-import
-                                         target_value, trial_dir, trial_state)
+from optcompare import studydir
 from optcompare.errors import BadInputError
 from optcompare.search import quasirandom
 from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_names
@@ -33,7 +33,7 @@ from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_
 FIELDS = ("base", "seed", "num_trials", "optimizers", "search_spaces", "devices_per_trial",
           "threads_per_trial", "lease_seconds")
 EXECUTION_FIELDS = ("devices_per_trial", "threads_per_trial", "lease_seconds")
-MANIFEST = "study.json"
+MANIFEST = studydir.MANIFEST
 
 
 def _jsonable(x):
@@ -153,22 +153,13 @@ def make_manifest(config) -> dict:
 
 
 def load_manifest(workdir: str) -> dict:
-  path = os.path.join(workdir, MANIFEST)
-  try:
-    with open(path, encoding="utf-8") as f:
-      return json.load(f)
-  except FileNotFoundError:
-    raise BadInputError(f"{path}: no study here (no {MANIFEST})") from None
-  except (OSError, json.JSONDecodeError) as e:
-    raise BadInputError(f"{path}: unreadable ({e})") from e
+  return studydir.read_manifest(workdir)
 
 
 def trial_config(manifest: dict, trial_id: str):
   """The trial config (a locked ConfigDict) of `trial_id` in a loaded manifest."""
-  for t in manifest["trials"]:
-    if t["id"] == trial_id:
-      return build_trial_config(manifest["config"]["base"], t["optimizer"], t["hparams"])
-  raise BadInputError(f"trial_id: no trial {trial_id!r} in this study")
+  from optcompare.backends import worker  # pylint: disable=g-import-not-at-top
+  return worker.trial_config(manifest, trial_id)
 
 
 def _first_difference(a, b, path: str = "") -> str:
@@ -206,8 +197,9 @@ def check_workdir(workdir: str, manifest: dict) -> bool:
         raise BadInputError(f"{path}: trial {t['id']} differs from this config's (another "
                             "scipy version?)")
     return old != manifest
-  others = [n for n in os.listdir(workdir) if not n.startswith(f"{MANIFEST}.tmp.")
-            ] if os.path.isdir(workdir) else []  # (another sweep writing study.json: fine)
+  others = [n for n in os.listdir(workdir)  # (another sweep writing study.json: fine)
+            if not (n.startswith(f"{MANIFEST}.") and n.endswith(".tmp"))
+            ] if os.path.isdir(workdir) else []
   if others:
     raise BadInputError(f"workdir: {workdir} is not empty and holds no {MANIFEST}")
   return True
@@ -215,35 +207,29 @@ def check_workdir(workdir: str, manifest: dict) -> bool:
 
 def write_manifest(workdir: str, manifest: dict) -> None:
   """Writes study.json after check_workdir (atomically: concurrent sweeps write alike)."""
-  if not check_workdir(workdir, manifest):
-    return
-  path = os.path.join(workdir, MANIFEST)
-  os.makedirs(workdir, exist_ok=True)
-  tmp = f"{path}.tmp.{os.getpid()}"
-  with open(tmp, "w", encoding="utf-8") as f:
-    json.dump(manifest, f, indent=1, sort_keys=True)
-    f.write("\n")
-  os.replace(tmp, path)
+  if check_workdir(workdir, manifest):
+    studydir.write_manifest(workdir, manifest)
 
 
 def status_table(workdir: str) -> str:
   """A table per optimizer of trial states and the best target metric, from the files."""
+  from optcompare.backends import ledger  # pylint: disable=g-import-not-at-top
   manifest = load_manifest(workdir)
-  split, metric = target_of(manifest)
+  split, metric = studydir.target_of(manifest)
   rows: dict[str, dict[str, Any]] = {}
   for t in manifest["trials"]:
-    row = rows.setdefault(t["optimizer"], {s: 0 for s in STATUSES} | {"best": None})
-    status, result = trial_state(trial_dir(workdir, t["id"]))
+    row = rows.setdefault(t["optimizer"], {s: 0 for s in studydir.STATUSES} | {"best": None})
+    status, result = ledger.trial_state(studydir.trial_dir(workdir, t["id"]))
     row[status] += 1
-    value = target_value(result, split, metric)
-    if value is not None and better(value, row["best"] and row["best"][0], metric):
+    value = result.value(split, metric) if result else None
+    if value is not None and studydir.better(value, row["best"] and row["best"][0], metric):
       row["best"] = (value, t["id"])
   best_head = f"best {split} {metric}"
   head = ["optimizer", "trials", "done", "running", "pending", "diverged", "failed", best_head]
   lines = [head]
   for opt, row in rows.items():
     best = f"{row['best'][0]:.4f} ({row['best'][1]})" if row["best"] else "-"
-    total = sum(row[s] for s in STATUSES)
+    total = sum(row[s] for s in studydir.STATUSES)
     lines.append([opt, total, row["completed"], row["running"], row["pending"],
                   row["diverged"], row["failed"], best])
   widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]

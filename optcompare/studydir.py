@@ -4,6 +4,7 @@ No JAX here: the sweep's scheduler, the analysis and the worker's bookkeeping al
 write a study through this module, so the layout (DESIGN.md §4) is written down once:
 
   <study>/study.json                      the manifest (config, seed, trials)
+  <study>/logs/worker-<slot>.log          what each local worker process printed
   <study>/trials/<optimizer>/<index>/     one trial directory per manifest entry
       config.json  metrics.jsonl  result.json  checkpoints/  tensorboard/
       claims/  attempts.jsonl  worker.log   (the ledger's and the worker's)
@@ -86,6 +87,13 @@ def trial_path(study_dir: epath.PathLike, trial_id_: str) -> epath.Path:
 
 def trials_root(study_dir: epath.PathLike) -> epath.Path:
   return epath.Path(study_dir) / TRIALS
+
+
+def worker_log(study_dir: str, slot: int) -> str:
+  """`<study>/logs/worker-<slot>.log`: what a local worker process prints (created)."""
+  path = os.path.join(study_dir, "logs", f"worker-{int(slot)}.log")
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  return path
 
 
 # ---- atomic JSON ----

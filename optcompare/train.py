@@ -4,6 +4,12 @@ The loop is plain `jax.jit` over pytrees: the NNX model is split once into a sta
 definition and its state, and `nnx.merge` rebuilds it inside the compiled step. Data order is
 a function of (seed, step) and every random key is `fold_in(key, step)`, so a trial resumed
 from a checkpoint recomputes exactly what an uninterrupted run computes.
+
+One compiled program per (workload, optimizer, schedule kind): the steps are keyed on the
+workload (a hashable dataclass), the graph definition and the optimizer's *name*; every
+hyperparameter value, schedule settings included, is an argument (traced, in the optimizer
+state), and model and optimizer initialisation is one jitted function too. A worker that
+trains trial after trial of one optimizer compiles nothing after the first.
 """
 from __future__ import annotations
 
@@ -14,7 +20,6 @@ import time
 from typing import Any
 
 from absl import logging
-from clu import periodic_actions
 import flax
 import jax
 import jax.numpy as jnp
@@ -24,10 +29,8 @@ import optax
 from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from optcompare import checkpointing, metrics, optimizers, workloads
+from optcompare import checkpointing, metrics, optimizers, studydir, workloads
 from optcompare.errors import BadInputError
-
-FINISHED = ("completed", "diverged")  # a trial with one of these results is never rerun
 
 
 @flax.struct.dataclass
@@ -40,8 +43,36 @@ class TrainState:
   train_sums: dict           # metric sums since the last train log line
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def init_state(workload, optimizer: str, seed, hparams: dict) -> TrainState:
+  """The step-0 state of a trial: model parameters from `seed`, optimizer state from
+  `hparams` (create's keyword arguments, all traced)."""
+  model = workload.build_model(jax.random.key(seed))  # nnx.Rngs(int) makes this very key
+  model.train()
+  _, params, model_state = nnx.split(model, nnx.Param, ...)
+  tx = optimizers.create(optimizer, **hparams)
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=model_state,
+                    opt_state=tx.init(params), rng=jax.random.PRNGKey(seed),
+                    train_sums=_zero_sums(workload))
+
+
+@functools.lru_cache(maxsize=None)
+def graph_defs(workload) -> tuple[Any, Any]:
+  """(train, eval) graph definitions of the workload's model, from an abstract model."""
+  model = nnx.eval_shape(lambda: workload.build_model(jax.random.key(0)))
+  model.eval()
+  eval_graphdef = nnx.split(model, nnx.Param, ...)[0]
+  model.train()
+  return nnx.split(model, nnx.Param, ...)[0], eval_graphdef
+
+
+def _traced_values(hparams: dict) -> dict:
+  """Every number as a float32 array: equal avals (one trace) whatever the values' types."""
+  return jax.tree.map(lambda x: np.asarray(x, np.float32), hparams)
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=(3,))
-def train_step(graphdef, workload, tx, state: TrainState, batch):
+def train_step(graphdef, workload, optimizer: str, state: TrainState, batch):
   """One update: (state, batch) -> (state, {'loss': objective on this batch})."""
   step_key = jax.random.fold_in(state.rng, state.step)
   batch = workload.preprocess(batch, jax.random.fold_in(step_key, 0))  # data augmentation
@@ -59,7 +90,7 @@ def train_step(graphdef, workload, tx, state: TrainState, batch):
 
   (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       state.params, state.model_state)
-  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  updates, opt_state = optimizers.update_fn(optimizer)(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   sums = workload.metric_sums(jax.lax.stop_gradient(logits), batch)
   train_sums = jax.tree.map(jnp.add, state.train_sums, sums)
@@ -103,7 +134,7 @@ def evaluate(graphdef, workload, state, split, data_sharding) -> dict[str, float
 
 
 def validate(config: ml_collections.ConfigDict):
-  """Checks the config before anything is written; returns (workload, tx)."""
+  """Checks the config before anything is written; returns (workload, optimizer settings)."""
   for field in ("batch_size", "eval_batch_size", "num_train_steps", "eval_every_steps",
                 "checkpoint_every_steps", "log_every_steps"):
     if not isinstance(config[field], int) or config[field] <= 0:
@@ -119,29 +150,32 @@ def validate(config: ml_collections.ConfigDict):
   if config.target.metric not in workload.metric_names:
     raise BadInputError(f"target.metric: {config.target.metric!r} is not one of "
                         f"{workload.metric_names}")
-  tx = optimizers.from_config(config.optimizer, config.num_train_steps)
-  return workload, tx
+  settings = optimizers.settings_from_config(config.optimizer, config.num_train_steps)
+  return workload, settings
 
 
-def _read_result(workdir: str) -> dict | None:
-  path = os.path.join(workdir, "result.json")
-  if not os.path.exists(path):
-    return None
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
+_splits_cache: dict = {}  # workload -> its loaded splits (one entry: a worker's memory stays flat)
+
+
+def _load_splits(workload) -> dict:
+  """The workload's data, kept for the next trial of a worker that trains the same data."""
+  if workload not in _splits_cache:
+    _splits_cache.clear()
+    _splits_cache[workload] = workload.load_splits()
+  return _splits_cache[workload]
 
 
 def _claim_workdir(config, workdir: str) -> None:
   """Writes config.json, or checks that an existing one is this very config."""
   os.makedirs(workdir, exist_ok=True)
-  path = os.path.join(workdir, "config.json")
+  path = os.path.join(workdir, studydir.CONFIG)
   resolved = json.loads(config.to_json_best_effort(sort_keys=True))
   if os.path.exists(path):
     with open(path, encoding="utf-8") as f:
       if json.load(f) != resolved:
         raise BadInputError(f"{path}: this workdir holds a trial of a different config")
   else:
-    metrics.write_json_atomic(path, resolved)
+    studydir.write_json_atomic(path, resolved)
 
 
 def _steps_to_target(records: list[dict], target) -> int | None:
@@ -154,12 +188,15 @@ def _steps_to_target(records: list[dict], target) -> int | None:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains one trial in `workdir` (resuming if it was interrupted); returns result.json."""
-  previous = _read_result(workdir)
-  if previous is not None and previous.get("status") in FINISHED:
-    logging.info("%s already finished (%s); nothing to do", workdir, previous["status"])
-    return previous
-  workload, tx = validate(config)
-  splits = workload.load_splits()
+  try:
+    previous = studydir.read_result(workdir)
+  except studydir.DamagedFileError as e:
+    raise BadInputError(f"{e}; move it aside to rerun the trial") from e
+  if previous is not None and previous.finished:
+    logging.info("%s already finished (%s); nothing to do", workdir, previous.status)
+    return previous.to_json()
+  workload, settings = validate(config)
+  splits = _load_splits(workload)
   lead = jax.process_index() == 0  # the one process of a multi-host job that writes files
   if lead:
     _claim_workdir(config, workdir)
@@ -168,15 +205,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   mesh = jax.make_mesh((jax.device_count(),), ("data",),
                        axis_types=(jax.sharding.AxisType.Auto,))
   replicated, data_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-  model = workload.build_model(config.seed)
-  model.eval()
-  eval_graphdef, _, _ = nnx.split(model, nnx.Param, ...)
-  model.train()
-  graphdef, params, model_state = nnx.split(model, nnx.Param, ...)
-  state = jax.device_put(TrainState(
-      step=jnp.zeros((), jnp.int32), params=params, model_state=model_state,
-      opt_state=tx.init(params), rng=jax.random.PRNGKey(config.seed),
-      train_sums=_zero_sums(workload)), replicated)
+  graphdef, eval_graphdef = graph_defs(workload)
+  optimizer = config.optimizer.name
+  state = jax.device_put(init_state(workload, optimizer, config.seed,
+                                    _traced_values(settings)), replicated)
 
   ckpt = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"))
   start = ckpt.latest_step() or 0
@@ -189,11 +221,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   steps_to_target = _steps_to_target(records, target)
   final = {r["split"]: {k: r[k] for k in workload.metric_names}
            for r in records if r["split"] in ("validation", "test")}
-  report = periodic_actions.ReportProgress(num_train_steps=config.num_train_steps,
-                                           writer=log.writer)
   t0 = time.time()
   wall = lambda: wall_offset + time.time() - t0  # pylint: disable=unnecessary-lambda-assignment
-  status, steps, pending = "completed", config.num_train_steps, None
+  status, steps, pending = studydir.COMPLETED, config.num_train_steps, None
 
   def finite(loss) -> bool:
     return bool(np.isfinite(jax.device_get(loss)))
@@ -202,20 +232,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     for step in range(start, config.num_train_steps):
       batch = to_global(workload.train_batch(splits, step, jax.process_index(),
                                              jax.process_count()), data_sharding)
-      state, out = train_step(graphdef, workload, tx, state, batch)
+      state, out = train_step(graphdef, workload, optimizer, state, batch)
       # Divergence is checked one step late, so the host never waits on the step in flight.
       if pending is not None and not finite(pending[1]):
-        status, steps = "diverged", pending[0]
+        status, steps = studydir.DIVERGED, pending[0]
         break
       s = step + 1
       pending = (s, out["loss"])
-      report(s)
       boundary = (s == config.num_train_steps or s % config.log_every_steps == 0 or
                   s % config.eval_every_steps == 0 or s % config.checkpoint_every_steps == 0)
       if not boundary:
         continue
       if not finite(out["loss"]):
-        status, steps = "diverged", s
+        status, steps = studydir.DIVERGED, s
         break
       pending = None
       if s % config.log_every_steps == 0 or s == config.num_train_steps:
@@ -231,14 +260,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         ckpt.save(s, state)
     else:
       if pending is not None and not finite(pending[1]):  # only when no step ran after it
-        status, steps = "diverged", pending[0]
+        status, steps = studydir.DIVERGED, pending[0]
   finally:
     ckpt.close()
     log.close()
 
-  result = {"status": status, "steps": int(steps), "final": final,
-            "steps_to_target": steps_to_target, "wall_time_s": round(wall(), 3), "error": None}
+  result = studydir.Result(status, int(steps), final, steps_to_target, wall())
   if lead:
-    metrics.write_json_atomic(os.path.join(workdir, "result.json"), result)
+    studydir.write_result(workdir, result)
   logging.info("%s: %s after %d steps", workdir, status, steps)
-  return result
+  return result.to_json()

@@ -13,14 +13,14 @@ import time
 
 import pytest
 
-from optcompare import study
+from optcompare import study, studydir
 from optcompare.backends import local
 from tests.test_study import smoke_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SWEEP = ("import json, sys; from optcompare import study; from tests.test_study import "
-         "smoke_study; s = study.sweep(smoke_study(), sys.argv[1], parallel=int(sys.argv[2])); "
-         "print(json.dumps(s))")
+         "smoke_study; s = study.sweep(smoke_study(), sys.argv[1], parallel=int(sys.argv[2]), "
+         "retries=int(sys.argv[3])); print(json.dumps(s))")
 TRIALS = [f"{o}/{i}" for o in ("adam", "sgd") for i in range(4)]
 
 
@@ -36,20 +36,21 @@ def compilation_cache(tmp_path_factory):
     os.environ["JAX_COMPILATION_CACHE_DIR"] = old
 
 
-def _sweep_process(workdir, parallel):
-  return subprocess.Popen([sys.executable, "-c", SWEEP, str(workdir), str(parallel)], cwd=REPO,
+def _sweep_process(workdir, parallel, retries=0):
+  return subprocess.Popen([sys.executable, "-c", SWEEP, str(workdir), str(parallel),
+                           str(retries)], cwd=REPO,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           start_new_session=True)
 
 
 def _events(workdir, trial_id):
-  path = os.path.join(study.trial_dir(str(workdir), trial_id), "attempts.jsonl")
+  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), "attempts.jsonl")
   with open(path, encoding="utf-8") as f:
     return [json.loads(line) for line in f]
 
 
 def _metrics(workdir, trial_id):
-  path = os.path.join(study.trial_dir(str(workdir), trial_id), "metrics.jsonl")
+  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), "metrics.jsonl")
   with open(path, encoding="utf-8") as f:
     lines = [json.loads(line) for line in f]
   for line in lines:
@@ -58,8 +59,8 @@ def _metrics(workdir, trial_id):
 
 
 def _final(workdir, trial_id):
-  result = study.read_result(study.trial_dir(str(workdir), trial_id))
-  return result["status"], result["steps"], result["final"], result["steps_to_target"]
+  result = studydir.read_result(studydir.trial_dir(str(workdir), trial_id))
+  return result.status, result.steps, result.final, result.steps_to_target
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +102,11 @@ def test_killed_sweep_resumes_with_identical_results(reference, tmp_path):
   deadline = time.time() + 300
   mid_trial = False
   while time.time() < deadline and proc.poll() is None:
-    done = sum(os.path.exists(os.path.join(study.trial_dir(str(workdir), t), "result.json"))
+    done = sum(os.path.exists(os.path.join(studydir.trial_dir(str(workdir), t), "result.json"))
                for t in TRIALS)
     mid_trial = any(
-        os.path.isdir(os.path.join(study.trial_dir(str(workdir), t), "checkpoints", "5"))
-        and not os.path.exists(os.path.join(study.trial_dir(str(workdir), t), "result.json"))
+        os.path.isdir(os.path.join(studydir.trial_dir(str(workdir), t), "checkpoints", "5"))
+        and not os.path.exists(os.path.join(studydir.trial_dir(str(workdir), t), "result.json"))
         for t in TRIALS)
     if done >= 2 and mid_trial:
       break
@@ -129,19 +130,68 @@ def test_killed_sweep_resumes_with_identical_results(reference, tmp_path):
   assert resumed or not mid_trial
 
 
+def _mid_trial(workdir):
+  """A trial with a checkpoint and no result yet, or None."""
+  for t in TRIALS:
+    d = studydir.trial_dir(str(workdir), t)
+    if os.path.isdir(os.path.join(d, "checkpoints", "5")) and not os.path.exists(
+        os.path.join(d, "result.json")):
+      return t
+  return None
+
+
+def _worker_pid(trial_dir):
+  """The pid of the process that holds the trial's newest claim."""
+  from optcompare.backends import ledger  # pylint: disable=g-import-not-at-top
+  _, record = ledger.current(trial_dir)
+  return record.get("pid") if record else None
+
+
+def test_killed_worker_is_recorded_replaced_and_its_trial_retried(reference, tmp_path):
+  """SIGKILL of one worker mid-trial: the trial is `failed` (naming the signal), a new worker
+  takes the slot, and the retry resumes it to the uninterrupted study's results."""
+  ref_dir, _ = reference
+  workdir = tmp_path / "study"
+  proc = _sweep_process(workdir, 1, retries=1)
+  deadline, victim = time.time() + 300, None
+  while time.time() < deadline and proc.poll() is None and victim is None:
+    tid = _mid_trial(workdir)
+    pid = tid and _worker_pid(studydir.trial_dir(str(workdir), tid))
+    if pid and pid != proc.pid:
+      os.kill(pid, signal.SIGKILL)
+      victim = tid
+    time.sleep(0.02)
+  out, err = proc.communicate(timeout=600)
+  assert victim, "no trial was caught mid-way"
+  assert proc.returncode == 0, err[-3000:]
+  summary = json.loads(out.strip().splitlines()[-1])
+  assert summary["worker_errors"] == 1 and summary["retried"] == 1, summary
+  assert summary["completed"] + summary["diverged"] == 8 and summary["failed"] == 0
+  tdir = studydir.trial_dir(str(workdir), victim)
+  failed = json.loads(open(os.path.join(tdir, "result.failed.0.json")).read())
+  assert "signal 9" in failed["error"]
+  pids = {e["pid"] for t in TRIALS for e in _events(workdir, t) if "pid" in e}
+  assert len(pids) == 2  # the first worker and its replacement: one process per slot
+  for tid in TRIALS:
+    assert _metrics(workdir, tid) == _metrics(ref_dir, tid), tid
+    assert _final(workdir, tid) == _final(ref_dir, tid), tid
+
+
 def test_failed_trial_is_recorded_and_retried(tmp_path):
-  c = smoke_study(optimizers=("sgd",), num_trials=1)
+  c = smoke_study(optimizers=("sgd",), num_trials=2)
   c.base.batch_size = 0  # passes the study's checks; train refuses it: an exception
   workdir = str(tmp_path / "study")
   summary = study.sweep(c, workdir, progress=False)
-  assert summary["failed"] == 1 and summary["ran_here"] == 1
-  tdir = study.trial_dir(workdir, "sgd/0")
-  result = study.read_result(tdir)
-  assert result["status"] == "failed" and "batch_size" in result["error"]
-  assert "Traceback" in result["error"]
+  assert summary["failed"] == 2 and summary["ran_here"] == 2
+  # One worker raised twice and went on: both attempts ran in the same process.
+  assert len({e["pid"] for t in ("sgd/0", "sgd/1") for e in _events(workdir, t)}) == 1
+  tdir = studydir.trial_dir(workdir, "sgd/0")
+  result = studydir.read_result(tdir)
+  assert result.status == "failed" and "batch_size" in result.error
+  assert "Traceback" in result.error
   assert study.sweep(c, workdir, progress=False)["ran_here"] == 0  # failed stays failed
   summary = study.sweep(c, workdir, retries=1, progress=False)
-  assert summary["retried"] == 1 and summary["failed"] == 1
+  assert summary["retried"] == 2 and summary["failed"] == 2
   assert os.path.exists(os.path.join(tdir, "result.failed.0.json"))
   assert [e["event"] for e in _events(workdir, "sgd/0")] == ["start", "end"] * 2
   assert "failed" in study.status_table(workdir)

@@ -22,7 +22,13 @@ def test_resume_drops_lines_after_the_checkpoint_and_a_torn_line(tmp_path):
                                       "wall_time_s": 16.0}]
 
 
-def test_write_json_atomic_leaves_no_temporary_file(tmp_path):
-  metrics.write_json_atomic(str(tmp_path / "r.json"), {"a": 1})
-  assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
-  assert json.loads((tmp_path / "r.json").read_text()) == {"a": 1}
+def test_tensorboard_events_are_written_without_tensorflow(tmp_path):
+  """The event file holds the scalars; TensorBoard's reader (TF-free) reads them back."""
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  log = metrics.MetricsLog(str(tmp_path))
+  log.resume(0)
+  log.write(10, "validation", {"error": 0.25, "loss": 0.5}, 1.0)
+  log.close()
+  acc = event_accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
+  acc.Reload()
+  assert [(e.step, e.value) for e in acc.Scalars("validation/error")] == [(10, 0.25)]

@@ -14,7 +14,7 @@ from configs.studies.schneider2019 import fashion_mnist_simple_cnn as schneider
 from configs.studies.choi2019 import war_and_peace_lstm as choi_lstm
 from configs.studies.wilson2017 import fashion_mnist_simple_cnn as wilson
 from configs.studies.wilson2017 import war_and_peace_lstm as wilson_lstm
-from optcompare import study
+from optcompare import study, studydir
 from optcompare.backends import ledger
 from optcompare.errors import BadInputError
 
@@ -198,9 +198,9 @@ def test_claim_of_another_machine_is_taken_over_after_its_lease(tmp_path):
   d = str(tmp_path)
   _write_claim(d)  # fresh heartbeat on another machine: held
   assert ledger.Claim.acquire(d, lease_seconds=5) is None
-  assert study.trial_state(d)[0] == "running"
+  assert ledger.trial_state(d)[0] == "running"
   _write_claim(d, heartbeat_at=time.time() - 6)  # lease expired
-  assert study.trial_state(d)[0] == "pending"
+  assert ledger.trial_state(d)[0] == "pending"
   claim = ledger.Claim.acquire(d, lease_seconds=5)
   assert claim is not None and claim.generation == 2
   assert ledger.Claim.acquire(d, lease_seconds=5) is None  # now ours holds it
@@ -238,15 +238,13 @@ def test_heartbeat_keeps_a_claim_and_detects_its_loss(tmp_path):
 def _result(d, status, error=None):
   os.makedirs(d, exist_ok=True)
   final = {"validation": {"error": error, "loss": 1.0}, "test": {"error": error, "loss": 1.0}}
-  with open(os.path.join(d, "result.json"), "w") as f:
-    json.dump({"status": status, "steps": 10, "final": final, "steps_to_target": None,
-               "wall_time_s": 1.0, "error": None}, f)
+  studydir.write_result(d, studydir.Result(status, 10, final, None, 1.0))
 
 
 def test_status_table_from_files(tmp_path):
   workdir = str(tmp_path)
   study.write_manifest(workdir, study.make_manifest(smoke_study()))
-  t = lambda tid: study.trial_dir(workdir, tid)  # noqa: E731
+  t = lambda tid: studydir.trial_dir(workdir, tid)  # noqa: E731
   _result(t("adam/0"), "completed", 0.3)
   _result(t("adam/1"), "diverged")
   _result(t("adam/3"), "completed", 0.2)

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import socket
 import threading
 import time
 import uuid
 from typing import Callable
+
+from optcompare import studydir
 
 CLAIMS = "claims"
 _UNWRITTEN_GRACE_S = 60.0  # a claim file still empty after this long was left by a crash
@@ -128,14 +129,9 @@ def live_claim(trial_dir: str) -> dict | None:
   return record if is_live(trial_dir, gen, record) else None
 
 
-def write_json_atomic(path: str, obj: dict) -> None:
-  """Writes JSON via a temporary file and a rename: readers never see half a file."""
-  _write_json(path, obj, exclusive=False)
-
-
 def _write_json(path: str, obj: dict, *, exclusive: bool) -> bool:
-  data = (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
   if exclusive:
+    data = (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
     try:
       fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
@@ -146,12 +142,7 @@ def _write_json(path: str, obj: dict, *, exclusive: bool) -> bool:
     finally:
       os.close(fd)
     return True
-  tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-  with open(tmp, "wb") as f:
-    f.write(data)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
+  studydir.write_json_atomic(path, obj)
   return True
 
 
@@ -237,43 +228,15 @@ def log_attempt(trial_dir: str, event: dict) -> None:
 
 # ---- where a trial stands, from its files alone ----
 
-STATUSES = ("completed", "diverged", "failed", "running", "pending")
-HIGHER_IS_BETTER = ("accuracy",)
+def trial_state(tdir: str) -> tuple[str, studydir.Result | None]:
+  """(status, result): the result's status, else running (a live claim) or pending.
 
-
-def trial_dir(study_dir: str, trial_id: str) -> str:
-  return os.path.join(study_dir, "trials", *trial_id.split("/"))
-
-
-def read_result(tdir: str) -> dict | None:
+  A damaged result.json reads as no result (the worker that claims the trial sets it aside).
+  """
   try:
-    with open(os.path.join(tdir, "result.json"), encoding="utf-8") as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return None
-
-
-def trial_state(tdir: str) -> tuple[str, dict | None]:
-  """(status, result): the result.json status, else running (a live claim) or pending."""
-  result = read_result(tdir)
-  if result is not None and result.get("status") in ("completed", "diverged", "failed"):
-    return result["status"], result
-  return ("running" if live_claim(tdir) else "pending"), None
-
-
-def target_of(manifest: dict) -> tuple[str, str]:
-  """(split, metric) of the study's target, e.g. ("validation", "error")."""
-  target = manifest["config"]["base"].get("target") or {}
-  return target.get("split", "validation"), target.get("metric", "error")
-
-
-def target_value(result: dict | None, split: str, metric: str) -> float | None:
-  """The final target metric of a completed trial (None otherwise)."""
-  if not result or result.get("status") != "completed":
-    return None
-  value = ((result.get("final") or {}).get(split) or {}).get(metric)
-  return value if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
-def better(a: float, b: float | None, metric: str) -> bool:
-  return b is None or (a > b if metric in HIGHER_IS_BETTER else a < b)
+    result = studydir.read_result(tdir)
+  except studydir.DamagedFileError:
+    result = None
+  if result is not None:
+    return result.status, result
+  return (studydir.RUNNING if live_claim(tdir) else studydir.PENDING), None

@@ -1,5 +1,8 @@
-"""Local backend: each trial is a worker process (`python -m optcompare.backends.worker`).
+"""Local backend: `parallel` long-lived worker processes (`python -m optcompare.backends.worker`).
 
+Each worker slot runs one worker process that trains the trials it is sent, one after another
+(requests and replies are JSON lines over its stdin and stdout); a worker that dies is replaced
+by a fresh one at its slot's next trial. Its stderr goes to `<study>/logs/worker-<slot>.log`.
 Worker slot s (0 ≤ s < parallel) gets its own share of the machine through its environment
 (`worker_env`):
 - CPU threads (threads_per_trial = T): OMP_NUM_THREADS, MKL_NUM_THREADS,
@@ -21,12 +24,17 @@ were not run on such machines in this project's tests.
 from __future__ import annotations
 
 import glob
+import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
+
+from optcompare import studydir
 
 _TPU_PORT0 = 8476
 
@@ -118,19 +126,38 @@ def max_parallel(parallel: int, devices_per_trial: int, platform: tuple[str, int
   return parallel
 
 
-def worker_args(study_dir: str, trial_id: str, *, lease_seconds: float, retry: bool,
-                owner: str) -> list[str]:
-  """Arguments of `python -m optcompare.backends.worker` for one trial."""
-  args = ["--study_dir", study_dir, "--trial_id", trial_id,
-          "--lease_seconds", str(lease_seconds), "--owner", owner]
-  return args + (["--retry_failed"] if retry else [])
-
-
 WORKER = ("-m", "optcompare.backends.worker")
 
 
+class _Worker:
+  """One worker process and the thread that reads its replies."""
+
+  def __init__(self, args: list[str], env: dict[str, str], log_path: str):
+    with open(log_path, "ab") as log:
+      self.proc = subprocess.Popen([sys.executable, *WORKER, *args], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=log, env=env)
+    self.replies: queue.Queue = queue.Queue()
+    self.trial: str | None = None  # the trial it is training
+    self.compiled: set[str] = set()  # optimizers it has trained (their programs are compiled)
+    threading.Thread(target=self._read, daemon=True).start()
+
+  def _read(self) -> None:
+    for line in self.proc.stdout:
+      try:
+        self.replies.put(json.loads(line))
+      except ValueError:
+        continue
+    self.replies.put(None)  # end of output: the process is ending
+
+  def send(self, trial_id: str, retry: bool) -> None:
+    self.trial = trial_id
+    self.compiled.add(trial_id.split("/")[0])
+    self.proc.stdin.write((json.dumps({"trial": trial_id, "retry": retry}) + "\n").encode())
+    self.proc.stdin.flush()
+
+
 class LocalLauncher:
-  """Starts worker processes, one per trial, at most `parallel` at once (one per slot)."""
+  """`parallel` worker slots on this machine, each a long-lived worker process."""
 
   def __init__(self, study_dir: str, *, parallel: int, threads_per_trial: int,
                devices_per_trial: int, lease_seconds: float):
@@ -143,36 +170,65 @@ class LocalLauncher:
             f"trials of {devices_per_trial} devices; running {self.parallel} at once",
             file=sys.stderr)
     self.sweep_id = uuid.uuid4().hex[:12]
-    self._running: dict[str, tuple[subprocess.Popen, int]] = {}  # id -> (process, slot)
+    self._slots: list[_Worker | None] = [None] * self.parallel
 
-  def start(self, trial_id: str, *, retry: bool) -> None:
-    used = {slot for _, slot in self._running.values()}
-    slot = min(set(range(self.parallel)) - used)
-    tdir = os.path.join(self.study_dir, "trials", *trial_id.split("/"))
-    os.makedirs(tdir, exist_ok=True)
-    env = worker_env(slot, parallel=self.parallel, threads_per_trial=self.threads,
-                     devices_per_trial=self.devices, platform=self.platform)
-    with open(os.path.join(tdir, "worker.log"), "ab") as log:
-      proc = subprocess.Popen(
-          [sys.executable, *WORKER, *worker_args(
-              self.study_dir, trial_id, lease_seconds=self.lease_seconds, retry=retry,
-              owner=f"{self.sweep_id}-{trial_id}")],
-          stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    self._running[trial_id] = (proc, slot)
+  def idle_slots(self) -> list[int]:
+    return [s for s, w in enumerate(self._slots) if w is None or w.trial is None]
+
+  def compiled(self, slot: int) -> set[str]:
+    """Optimizers whose programs the slot's live worker holds."""
+    w = self._slots[slot]
+    return set(w.compiled) if w is not None else set()
+
+  def start(self, slot: int, trial_id: str, *, retry: bool) -> None:
+    w = self._slots[slot]
+    if w is None or w.proc.poll() is not None:
+      env = worker_env(slot, parallel=self.parallel, threads_per_trial=self.threads,
+                       devices_per_trial=self.devices, platform=self.platform)
+      args = ["--study_dir", self.study_dir, "--lease_seconds", str(self.lease_seconds),
+              "--owner", f"{self.sweep_id}-{slot}"]
+      w = self._slots[slot] = _Worker(args, env, studydir.worker_log(self.study_dir, slot))
+    try:
+      w.send(trial_id, retry)
+    except OSError:  # it died just now: its reader reports the trial as ended by the exit
+      pass
 
   def poll(self) -> list[tuple[str, int]]:
-    """(trial_id, exit status) of the workers that ended since the last call."""
-    done = [(tid, p.returncode) for tid, (p, _) in self._running.items()
-            if p.poll() is not None]
-    for tid, _ in done:
-      del self._running[tid]
+    """(trial_id, code) of the trials that ended since the last call: a worker's EXIT_* code,
+    or, for a worker that died during the trial, its exit status (negative: a signal)."""
+    done = []
+    for slot, w in enumerate(self._slots):
+      if w is None:
+        continue
+      while True:
+        try:
+          reply = w.replies.get_nowait()
+        except queue.Empty:
+          break
+        if reply is None:  # the worker ended
+          code = w.proc.wait()
+          if w.trial is not None:
+            done.append((w.trial, code if code != 0 else -1))
+          self._slots[slot] = None
+          break
+        if reply.get("trial") == w.trial:
+          done.append((w.trial, int(reply["code"])))
+          w.trial = None
     return done
 
   def close(self, timeout: float = 15.0) -> None:
-    """Stops workers still running (after an interrupt): SIGTERM, then SIGKILL."""
-    procs = [p for p, _ in self._running.values() if p.poll() is None]
-    for p in procs:
-      p.terminate()
+    """Ends the workers: idle ones at the end of their input; busy ones (after an interrupt)
+    with SIGTERM (they release their claims), then SIGKILL."""
+    procs = [w.proc for w in self._slots if w is not None]
+    for w in self._slots:
+      if w is None:
+        continue
+      if w.trial is not None and w.proc.poll() is None:
+        w.proc.terminate()
+      try:
+        w.proc.stdin.close()
+      except OSError:
+        pass
     deadline = time.time() + timeout
     for p in procs:
       try:
@@ -180,4 +236,4 @@ class LocalLauncher:
       except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
-    self._running.clear()
+    self._slots = [None] * self.parallel

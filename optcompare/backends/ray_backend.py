@@ -1,11 +1,13 @@
-"""Ray backend: each trial is a Ray task that runs the same worker command as the local backend.
+"""Ray backend: `parallel` long-lived Ray actors, each training trial after trial.
 
-The task asks Ray for `threads_per_trial` CPUs and, when the cluster has accelerators,
-`devices_per_trial` GPUs (Ray sets CUDA_VISIBLE_DEVICES for the task) or TPU chips
-(resources={"TPU": k}); the worker process it starts claims the trial through the study
-directory's claim files, exactly as a local worker does, so Ray sweeps and local sweeps on
-one directory never run a trial twice. Without `address`, a local Ray instance is started
-with parallel · threads_per_trial CPUs and shut down at the end. With a cluster, the study
+Each actor is one worker process (`worker.run_trial` in a loop, as the local backend's
+worker processes): it asks Ray for `threads_per_trial` CPUs and, when the cluster has
+accelerators, `devices_per_trial` GPUs (Ray sets CUDA_VISIBLE_DEVICES) or TPU chips
+(resources={"TPU": k}). It claims every trial through the study directory's claim files,
+exactly as a local worker does, so Ray sweeps and local sweeps on one directory never run a
+trial twice. An actor that dies (its process killed, its node lost) is replaced at its slot's
+next trial. Without `address`, a local Ray instance is started with parallel ·
+threads_per_trial CPUs, bound to 127.0.0.1, and shut down at the end. With a cluster, the study
 directory must be on a file system every node mounts at the same path, and optcompare must be
 installed on every node. Ray is imported only here (`pip install 'optcompare[ray]'`).
 
@@ -15,33 +17,34 @@ Tested here: a local Ray instance on CPU. Clusters, GPUs and TPUs through Ray: u
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 
 from optcompare.backends import local
 from optcompare.errors import BadInputError
 
 
-def _run_worker(args: list[str], log_path: str, env_overrides: dict[str, str]) -> int:
-  """The Ray task: runs the worker command on this node; returns its exit status."""
-  env = local.cache_env(dict(os.environ, **env_overrides))
-  env["OPTCOMPARE_PARENT_PID"] = str(os.getpid())
-  os.makedirs(os.path.dirname(log_path), exist_ok=True)
-  with open(log_path, "ab") as log:
-    proc = subprocess.Popen([sys.executable, *local.WORKER, *args],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env=env)
-  try:
-    return proc.wait()
-  except BaseException:  # cancelled: the worker releases its claim on SIGTERM
-    proc.send_signal(signal.SIGTERM)
-    proc.wait()
-    raise
+class TrialWorker:
+  """The actor: a process that runs trials of one study until it is killed."""
+
+  def __init__(self, study_dir: str, lease_seconds: float, owner: str):
+    from optcompare import studydir  # pylint: disable=g-import-not-at-top
+    from optcompare.backends import worker  # pylint: disable=g-import-not-at-top
+    self._worker, self._studydir = worker, studydir
+    self.study_dir, self.lease_seconds, self.owner = study_dir, lease_seconds, owner
+    self.manifest = studydir.read_manifest(study_dir)
+    worker.install_signal_handlers()
+
+  def run(self, trial_id: str, retry: bool) -> int:
+    if trial_id not in set(self._studydir.trial_ids(self.manifest)):
+      self.manifest = self._studydir.read_manifest(self.study_dir)
+    code, _ = self._worker.run_trial(self.study_dir, self.manifest, trial_id, retry=retry,
+                                     lease_seconds=self.lease_seconds,
+                                     owner=f"{self.owner}-{trial_id}")
+    return code
 
 
 class RayLauncher:
-  """Submits one Ray task per trial, at most `parallel` in flight."""
+  """`parallel` actor slots; see the module docstring and scheduler.py for the interface."""
 
   def __init__(self, study_dir: str, *, parallel: int, threads_per_trial: int,
                devices_per_trial: int, lease_seconds: float, address: str | None = None):
@@ -57,25 +60,37 @@ class RayLauncher:
     if self._owns_ray:
       if address:
         ray.init(address=address, log_to_driver=False)
-      else:
+      else:  # a private instance: listen on the loopback interface only
         ray.init(num_cpus=parallel * threads_per_trial, include_dashboard=False,
-                 log_to_driver=False)
+                 log_to_driver=False, _node_ip_address="127.0.0.1")
     resources = ray.cluster_resources()
-    options = {"num_cpus": threads_per_trial, "max_retries": 0}
+    env = local.cache_env(local.thread_env(threads_per_trial))
+    options = {"num_cpus": threads_per_trial, "max_restarts": 0,
+               "runtime_env": {"env_vars": env}}
     if devices_per_trial and resources.get("GPU"):
       options["num_gpus"] = devices_per_trial
     elif devices_per_trial and resources.get("TPU"):
       options["resources"] = {"TPU": devices_per_trial}
-    self._task = ray.remote(_run_worker).options(**options)
-    self._refs: dict = {}  # ObjectRef -> trial_id
+    self._actor_class = ray.remote(TrialWorker).options(**options)
     self.sweep_id = os.urandom(6).hex()
+    self._actors: list = [None] * parallel
+    self._compiled: list[set[str]] = [set() for _ in range(parallel)]
+    self._refs: dict = {}  # ObjectRef -> (slot, trial_id)
 
-  def start(self, trial_id: str, *, retry: bool) -> None:
-    args = local.worker_args(self.study_dir, trial_id, lease_seconds=self.lease_seconds,
-                             retry=retry, owner=f"{self.sweep_id}-{trial_id}")
-    log = os.path.join(self.study_dir, "trials", *trial_id.split("/"), "worker.log")
-    ref = self._task.remote(args, log, local.thread_env(self.threads))
-    self._refs[ref] = trial_id
+  def idle_slots(self) -> list[int]:
+    busy = {slot for slot, _ in self._refs.values()}
+    return [s for s in range(self.parallel) if s not in busy]
+
+  def compiled(self, slot: int) -> set[str]:
+    return set(self._compiled[slot])
+
+  def start(self, slot: int, trial_id: str, *, retry: bool) -> None:
+    if self._actors[slot] is None:
+      self._actors[slot] = self._actor_class.remote(self.study_dir, self.lease_seconds,
+                                                    f"{self.sweep_id}-{slot}")
+      self._compiled[slot] = set()
+    self._compiled[slot].add(trial_id.split("/")[0])
+    self._refs[self._actors[slot].run.remote(trial_id, retry)] = (slot, trial_id)
 
   def poll(self) -> list[tuple[str, int]]:
     if not self._refs:
@@ -83,18 +98,27 @@ class RayLauncher:
     ready, _ = self._ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
     out = []
     for ref in ready:
-      trial_id = self._refs.pop(ref)
+      slot, trial_id = self._refs.pop(ref)
       try:
         out.append((trial_id, int(self._ray.get(ref))))
-      except self._ray.exceptions.RayError as e:  # the node or the task's process died
-        print(f"sweep: {trial_id}: Ray task failed: {str(e).splitlines()[0]}",
+      except self._ray.exceptions.RayError as e:  # the actor's process or node died
+        print(f"sweep: {trial_id}: Ray actor failed: {str(e).splitlines()[0]}",
               file=sys.stderr)
+        self._kill(slot)
         out.append((trial_id, -1))
     return out
 
+  def _kill(self, slot: int) -> None:
+    if self._actors[slot] is not None:
+      try:
+        self._ray.kill(self._actors[slot])
+      except Exception:  # pylint: disable=broad-except  (already gone)
+        pass
+      self._actors[slot] = None
+
   def close(self) -> None:
-    for ref in list(self._refs):
-      self._ray.cancel(ref)
+    for slot in range(self.parallel):
+      self._kill(slot)
     self._refs.clear()
     if self._owns_ray:
       self._ray.shutdown()

@@ -1,18 +1,23 @@
-"""The sweep loop, common to every backend: fan trials out, wait, retry, report progress.
+"""The sweep loop, common to every backend: hand trials to workers, wait, retry, report.
 
-A launcher (local.LocalLauncher, ray_backend.RayLauncher) has `start(trial_id, retry=)`,
-`poll() -> [(trial_id, worker exit status)]` and `close()`; the worker process it starts
-claims the trial itself, so any number of sweeps, of any backend, can share a directory.
-Trials are started in the order adam/0, sgd/0, adam/1, sgd/1, ... so a study stopped early
-has about as many trials of every optimizer.
+A launcher (local.LocalLauncher, ray_backend.RayLauncher) has `parallel` worker slots, each a
+long-lived worker: `idle_slots()`, `compiled(slot)` (the optimizers its worker has trained),
+`start(slot, trial_id, retry=)`, `poll() -> [(trial_id, code)]` and `close()`. The worker
+claims each trial itself, so any number of sweeps, of any backend, can share a directory.
+
+Trials are queued in the order adam/0, sgd/0, adam/1, sgd/1, ... (a study stopped early has
+about as many trials of every optimizer), and an idle worker takes the first queued trial of an
+optimizer it has compiled, or that no other worker has compiled; only then any trial. So each
+optimizer is compiled about once per sweep, and the optimizers still advance together.
 """
 from __future__ import annotations
 
 import sys
 import time
 
+from optcompare import studydir
 from optcompare.backends import ledger
-from optcompare.backends.worker import EXIT_CLAIMED, EXIT_DONE, EXIT_LOST
+from optcompare.backends.worker import EXIT_CLAIMED, EXIT_DONE, EXIT_LOST, log_tail, write_failed
 
 POLL_S = 0.5          # how often finished workers are collected
 WATCH_S = 2.0         # how often trials held by other sweeps are looked at
@@ -29,16 +34,16 @@ class Progress:
   def __init__(self, manifest: dict, enabled: bool, stream=None):
     self.enabled, self.stream = enabled, stream or sys.stderr
     self.tty = enabled and self.stream.isatty()
-    self.split, self.metric = ledger.target_of(manifest)
+    self.split, self.metric = studydir.target_of(manifest)
     self.optimizers = manifest["config"]["optimizers"]
     self.total = len(manifest["trials"])
     self.best: dict[str, tuple[float, str]] = {}
     self._last, self._last_time = "", 0.0
 
   def record(self, trial_id: str, result: dict | None) -> None:
-    value = ledger.target_value(result, self.split, self.metric)
+    value = result.value(self.split, self.metric) if result else None
     opt = trial_id.split("/")[0]
-    if value is not None and ledger.better(value, self.best.get(opt, (None,))[0], self.metric):
+    if value is not None and studydir.better(value, self.best.get(opt, (None,))[0], self.metric):
       self.best[opt] = (value, trial_id)
 
   def event(self, text: str) -> None:
@@ -81,11 +86,30 @@ def _order(manifest: dict) -> list[str]:
   return [t["id"] for t in trials]
 
 
+def pick(queue: list[str], mine: set[str], others: set[str]) -> int:
+  """Index in `queue` of the trial an idle worker takes (see the module docstring)."""
+  for i, tid in enumerate(queue):
+    opt = tid.split("/")[0]
+    if opt in mine or opt not in others:
+      return i
+  return 0
+
+
+def _record_crash(tdir: str, trial_id: str, code: int) -> None:
+  """A worker died during the trial: a `failed` result naming how, unless it has one."""
+  how = f"signal {-code}" if code < 0 else f"exit status {code}"
+  write_failed(tdir, f"worker process ended with {how} during {trial_id}; trial log tail:\n"
+               f"{log_tail(tdir)}", 0.0)
+  ledger.log_attempt(tdir, {"event": "end", "status": studydir.FAILED, "exit": code,
+                            "trial": trial_id})
+
+
 def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int,
         progress: bool = True) -> dict:
   """Runs the study's unfinished trials through `launcher`; see study.sweep."""
+  del parallel  # the launcher's slots
   order = _order(manifest)
-  tdir = {tid: ledger.trial_dir(study_dir, tid) for tid in order}
+  tdir = {tid: studydir.trial_dir(study_dir, tid) for tid in order}
   show = Progress(manifest, progress)
   retries_used = {tid: 0 for tid in order}
   running: set[str] = set()
@@ -97,14 +121,14 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
   def decide(tid: str) -> tuple[str, bool]:
     """("final" | "launch" | "watch", retry?) from the trial's files."""
     status, result = ledger.trial_state(tdir[tid])
-    if status in ("completed", "diverged"):
+    if status in studydir.FINISHED:
       show.record(tid, result)
       return "final", False
-    if status == "failed":
+    if status == studydir.FAILED:
       if retries_used[tid] < retries:
         return "launch", True
       return "final", False
-    return ("watch" if status == "running" else "launch"), False
+    return ("watch" if status == studydir.RUNNING else "launch"), False
 
   queue = list(order)
   try:
@@ -115,29 +139,26 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
         if code == EXIT_DONE:
           ran_here += 1
           status, result = ledger.trial_state(tdir[tid])
-          if status == "failed":
-            error = ((result or {}).get("error") or "").strip().splitlines()
+          if status == studydir.FAILED:
+            error = ((result and result.error) or "").strip().splitlines()
             show.event(f"{tid} failed: {error[-1] if error else '?'}")
         elif code not in (EXIT_CLAIMED, EXIT_LOST):
           worker_errors += 1
-          show.event(f"{tid}: worker exited with status {code}; see "
-                     f"{tdir[tid]}/worker.log")
-          if retries_used[tid] >= retries:
-            final[tid] = "error"
-            continue
-          retries_used[tid] += 1
+          _record_crash(tdir[tid], tid, code)
+          show.event(f"{tid}: the worker process died (exit status {code}); a new one "
+                     f"takes the next trial")
         queue.insert(0, tid)
       for tid, seen in list(watched.items()):
         if now - seen >= WATCH_S:
           del watched[tid]
           queue.append(tid)
-      pending = []
-      for tid in queue:
-        if tid in final:
-          continue
-        if len(running) >= parallel:
-          pending.append(tid)
-          continue
+      queue = [tid for tid in queue if tid not in final]
+      idle = launcher.idle_slots()
+      while idle and queue:
+        slot = idle[0]
+        others = set().union(*(launcher.compiled(s) for s in range(launcher.parallel)
+                               if s != slot))
+        tid = queue.pop(pick(queue, launcher.compiled(slot), others))
         action, retry = decide(tid)
         if action == "final":
           final[tid] = "done"
@@ -146,9 +167,9 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
         else:
           if retry:
             retries_used[tid] += 1
-          launcher.start(tid, retry=retry)
+          launcher.start(slot, tid, retry=retry)
           running.add(tid)
-      queue = pending
+          idle.pop(0)
       if progress:
         counts = _counts(tdir, running, settled)
         show.update(counts, counts.pop("here"))
@@ -163,18 +184,19 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
   show.update(counts, counts.pop("here"), force=True)
   summary = {"trials": len(order), "completed": counts["completed"],
              "diverged": counts["diverged"], "failed": counts["failed"],
-             "unfinished": counts["running"] + counts["pending"], "ran_here": ran_here, "retried": sum(retries_used.values()),
-             "worker_errors": worker_errors}
+             "unfinished": counts["running"] + counts["pending"], "ran_here": ran_here,
+             "retried": sum(retries_used.values()), "worker_errors": worker_errors}
   return summary
 
 
 def _counts(tdir: dict[str, str], running_here: set[str], settled: dict[str, str]
             ) -> dict[str, int]:
   """Trials per status; unfinished ones that this sweep runs are counted as "here"."""
-  counts = {s: 0 for s in (*ledger.STATUSES, "here")}
+  counts = {s: 0 for s in (*studydir.STATUSES, "here")}
   for tid, d in tdir.items():
     status = settled.get(tid) or ledger.trial_state(d)[0]
-    if status in ("completed", "diverged"):
+    if status in studydir.FINISHED:
       settled[tid] = status
-    counts["here" if status in ("running", "pending") and tid in running_here else status] += 1
+    counts["here" if status in (studydir.RUNNING, studydir.PENDING) and tid in running_here
+           else status] += 1
   return counts

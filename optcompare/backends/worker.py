@@ -1,48 +1,62 @@
-"""Runs one trial of a study: `python -m optcompare.backends.worker --study_dir D --trial_id T`.
+"""A long-lived worker: one process that trains trial after trial of a study.
 
-The command is a small supervisor process (no JAX): it claims the trial (ledger.py), logs
-the attempt, heartbeats from a thread, and runs the trial in a child process (the same module
-with --child) that builds the trial config from study.json and calls
-`optcompare.train.train_and_evaluate`. Train writes result.json on completion or divergence;
-an exception escaping train is written by the child as a `failed` result with its traceback;
-a child that dies without a result (a signal, the OOM killer) is written by the supervisor as
-`failed` with its exit status and the tail of its log. A child never outlives its supervisor
-(PR_SET_PDEATHSIG), so a trial never runs without a heartbeat.
+`python -m optcompare.backends.worker --study_dir D [--lease_seconds S] [--owner O]` reads
+requests from stdin, one JSON line each, `{"trial": "<optimizer>/<index>", "retry": bool}`,
+and answers each on stdout with `{"trial": ..., "code": EXIT_*, "status": ...}`; it exits at
+the end of its input. Everything else it prints goes to stderr (the sweep's worker log).
+The Ray backend calls `run_trial` from a long-lived actor instead.
 
-Exit status: 0 the trial has a result; 3 another process holds the trial; 4 the claim was
-lost to another process mid-run; 130 interrupted (SIGINT/SIGTERM; the claim is released and
-the trial resumes from its checkpoint next time); 2 bad arguments.
+`run_trial` claims the trial (ledger.py: the claim names this process, so a worker that dies
+frees its trial at once on this machine), logs the attempt, heartbeats from a thread, and
+calls `optcompare.train.train_and_evaluate` in this process, so a worker compiles each
+(workload, optimizer, schedule kind) once and reuses it for every later trial. An exception
+escaping train is written as a `failed` result with its traceback and the worker goes on; a
+worker that dies (a signal, the OOM killer) is recorded by the sweep, which starts a new one.
 
-Environment: OPTCOMPARE_CPUS="0,1" pins the supervisor and child to those CPUs (the local
-backend sets it, and the thread and device variables, per worker slot).
+Codes: EXIT_DONE the trial has a result; EXIT_CLAIMED another process holds it; EXIT_LOST the
+claim was lost mid-run (this process was paused past its lease); the worker process exits with
+EXIT_INTERRUPTED on SIGINT/SIGTERM (its claim released: the trial resumes from its checkpoint
+next time) and with EXIT_BAD_ARGS on bad arguments.
 """
 from __future__ import annotations
 
 import argparse
 import ctypes
+import gc
 import json
+import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 import traceback
 
+from optcompare import studydir
 from optcompare.backends import ledger
+from optcompare.errors import BadInputError
 
 EXIT_DONE, EXIT_BAD_ARGS, EXIT_CLAIMED, EXIT_LOST, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+WORKER_LOG = "worker.log"  # in each trial directory: the log lines of its attempts
 _LOG_TAIL_BYTES = 4000
+
+
+class Interrupted(BaseException):
+  """SIGINT/SIGTERM reached the worker: stop, release the claim, exit."""
+
+
+class ClaimLost(BaseException):
+  """Another process took the trial over (this one was paused past its lease)."""
 
 
 def _last_step(tdir: str) -> int:
   step = 0
   try:
-    with open(os.path.join(tdir, "metrics.jsonl"), encoding="utf-8") as f:
+    with open(os.path.join(tdir, studydir.METRICS), encoding="utf-8") as f:
       for line in f:
         try:
           step = max(step, int(json.loads(line)["step"]))
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError):
           pass
   except OSError:
     pass
@@ -50,17 +64,143 @@ def _last_step(tdir: str) -> int:
 
 
 def write_failed(tdir: str, error: str, wall_time_s: float) -> None:
-  """result.json with status failed, unless the trial already has a result."""
-  path = os.path.join(tdir, "result.json")
-  if os.path.exists(path):
-    return
-  ledger.write_json_atomic(path, {
-      "status": "failed", "steps": _last_step(tdir), "final": {"validation": {}, "test": {}},
-      "steps_to_target": None, "wall_time_s": round(wall_time_s, 3), "error": error})
+  """result.json with status failed, unless the trial already has a readable result."""
+  try:
+    if studydir.read_result(tdir) is not None:
+      return
+  except studydir.DamagedFileError:
+    pass  # replaced below: the failure is what the sweep must see
+  studydir.write_result(tdir, studydir.failed_result(error, steps=_last_step(tdir),
+                                                     wall_time_s=wall_time_s))
 
 
-def _read_status(tdir: str) -> str | None:
-  return (ledger.read_result(tdir) or {}).get("status")
+def log_tail(tdir: str) -> str:
+  """The end of the trial's worker.log (for a failure message)."""
+  try:
+    with open(os.path.join(tdir, WORKER_LOG), "rb") as f:
+      f.seek(0, os.SEEK_END)
+      f.seek(max(0, f.tell() - _LOG_TAIL_BYTES))
+      return f.read().decode("utf-8", "replace")
+  except OSError:
+    return ""
+
+
+def _status(tdir: str) -> str | None:
+  """The result's status; a damaged result.json is set aside (reported) and reads as none."""
+  try:
+    result = studydir.read_result(tdir)
+  except studydir.DamagedFileError as e:
+    moved = studydir.set_aside(os.path.join(tdir, studydir.RESULT))
+    print(f"worker: {e}; set aside as {os.path.basename(moved)}", file=sys.stderr, flush=True)
+    return None
+  return result.status if result else None
+
+
+def trial_config(manifest: dict, trial_id: str):
+  """The trial config (a locked ConfigDict) of `trial_id` in a loaded manifest."""
+  from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
+  for t in manifest["trials"]:
+    if t["id"] == trial_id:
+      return spaces.build_trial_config(manifest["config"]["base"], t["optimizer"], t["hparams"])
+  raise BadInputError(f"trial_id: no trial {trial_id!r} in this study")
+
+
+def _newest_checkpoint(tdir: str) -> int | None:
+  """The newest step under checkpoints/ when the attempt starts (informational: a resume)."""
+  try:
+    steps = [int(n) for n in os.listdir(os.path.join(tdir, "checkpoints")) if n.isdigit()]
+  except OSError:
+    return None
+  return max(steps, default=None)
+
+
+class _TrialLog:
+  """Copies this process's log records to the trial's worker.log while the trial runs."""
+
+  def __init__(self, tdir: str):
+    self.handler = logging.FileHandler(os.path.join(tdir, WORKER_LOG), encoding="utf-8")
+    self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    # Orbax logs every phase of every save at INFO; keep its warnings.
+    self.handler.addFilter(lambda r: r.levelno >= logging.WARNING or "/orbax/" not in r.pathname)
+
+  def __enter__(self):
+    logging.getLogger().addHandler(self.handler)
+    return self
+
+  def write(self, text: str) -> None:
+    self.handler.stream.write(text if text.endswith("\n") else text + "\n")
+    self.handler.flush()
+
+  def __exit__(self, *exc):
+    logging.getLogger().removeHandler(self.handler)
+    self.handler.close()
+
+
+_active = threading.Event()  # a trial is training: a lost claim interrupts it
+
+
+def _on_lost_signal(signum, frame):  # pylint: disable=unused-argument
+  if _active.is_set():
+    raise ClaimLost()
+
+
+def _interrupt_main_on_lost() -> None:
+  """From the heartbeat thread: make the main thread raise ClaimLost."""
+  signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
+
+
+def run_trial(study_dir: str, manifest: dict, trial_id: str, *, retry: bool,
+              lease_seconds: float, owner: str) -> tuple[int, str | None]:
+  """Claims, trains and releases one trial in this process: (code, result status)."""
+  tdir = studydir.trial_dir(study_dir, trial_id)
+  os.makedirs(tdir, exist_ok=True)
+  status = _status(tdir)
+  if status in studydir.FINISHED or (status == studydir.FAILED and not retry):
+    return EXIT_DONE, status
+  claim = ledger.Claim.acquire(tdir, lease_seconds=lease_seconds, owner=owner)
+  if claim is None:
+    return EXIT_CLAIMED, None
+  status = _status(tdir)  # it may have finished between the first look and the claim
+  if status in studydir.FINISHED or (status == studydir.FAILED and not retry):
+    claim.release()
+    return EXIT_DONE, status
+  if status == studydir.FAILED:  # a retry: keep the failed result beside; train resumes
+    n = sum(1 for f in os.listdir(tdir) if f.startswith("result.failed."))
+    os.replace(os.path.join(tdir, studydir.RESULT), os.path.join(tdir, f"result.failed.{n}.json"))
+  attempt = {"trial": trial_id, "generation": claim.generation, "owner": claim.record["owner"],
+             "host": claim.record["host"], "pid": os.getpid()}
+  ledger.log_attempt(tdir, {"event": "start", "checkpoint": _newest_checkpoint(tdir), **attempt})
+  stop = claim.keep_alive(on_lost=_interrupt_main_on_lost)
+  t0 = time.time()
+  try:
+    with _TrialLog(tdir) as log:
+      try:
+        from optcompare import train  # pylint: disable=g-import-not-at-top  (JAX)
+        config = trial_config(manifest, trial_id)
+        _active.set()
+        try:
+          result = train.train_and_evaluate(config, tdir)
+        finally:
+          _active.clear()
+        status = result["status"]
+      except ClaimLost:
+        ledger.log_attempt(tdir, {"event": "lost", **attempt})
+        return EXIT_LOST, None
+      except Interrupted:
+        ledger.log_attempt(tdir, {"event": "interrupted", **attempt})
+        claim.release()
+        raise
+      except Exception:  # pylint: disable=broad-except  (the trial's failure, not the worker's)
+        error = traceback.format_exc()
+        log.write(error)
+        write_failed(tdir, error, time.time() - t0)
+        status = studydir.FAILED
+  finally:
+    stop.set()
+    gc.collect()  # the trial's arrays go now, not at some later trial's allocation
+  ledger.log_attempt(tdir, {"event": "end", "status": status, **attempt})
+  claim.release()
+  return EXIT_DONE, status
 
 
 def _die_with_parent(parent: str | None, sig: int) -> None:
@@ -76,145 +216,62 @@ def _die_with_parent(parent: str | None, sig: int) -> None:
     os._exit(EXIT_INTERRUPTED)  # pylint: disable=protected-access
 
 
-def run_child(study_dir: str, trial_id: str) -> int:
-  """Builds the trial config from study.json and trains; exceptions become `failed`."""
-  _die_with_parent(os.environ.get("OPTCOMPARE_SUPERVISOR_PID"), signal.SIGKILL)
-  from absl import logging  # pylint: disable=g-import-not-at-top
-  from optcompare import study  # pylint: disable=g-import-not-at-top
-  logging.set_verbosity(logging.INFO)  # train's progress and "resumed ..." lines, to the log
-  tdir = study.trial_dir(study_dir, trial_id)
-  t0 = time.time()
-  try:
-    config = study.trial_config(study.load_manifest(study_dir), trial_id)
-    from optcompare import train  # pylint: disable=g-import-not-at-top
-    result = train.train_and_evaluate(config, tdir)
-    print(f"worker: {trial_id} {result['status']} after {result['steps']} steps", flush=True)
-  except Exception:  # pylint: disable=broad-except  (KeyboardInterrupt is not a failure)
-    error = traceback.format_exc()
-    print(error, file=sys.stderr, flush=True)
-    write_failed(tdir, error, time.time() - t0)
-  return EXIT_DONE
+def _raise_interrupted(signum, frame):  # pylint: disable=unused-argument
+  raise Interrupted()
 
 
-def _newest_checkpoint(tdir: str) -> int | None:
-  """The newest step under checkpoints/ when the attempt starts (informational: a resume)."""
-  try:
-    steps = [int(n) for n in os.listdir(os.path.join(tdir, "checkpoints")) if n.isdigit()]
-  except OSError:
-    return None
-  return max(steps, default=None)
+def install_signal_handlers() -> None:
+  """SIGTERM/SIGINT stop the worker cleanly; SIGUSR1 is the heartbeat's lost-claim alarm."""
+  signal.signal(signal.SIGTERM, _raise_interrupted)
+  signal.signal(signal.SIGINT, _raise_interrupted)
+  signal.signal(signal.SIGUSR1, _on_lost_signal)
 
 
-def _log_tail(tdir: str) -> str:
-  try:
-    with open(os.path.join(tdir, "worker.log"), "rb") as f:
-      f.seek(0, os.SEEK_END)
-      f.seek(max(0, f.tell() - _LOG_TAIL_BYTES))
-      return f.read().decode("utf-8", "replace")
-  except OSError:
-    return ""
-
-
-def supervise(study_dir: str, trial_id: str, *, lease_seconds: float, retry_failed: bool,
-              owner: str | None = None) -> int:
-  """Claims the trial, runs it in a child process under heartbeat, releases the claim."""
-  # Launched by a sweep (or a Ray task): stop (gracefully, releasing the claim) with it.
-  _die_with_parent(os.environ.get("OPTCOMPARE_PARENT_PID"), signal.SIGTERM)
-  cpus = os.environ.get("OPTCOMPARE_CPUS")
-  if cpus and hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
-  tdir = ledger.trial_dir(study_dir, trial_id)
-  os.makedirs(tdir, exist_ok=True)
-  status = _read_status(tdir)
-  if status in ("completed", "diverged") or (status == "failed" and not retry_failed):
-    return EXIT_DONE
-  claim = ledger.Claim.acquire(tdir, lease_seconds=lease_seconds, owner=owner)
-  if claim is None:
-    return EXIT_CLAIMED
-  status = _read_status(tdir)  # it may have finished between the first look and the claim
-  if status in ("completed", "diverged") or (status == "failed" and not retry_failed):
-    claim.release()
-    return EXIT_DONE
-  if status == "failed":  # a retry: keep the failed result beside, train resumes or restarts
-    n = sum(1 for f in os.listdir(tdir) if f.startswith("result.failed."))
-    os.replace(os.path.join(tdir, "result.json"), os.path.join(tdir, f"result.failed.{n}.json"))
-  attempt = {"trial": trial_id, "generation": claim.generation, "owner": claim.record["owner"],
-             "host": claim.record["host"], "pid": os.getpid()}
-  ledger.log_attempt(tdir, {"event": "start", "checkpoint": _newest_checkpoint(tdir), **attempt})
-
-  child_box: list[subprocess.Popen] = []
-  interrupted = threading.Event()
-
-  def kill_child(sig=signal.SIGKILL):
-    for p in child_box:
-      if p.poll() is None:
-        p.send_signal(sig)
-
-  def on_signal(signum, frame):  # pylint: disable=unused-argument
-    interrupted.set()
-    kill_child(signal.SIGTERM)
-
-  signal.signal(signal.SIGTERM, on_signal)
-  signal.signal(signal.SIGINT, on_signal)
-  stop = claim.keep_alive(on_lost=kill_child)
-  env = dict(os.environ, OPTCOMPARE_SUPERVISOR_PID=str(os.getpid()))
-  env.pop("OPTCOMPARE_PARENT_PID", None)
-  t0 = time.time()
-  try:
-    child_box.append(subprocess.Popen(
-        [sys.executable, "-m", "optcompare.backends.worker", "--study_dir", study_dir,
-         "--trial_id", trial_id, "--child"], env=env))
-    if interrupted.is_set():
-      kill_child(signal.SIGTERM)
-    code = child_box[0].wait()
-  finally:
-    stop.set()
-  if claim.lost:
-    ledger.log_attempt(tdir, {"event": "lost", **attempt})
-    return EXIT_LOST
-  status = _read_status(tdir)
-  if status is None and interrupted.is_set():
-    ledger.log_attempt(tdir, {"event": "interrupted", **attempt})
-    claim.release()
-    return EXIT_INTERRUPTED
-  if status is None:
-    how = f"signal {-code}" if code < 0 else f"exit status {code}"
-    write_failed(tdir, f"trial process ended with {how} and no result; log tail:\n"
-                 f"{_log_tail(tdir)}", time.time() - t0)
-    status = "failed"
-  ledger.log_attempt(tdir, {"event": "end", "status": status, "exit": code, **attempt})
-  claim.release()
+def serve(study_dir: str, requests, replies, *, lease_seconds: float | None, owner: str) -> int:
+  """Answers trial requests (JSON lines) until the input ends."""
+  manifest = studydir.read_manifest(study_dir)
+  lease = lease_seconds or float(manifest["config"]["lease_seconds"])
+  for line in requests:
+    if not line.strip():
+      continue
+    request = json.loads(line)
+    trial_id = studydir.check_trial_id(request["trial"], "request trial")
+    if trial_id not in set(studydir.trial_ids(manifest)):
+      manifest = studydir.read_manifest(study_dir)  # the study may have grown
+    code, status = run_trial(study_dir, manifest, trial_id, retry=bool(request.get("retry")),
+                             lease_seconds=lease, owner=f"{owner}-{trial_id}")
+    replies.write(json.dumps({"trial": trial_id, "code": code, "status": status}) + "\n")
+    replies.flush()
   return EXIT_DONE
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m optcompare.backends.worker",
-                                   description=__doc__.split("\n\n")[0])
+                                   description=__doc__.split("\n\n", 1)[0])
   parser.add_argument("--study_dir", required=True)
-  parser.add_argument("--trial_id", required=True, help="<optimizer>/<index>")
   parser.add_argument("--lease_seconds", type=float, default=None,
                       help="default: the study's lease_seconds")
-  parser.add_argument("--retry_failed", action="store_true",
-                      help="rerun the trial if its result is `failed`")
-  parser.add_argument("--owner", default=None, help="claim owner tag (default: random)")
-  parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+  parser.add_argument("--owner", default=f"worker-{os.getpid()}", help="claim owner tag")
   args = parser.parse_args(argv)
-  study_dir = os.path.abspath(args.study_dir)
-  if args.child:
-    return run_child(study_dir, args.trial_id)
+  # Launched by a sweep: stop (gracefully, releasing the claim) with it.
+  _die_with_parent(os.environ.get("OPTCOMPARE_PARENT_PID"), signal.SIGTERM)
+  cpus = os.environ.get("OPTCOMPARE_CPUS")
+  if cpus and hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+  install_signal_handlers()
+  # Replies go to the original stdout; anything else printed lands in the log (stderr).
+  replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
+  os.dup2(2, 1)
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  absl_logging.set_verbosity(absl_logging.INFO)
   try:
-    with open(os.path.join(study_dir, "study.json"), encoding="utf-8") as f:
-      manifest = json.load(f)
-  except (OSError, ValueError) as e:
-    print(f"worker: error: {study_dir}/study.json: {e}", file=sys.stderr)
+    return serve(os.path.abspath(args.study_dir), sys.stdin, replies,
+                 lease_seconds=args.lease_seconds, owner=args.owner)
+  except BadInputError as e:
+    print(f"worker: error: {e}", file=sys.stderr)
     return EXIT_BAD_ARGS
-  if args.trial_id not in {t["id"] for t in manifest["trials"]}:
-    print(f"worker: error: --trial_id: no trial {args.trial_id!r} in {study_dir}",
-          file=sys.stderr)
-    return EXIT_BAD_ARGS
-  lease = args.lease_seconds or float(manifest["config"]["lease_seconds"])
-  return supervise(study_dir, args.trial_id, lease_seconds=lease,
-                   retry_failed=args.retry_failed, owner=args.owner)
+  except Interrupted:
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -152,15 +152,6 @@ def _split(examples, seq_len: int, num_threads: int) -> random_access.Split:
   return random_access.Split(examples, lambda ids, rng: sequence(ids, seq_len), num_threads)
 
 
-def load_splits(data_dir: str | None, vocab_size: int, num_validation: int, seq_len: int,
-                num_threads: int = 1) -> dict:
-  """{'train', 'validation', 'test'} -> random_access.Split of prepared TFDS lm1b."""
-  from optcompare.data import prepare  # pylint: disable=g-import-not-at-top
-  builder = prepare.builder("lm1b", data_dir)
-  return splits_from_builder(builder, data_dir or builder.data_dir_root, vocab_size,
-                             num_validation, seq_len, num_threads)
-
-
 def splits_from_builder(builder, root: str, vocab_size: int, num_validation: int,
                         seq_len: int, num_threads: int = 1) -> dict:
   """The splits of any prepared builder with a `text` feature and train/test splits."""

@@ -21,7 +21,7 @@ class Workload(Protocol):
   name: str
   metric_names: tuple[str, ...]  # reported per split, lower is better
 
-  def build_model(self, seed: int) -> nnx.Module: ...
+  def build_model(self, seed) -> nnx.Module: ...  # seed: int or key, for nnx.Rngs(params=)
   def load_splits(self) -> dict: ...                 # 'train' / 'validation' / 'test'
   # This process's rows (process_rows in data/in_memory.py) of the global batch at `step`,
   # and of each evaluation batch: every host reads and decodes only its own examples.

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from optcompare.data import lm1b, random_access
+from optcompare.data import lm1b, prepare, random_access
 from optcompare.models import transformer
 from optcompare.workloads import base, image_classification
 
@@ -64,8 +64,10 @@ class TransformerLanguageModel(base.ServedByStep):
     if self.synthetic:
       return lm1b.synthetic_splits(self.num_synthetic, self.num_validation, self.vocab_size,
                                    self.seq_len)
-    return lm1b.load_splits(self.data_dir, self.vocab_size, self.num_validation,
-                            self.seq_len, self.num_threads or os.cpu_count() or 1)
+    builder = prepare.builder("lm1b", self.data_dir)
+    return lm1b.splits_from_builder(builder, self.data_dir or builder.data_dir_root,
+                                    self.vocab_size, self.num_validation, self.seq_len,
+                                    self.num_threads or os.cpu_count() or 1)
 
   def preprocess(self, batch: base.Batch, rng: jax.Array | None) -> base.Batch:
     del rng

@@ -1,0 +1,153 @@
+"""The package's shape: no import cycle; the study directory's layout is written in one module."""
+import ast
+import os
+
+import pytest
+
+PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "optcompare")
+
+
+def _modules() -> dict[str, str]:
+  """module name -> file path, for every module of the package."""
+  out = {}
+  for root, _, files in os.walk(PACKAGE):
+    for f in files:
+      if f.endswith(".py"):
+        rel = os.path.relpath(os.path.join(root, f), os.path.dirname(PACKAGE))[:-3]
+        name = rel.replace(os.sep, ".").removesuffix(".__init__")
+        out[name] = os.path.join(root, f)
+  return out
+
+
+def _imports(path: str, modules: dict[str, str]) -> set[str]:
+  """Package modules that `path` imports anywhere (function-level imports included)."""
+  found = set()
+  for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+    names = []
+    if isinstance(node, ast.Import):
+      names = [a.name for a in node.names]
+    elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+      names = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+    for name in names:
+      if name in modules:
+        found.add(name)
+      elif name.rsplit(".", 1)[0] in modules and f"{name}" not in modules:
+        found.add(name.rsplit(".", 1)[0])
+  return found
+
+
+def _graph() -> dict[str, set[str]]:
+  modules = _modules()
+  graph = {}
+  for name, path in modules.items():
+    # An edge to a package's __init__ from its own submodule is Python's doing, not a cycle.
+    graph[name] = {m for m in _imports(path, modules) if m != name and
+                   not name.startswith(m + ".")}
+  return graph
+
+
+def _cycle(graph):
+  state, stack = {}, []
+
+  def visit(n):
+    state[n] = "open"
+    stack.append(n)
+    for m in sorted(graph.get(n, ())):
+      if state.get(m) == "open":
+        return stack[stack.index(m):] + [m]
+      if m not in state:
+        found = visit(m)
+        if found:
+          return found
+    stack.pop()
+    state[n] = "done"
+    return None
+
+  for n in sorted(graph):
+    if n not in state:
+      found = visit(n)
+      if found:
+        return found
+  return None
+
+
+def test_no_import_cycle_under_optcompare():
+  assert _cycle(_graph()) is None, " -> ".join(_cycle(_graph()))
+
+
+def test_the_cycle_check_finds_a_cycle():
+  assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def _code_strings(path: str) -> list[tuple[int, str]]:
+  """String constants outside docstrings, dictionary keys and subscripts (a manifest's
+  "trials" list is JSON, not a path)."""
+  tree = ast.parse(open(path, encoding="utf-8").read())
+  keys = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Subscript):
+      keys.add(id(node.slice))
+    elif isinstance(node, ast.Dict):
+      keys |= {id(k) for k in node.keys if k is not None}
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+        node.func.attr in ("get", "setdefault", "pop"):
+      keys |= {id(a) for a in node.args[:1]}
+  docstrings = set()
+  for node in ast.walk(tree):
+    if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+      body = node.body
+      if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        docstrings.add(id(body[0].value))
+  return [(n.lineno, n.value) for n in ast.walk(tree)
+          if isinstance(n, ast.Constant) and isinstance(n.value, str)
+          and id(n) not in docstrings | keys]
+
+
+def _path_parts(path: str) -> list[tuple[int, str]]:
+  """String constants that build a path: arguments of os.path.join, operands of `/`."""
+  out = []
+  for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+    parts = []
+    if isinstance(node, ast.Call) and ast.unparse(node.func) in ("os.path.join", "join"):
+      parts = node.args
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+      parts = [node.left, node.right]
+    out += [(p.lineno, p.value) for p in parts
+            if isinstance(p, ast.Constant) and isinstance(p.value, str)]
+  return out
+
+
+@pytest.mark.parametrize("literal", ["result.json", "study.json"])
+def test_only_studydir_names_the_study_files(literal):
+  offenders = []
+  for name, path in _modules().items():
+    if name != "optcompare.studydir":
+      offenders += [f"{name}:{line}" for line, s in _code_strings(path)
+                    if s == literal or s.endswith("/" + literal)]  # messages may name it
+  assert not offenders, offenders
+
+
+def test_only_studydir_builds_trial_paths():
+  offenders = []
+  for name, path in _modules().items():
+    if name != "optcompare.studydir":
+      offenders += [f"{name}:{line}" for line, s in _path_parts(path) if s == "trials"]
+  assert not offenders, offenders
+
+
+def test_analysis_and_studydir_do_not_import_train_or_jax():
+  graph = _graph()
+  for name in ("optcompare.studydir", "optcompare.analysis.load", "optcompare.analysis.report"):
+    assert "optcompare.train" not in graph[name], name
+    assert "jax" not in {n.split(".")[0] for n in _external(name)}, name
+
+
+def _external(name):
+  path = _modules()[name]
+  out = set()
+  for node in ast.parse(open(path, encoding="utf-8").read()).body:  # module level only
+    if isinstance(node, ast.Import):
+      out |= {a.name for a in node.names}
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      out.add(node.module)
+  return out

@@ -1,0 +1,65 @@
+"""studydir: trial ids never lead outside the study; Result round-trips; writes are atomic."""
+import json
+import os
+
+import pytest
+
+from optcompare import studydir
+from optcompare.errors import BadInputError
+
+
+@pytest.mark.parametrize("tid", ["adam/0", "sgd/12", "nadamw/3"])
+def test_valid_trial_ids_map_under_the_study(tmp_path, tid):
+  path = studydir.trial_dir(str(tmp_path), tid)
+  assert os.path.commonpath([path, str(tmp_path / "trials")]) == str(tmp_path / "trials")
+  assert path == os.path.join(str(tmp_path), "trials", *tid.split("/"))
+
+
+@pytest.mark.parametrize("tid", ["../../x/0", "adam/../../0", "/etc/0", "adam/01", "adam/-1",
+                                 "adam", "adam/0/1", "Adam/0", "adam/0 ", "", None, 3])
+def test_bad_trial_ids_are_refused(tmp_path, tid):
+  with pytest.raises(BadInputError, match="trial id"):
+    studydir.trial_dir(str(tmp_path), tid)
+
+
+def test_manifest_with_a_traversing_id_is_refused(tmp_path):
+  (tmp_path / "study.json").write_text(json.dumps(
+      {"config": {}, "trials": [{"id": "../../x/0", "optimizer": "adam", "index": 0}]}))
+  with pytest.raises(BadInputError, match="study.json.*trials\\[0\\].id"):
+    studydir.read_manifest(tmp_path)
+
+
+def test_result_round_trips_and_nan_becomes_null(tmp_path):
+  result = studydir.Result("completed", 20, {"validation": {"error": 0.5, "loss": float("nan")}},
+                           steps_to_target=10, wall_time_s=1.23456)
+  studydir.write_result(str(tmp_path), result)
+  on_disk = json.loads((tmp_path / "result.json").read_text())
+  assert on_disk["final"]["validation"] == {"error": 0.5, "loss": None}
+  assert on_disk["wall_time_s"] == 1.235
+  assert studydir.read_result(tmp_path) == studydir.Result.from_json(on_disk)
+  assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"status": "done"}', '{"status": "completed", '
+                                  '"steps": "x"}', "[1, 2]", "\xff\xfe"])
+def test_damaged_result_is_reported_naming_the_file(tmp_path, text):
+  (tmp_path / "result.json").write_bytes(text.encode("latin-1"))
+  with pytest.raises(studydir.DamagedFileError, match="result.json"):
+    studydir.read_result(tmp_path)
+  assert studydir.read_result(tmp_path / "absent") is None
+
+
+def test_set_aside_keeps_every_damaged_copy(tmp_path):
+  path = tmp_path / "result.json"
+  for text in ("a", "b"):
+    path.write_text(text)
+    studydir.set_aside(str(path))
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json.corrupt",
+                                                        "result.json.corrupt.1"]
+
+
+def test_write_json_atomic_leaves_no_temporary_file_even_on_failure(tmp_path):
+  studydir.write_json_atomic(str(tmp_path / "r.json"), {"a": 1})
+  with pytest.raises(ValueError):
+    studydir.write_json_atomic(str(tmp_path / "s.json"), {"a": float("nan")})
+  assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
