@@ -43,17 +43,28 @@ class TrainState:
   train_sums: dict           # metric sums since the last train log line
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def init_state(workload, optimizer: str, seed, hparams: dict) -> TrainState:
-  """The step-0 state of a trial: model parameters from `seed`, optimizer state from
-  `hparams` (create's keyword arguments, all traced)."""
+@functools.partial(jax.jit, static_argnums=0)
+def init_model(workload, seed) -> tuple[nnx.State, nnx.State]:
+  """(params, model_state) of the workload's model initialised from `seed` (traced)."""
   model = workload.build_model(jax.random.key(seed))  # nnx.Rngs(int) makes this very key
   model.train()
   _, params, model_state = nnx.split(model, nnx.Param, ...)
-  tx = optimizers.create(optimizer, **hparams)
+  return params, model_state
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def init_optimizer(optimizer: str, params, hparams: dict):
+  """The optimizer state of `create(optimizer, **hparams)` (values traced) for `params`."""
+  return optimizers.create(optimizer, **hparams).init(params)
+
+
+def init_state(workload, optimizer: str, seed: int, hparams: dict) -> TrainState:
+  """The step-0 state of a trial. Model and optimizer are initialised by two programs, so a
+  worker compiles the model's initialisation once, whatever the optimizers."""
+  params, model_state = init_model(workload, seed)
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=model_state,
-                    opt_state=tx.init(params), rng=jax.random.PRNGKey(seed),
-                    train_sums=_zero_sums(workload))
+                    opt_state=init_optimizer(optimizer, params, _traced_values(hparams)),
+                    rng=jax.random.PRNGKey(seed), train_sums=_zero_sums(workload))
 
 
 @functools.lru_cache(maxsize=None)
@@ -207,8 +218,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   replicated, data_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
   graphdef, eval_graphdef = graph_defs(workload)
   optimizer = config.optimizer.name
-  state = jax.device_put(init_state(workload, optimizer, config.seed,
-                                    _traced_values(settings)), replicated)
+  state = jax.device_put(init_state(workload, optimizer, config.seed, settings), replicated)
 
   ckpt = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"))
   start = ckpt.latest_step() or 0

@@ -132,11 +132,12 @@ WORKER = ("-m", "optcompare.backends.worker")
 class _Worker:
   """One worker process and the thread that reads its replies."""
 
-  def __init__(self, args: list[str], env: dict[str, str], log_path: str):
+  def __init__(self, args: list[str], env: dict[str, str], log_path: str,
+               replies: queue.Queue):
     with open(log_path, "ab") as log:
       self.proc = subprocess.Popen([sys.executable, *WORKER, *args], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=log, env=env)
-    self.replies: queue.Queue = queue.Queue()
+    self.replies = replies  # shared by the launcher's workers: (worker, reply | None)
     self.trial: str | None = None  # the trial it is training
     self.compiled: set[str] = set()  # optimizers it has trained (their programs are compiled)
     threading.Thread(target=self._read, daemon=True).start()
@@ -144,10 +145,10 @@ class _Worker:
   def _read(self) -> None:
     for line in self.proc.stdout:
       try:
-        self.replies.put(json.loads(line))
+        self.replies.put((self, json.loads(line)))
       except ValueError:
         continue
-    self.replies.put(None)  # end of output: the process is ending
+    self.replies.put((self, None))  # end of output: the process is ending
 
   def send(self, trial_id: str, retry: bool) -> None:
     self.trial = trial_id
@@ -171,6 +172,7 @@ class LocalLauncher:
             file=sys.stderr)
     self.sweep_id = uuid.uuid4().hex[:12]
     self._slots: list[_Worker | None] = [None] * self.parallel
+    self._replies: queue.Queue = queue.Queue()
 
   def idle_slots(self) -> list[int]:
     return [s for s, w in enumerate(self._slots) if w is None or w.trial is None]
@@ -187,50 +189,53 @@ class LocalLauncher:
                        devices_per_trial=self.devices, platform=self.platform)
       args = ["--study_dir", self.study_dir, "--lease_seconds", str(self.lease_seconds),
               "--owner", f"{self.sweep_id}-{slot}"]
-      w = self._slots[slot] = _Worker(args, env, studydir.worker_log(self.study_dir, slot))
+      w = self._slots[slot] = _Worker(args, env, studydir.worker_log(self.study_dir, slot),
+                                         self._replies)
     try:
       w.send(trial_id, retry)
     except OSError:  # it died just now: its reader reports the trial as ended by the exit
       pass
 
-  def poll(self) -> list[tuple[str, int]]:
-    """(trial_id, code) of the trials that ended since the last call: a worker's EXIT_* code,
-    or, for a worker that died during the trial, its exit status (negative: a signal)."""
+  def poll(self, timeout: float = 0.0) -> list[tuple[str, int]]:
+    """(trial_id, code) of the trials that ended since the last call, waiting up to
+    `timeout` seconds for the first: a worker's EXIT_* code, or, for a worker that died
+    during the trial, its exit status (negative: a signal)."""
     done = []
-    for slot, w in enumerate(self._slots):
-      if w is None:
-        continue
-      while True:
-        try:
-          reply = w.replies.get_nowait()
-        except queue.Empty:
-          break
-        if reply is None:  # the worker ended
-          code = w.proc.wait()
-          if w.trial is not None:
-            done.append((w.trial, code if code != 0 else -1))
-          self._slots[slot] = None
-          break
-        if reply.get("trial") == w.trial:
-          done.append((w.trial, int(reply["code"])))
-          w.trial = None
-    return done
+    block = timeout > 0
+    while True:
+      try:
+        w, reply = self._replies.get(block=block, timeout=timeout if block else None)
+      except queue.Empty:
+        return done
+      block = False
+      if w not in self._slots:
+        continue  # a worker already replaced
+      if reply is None:  # the worker ended
+        code = w.proc.wait()
+        if w.trial is not None:
+          done.append((w.trial, code if code != 0 else -1))
+        self._slots[self._slots.index(w)] = None
+      elif reply.get("trial") == w.trial:
+        done.append((w.trial, int(reply["code"])))
+        w.trial = None
 
   def close(self, timeout: float = 15.0) -> None:
-    """Ends the workers: idle ones at the end of their input; busy ones (after an interrupt)
-    with SIGTERM (they release their claims), then SIGKILL."""
-    procs = [w.proc for w in self._slots if w is not None]
+    """Ends the workers: idle ones at the end of their input (not waited for: they exit by
+    themselves, and with this process at the latest); busy ones (after an interrupt) with
+    SIGTERM, so that they release their claims, then SIGKILL."""
+    busy = []
     for w in self._slots:
       if w is None:
         continue
       if w.trial is not None and w.proc.poll() is None:
         w.proc.terminate()
+        busy.append(w.proc)
       try:
         w.proc.stdin.close()
       except OSError:
         pass
     deadline = time.time() + timeout
-    for p in procs:
+    for p in busy:
       try:
         p.wait(max(0.1, deadline - time.time()))
       except subprocess.TimeoutExpired:

@@ -92,9 +92,10 @@ class RayLauncher:
     self._compiled[slot].add(trial_id.split("/")[0])
     self._refs[self._actors[slot].run.remote(trial_id, retry)] = (slot, trial_id)
 
-  def poll(self) -> list[tuple[str, int]]:
+  def poll(self, timeout: float = 0.0) -> list[tuple[str, int]]:
     if not self._refs:
       return []
+    self._ray.wait(list(self._refs), num_returns=1, timeout=timeout)
     ready, _ = self._ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
     out = []
     for ref in ready:

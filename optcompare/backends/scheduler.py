@@ -19,7 +19,7 @@ from optcompare import studydir
 from optcompare.backends import ledger
 from optcompare.backends.worker import EXIT_CLAIMED, EXIT_DONE, EXIT_LOST, log_tail, write_failed
 
-POLL_S = 0.5          # how often finished workers are collected
+POLL_S = 0.5          # longest wait for a worker's reply (replies end the wait at once)
 WATCH_S = 2.0         # how often trials held by other sweeps are looked at
 PROGRESS_S = 30.0     # a progress line at least this often (when not a terminal)
 
@@ -133,8 +133,7 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
   queue = list(order)
   try:
     while queue or running or watched:
-      now = time.time()
-      for tid, code in launcher.poll():
+      for tid, code in launcher.poll(timeout=POLL_S if running else 0.0):
         running.discard(tid)
         if code == EXIT_DONE:
           ran_here += 1
@@ -148,6 +147,7 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
           show.event(f"{tid}: the worker process died (exit status {code}); a new one "
                      f"takes the next trial")
         queue.insert(0, tid)
+      now = time.time()
       for tid, seen in list(watched.items()):
         if now - seen >= WATCH_S:
           del watched[tid]
@@ -173,8 +173,8 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
       if progress:
         counts = _counts(tdir, running, settled)
         show.update(counts, counts.pop("here"))
-      if queue or running or watched:
-        time.sleep(POLL_S)
+      if not running and (queue or watched):
+        time.sleep(POLL_S)  # only trials held by other sweeps are left: look again later
   except KeyboardInterrupt:
     show.event("interrupted; stopping workers (their claims are released, trials resume "
                "from checkpoints next time)")
