@@ -2,13 +2,18 @@
 
 A checkpoint is the whole train state pytree at a step. Orbax writes each checkpoint to a
 temporary directory and renames it when complete, so a process killed mid-save leaves the
-previous checkpoint as the newest valid one.
+previous checkpoint as the newest valid one. A checkpoint damaged afterwards (a truncated or
+missing file, garbage metadata, an emptied directory) is not trusted either: `restore_newest`
+tries the checkpoints newest first, sets each one that fails aside (`<step>.corrupt`, which
+Orbax ignores) with a warning naming it and why, and falls back to the next; with none left the
+trial starts again from step 0.
 """
 from __future__ import annotations
 
 import os
 from typing import Any
 
+from absl import logging
 import jax
 import orbax.checkpoint as ocp
 
@@ -17,11 +22,12 @@ class Checkpointer:
   """Saves and restores train-state pytrees under `directory`, keeping the newest few."""
 
   def __init__(self, directory: str, *, max_to_keep: int = 2, async_save: bool = True):
-    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
-                                           enable_async_checkpointing=async_save)
     if "://" not in directory:  # Orbax's OCDBT store refuses relative local paths
       directory = os.path.abspath(directory)
-    self._manager = ocp.CheckpointManager(directory, options=options)
+    self.directory = directory
+    self._options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                                 enable_async_checkpointing=async_save)
+    self._manager = ocp.CheckpointManager(directory, options=self._options)
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
@@ -34,6 +40,39 @@ class Checkpointer:
     """Restores the checkpoint at `step` with the structure, dtypes and shardings of `like`."""
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
     return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+
+  def restore_newest(self, like: Any) -> tuple[int, Any]:
+    """(step, state) of the newest checkpoint that restores; (0, like) when none does.
+
+    Damaged checkpoints are set aside and reported (see the module docstring).
+    """
+    for step in sorted(self._manager.all_steps(), reverse=True):
+      try:
+        return step, self.restore(step, like)
+      except Exception as e:  # pylint: disable=broad-except  (any damage: tensorstore, JSON, IO)
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        moved = self._set_aside(step)
+        logging.warning("checkpoint %s/%d does not restore (%s: %s); set aside as %s, trying "
+                        "an older one", self.directory, step, type(e).__name__, reason[:300],
+                        os.path.basename(moved))
+    if os.path.isdir(self.directory) and any(n.endswith(".corrupt") for n in
+                                             os.listdir(self.directory)):
+      logging.warning("no checkpoint under %s restores; the trial starts again from step 0",
+                      self.directory)
+    return 0, like
+
+  def _set_aside(self, step: int) -> str:
+    """Renames the step's directory out of Orbax's sight; starts a fresh manager (one that
+    has seen a damaged step may have drawn conclusions from it about the layout)."""
+    source = os.path.join(self.directory, str(step))
+    target, n = f"{source}.corrupt", 1
+    while os.path.exists(target):
+      target, n = f"{source}.corrupt.{n}", n + 1
+    if os.path.exists(source):
+      os.replace(source, target)
+    self._manager.close()
+    self._manager = ocp.CheckpointManager(self.directory, options=self._options)
+    return target
 
   def close(self) -> None:
     """Waits for pending saves, then releases the manager."""

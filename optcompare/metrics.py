@@ -5,6 +5,8 @@ After a preemption the process may have written lines past its newest checkpoint
 those lines describe a trajectory that is about to be recomputed, so `MetricsLog.resume(step)`
 cuts the file back to the checkpoint (one `truncate`, and a torn last line goes too). The
 recomputed lines are then appended: one line per (step, split), as in an uninterrupted run.
+A line that is not a metrics record (damage on disk, not a torn last line) is dropped: the
+file as it was is set aside (`metrics.jsonl.corrupt`, reported) and the good lines kept.
 """
 from __future__ import annotations
 
@@ -23,6 +25,18 @@ def _jsonable(value):
   return value if math.isfinite(value) else None  # strict JSON has no NaN/inf: null
 
 
+def _record(raw: bytes) -> dict | None:
+  """A metrics line as a dict with an integer step and a split, else None."""
+  try:
+    record = json.loads(raw)
+  except (ValueError, UnicodeDecodeError):
+    return None
+  if (not isinstance(record, dict) or isinstance(record.get("step"), bool)
+      or not isinstance(record.get("step"), int) or not isinstance(record.get("split"), str)):
+    return None
+  return record
+
+
 class MetricsLog:
   """Appends metric lines to `<workdir>/metrics.jsonl`, mirrored to TensorBoard and the log.
 
@@ -39,19 +53,29 @@ class MetricsLog:
 
   def resume(self, step: int) -> tuple[float, list[dict]]:
     """Drops lines after `step` (and a torn last line); returns (last wall time, kept lines)."""
-    keep_bytes, wall_time, records = 0, 0.0, []
+    keep_bytes, wall_time, records, kept, damaged = 0, 0.0, [], [], []
     if os.path.exists(self.path):
       with open(self.path, "rb") as f:
-        for raw in f:
+        for number, raw in enumerate(f, start=1):
           if not raw.endswith(b"\n"):
             break  # torn write from a kill mid-line
-          record = json.loads(raw)
+          record = _record(raw)
+          if record is None:
+            damaged.append(number)
+            continue
           if record["step"] > step:
             break
           keep_bytes += len(raw)
+          kept.append(raw)
           records.append(record)
           wall_time = record.get("wall_time_s", wall_time)
-      if self.lead:
+      if self.lead and damaged:
+        moved = studydir.set_aside(self.path)
+        logging.warning("%s: lines %s are not metrics records; dropped (the file as it was is "
+                        "%s)", self.path, ", ".join(map(str, damaged)), os.path.basename(moved))
+        with open(self.path, "wb") as f:
+          f.writelines(kept)
+      elif self.lead:
         os.truncate(self.path, keep_bytes)
     if self.lead:
       self._file = open(self.path, "a", encoding="utf-8")

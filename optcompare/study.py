@@ -34,6 +34,9 @@ FIELDS = ("base", "seed", "num_trials", "optimizers", "search_spaces", "devices_
           "threads_per_trial", "lease_seconds")
 EXECUTION_FIELDS = ("devices_per_trial", "threads_per_trial", "lease_seconds")
 MANIFEST = studydir.MANIFEST
+# A failed trial is the infrastructure's accident (a killed process, a full disk), not the
+# optimizer's outcome: a sweep reruns it this many times (resuming from its checkpoint).
+DEFAULT_RETRIES = 2
 
 
 def _jsonable(x):
@@ -243,7 +246,8 @@ def status_table(workdir: str) -> str:
 
 
 def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
-          retries: int = 0, ray_address: str | None = None, progress: bool = True) -> dict:
+          retries: int = DEFAULT_RETRIES, ray_address: str | None = None,
+          progress: bool = True) -> dict:
   """Runs every unfinished trial of the study; returns summary counts.
 
   parallel: trial processes (or Ray tasks) in flight at once. retries: extra attempts, in

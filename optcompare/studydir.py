@@ -89,6 +89,12 @@ def trials_root(study_dir: epath.PathLike) -> epath.Path:
   return epath.Path(study_dir) / TRIALS
 
 
+def is_study_dir(path: str) -> bool:
+  """Whether `path` holds a study (its manifest or its trials/ directory)."""
+  return (os.path.exists(os.path.join(path, MANIFEST))
+          or os.path.isdir(os.path.join(path, TRIALS)))
+
+
 def worker_log(study_dir: str, slot: int) -> str:
   """`<study>/logs/worker-<slot>.log`: what a local worker process prints (created)."""
   path = os.path.join(study_dir, "logs", f"worker-{int(slot)}.log")
@@ -230,6 +236,14 @@ def read_result(tdir: epath.PathLike) -> Result | None:
     raise DamagedFileError(path, f"not a result ({e})") from e
 
 
+def keep_failed_result(tdir: str) -> str:
+  """Moves a failed result.json aside as result.failed.<n>.json before a retry."""
+  n = sum(1 for f in os.listdir(tdir) if f.startswith("result.failed."))
+  target = os.path.join(tdir, f"result.failed.{n}.json")
+  os.replace(os.path.join(tdir, RESULT), target)
+  return target
+
+
 def failed_result(error: str, *, steps: int = 0, wall_time_s: float = 0.0) -> Result:
   """The result of a trial that the infrastructure could not finish."""
   return Result(FAILED, steps, {}, None, wall_time_s, error)
@@ -238,7 +252,11 @@ def failed_result(error: str, *, steps: int = 0, wall_time_s: float = 0.0) -> Re
 # ---- the manifest ----
 
 def read_manifest(study_dir: epath.PathLike) -> dict:
-  """The parsed, checked study.json; BadInputError naming the file (or the bad entry)."""
+  """The parsed, checked study.json; BadInputError naming the file (or the bad entry).
+
+  The fields that status, analyze and sweep read are checked for their types here, so a
+  hand-edited manifest fails once, naming the field, not deep inside one of them.
+  """
   path = epath.Path(study_dir) / MANIFEST
   try:
     manifest = read_json(path)
@@ -251,6 +269,10 @@ def read_manifest(study_dir: epath.PathLike) -> dict:
   manifest.setdefault("config", {})
   if not isinstance(manifest["config"], dict):
     raise BadInputError(f"{path}: corrupt study manifest ('config' is not an object)")
+  try:
+    _check_manifest_fields(manifest)
+  except ValueError as e:
+    raise BadInputError(f"{path}: corrupt study manifest ({e})") from e
   seen = set()
   for i, t in enumerate(manifest["trials"]):
     if not isinstance(t, dict) or not {"optimizer", "index"} <= set(t):
@@ -266,7 +288,88 @@ def read_manifest(study_dir: epath.PathLike) -> dict:
     seen.add(tid)
     if not isinstance(t.get("hparams", {}), dict):
       raise BadInputError(f"{path}: trials[{i}].hparams is not an object")
+    try:
+      _check_trial_entry(t, f"trials[{i}]")
+    except ValueError as e:
+      raise BadInputError(f"{path}: corrupt study manifest ({e})") from e
   return manifest
+
+
+def _is_int(x: Any) -> bool:
+  return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x: Any) -> bool:
+  return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _get_path(d: dict, path: str) -> tuple[bool, Any]:
+  """(present, value) of a dotted path in nested dicts."""
+  for key in path.split("."):
+    if not isinstance(d, dict) or key not in d:
+      return False, None
+    d = d[key]
+  return True, d
+
+
+# Manifest fields that status, analyze and sweep read, and what each must be when present.
+_FIELD_CHECKS: tuple[tuple[str, str, Any], ...] = (
+    ("seed", "an integer", _is_int),
+    ("config.seed", "an integer", _is_int),
+    ("config.num_trials", "an integer >= 1", lambda x: _is_int(x) and x >= 1),
+    ("config.base", "an object", lambda x: isinstance(x, dict)),
+    ("config.base.workload", "a string", lambda x: isinstance(x, str)),
+    ("config.base.optimizer", "an object", lambda x: isinstance(x, dict)),
+    ("config.base.optimizer.schedule", "an object", lambda x: isinstance(x, dict)),
+    ("config.base.target", "an object", lambda x: isinstance(x, dict)),
+    ("config.base.target.split", "a string", lambda x: isinstance(x, str)),
+    ("config.base.target.metric", "a string", lambda x: isinstance(x, str)),
+    ("config.base.target.value", "a finite number", _is_number),
+    ("config.optimizers", "a list of names",
+     lambda x: isinstance(x, list) and all(isinstance(o, str) for o in x)),
+    ("config.search_spaces", "an object of optimizer -> {hyperparameter: spec}",
+     lambda x: isinstance(x, dict) and all(
+         isinstance(sp, dict) and all(isinstance(spec, dict) for spec in sp.values())
+         for sp in x.values())),
+)
+
+
+def _check_manifest_fields(manifest: dict) -> None:
+  """ValueError naming the first field of _FIELD_CHECKS of the wrong type, or the first
+  number that is not finite (Python's JSON reads NaN and Infinity)."""
+  for field, what, ok in _FIELD_CHECKS:
+    present, value = _get_path(manifest, field)
+    if present and not ok(value):
+      raise ValueError(f"{field}: {value!r} is not {what}")
+  bad = _first_nonfinite(manifest.get("config"), "config")
+  if bad:
+    raise ValueError(f"{bad}: not a finite number")
+
+
+def _first_nonfinite(tree: Any, path: str) -> str | None:
+  if isinstance(tree, dict):
+    items = tree.items()
+  elif isinstance(tree, list):
+    items = ((f"[{i}]", v) for i, v in enumerate(tree))
+  else:
+    return path if isinstance(tree, float) and not math.isfinite(tree) else None
+  for key, value in items:
+    sub = f"{path}{key}" if str(key).startswith("[") else f"{path}.{key}"
+    found = _first_nonfinite(value, sub)
+    if found:
+      return found
+  return None
+
+
+def _check_trial_entry(t: dict, where: str) -> None:
+  """ValueError naming the field of a manifest trial entry of the wrong type."""
+  if not isinstance(t["optimizer"], str):
+    raise ValueError(f"{where}.optimizer: {t['optimizer']!r} is not a name")
+  if not _is_int(t["index"]) or t["index"] < 0:
+    raise ValueError(f"{where}.index: {t['index']!r} is not an integer >= 0")
+  for name, value in (t.get("hparams") or {}).items():
+    if value is not None and not _is_number(value):
+      raise ValueError(f"{where}.hparams.{name}: {value!r} is not a finite number")
 
 
 def write_manifest(study_dir: str, manifest: dict) -> None:

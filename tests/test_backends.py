@@ -181,20 +181,25 @@ def test_failed_trial_is_recorded_and_retried(tmp_path):
   c = smoke_study(optimizers=("sgd",), num_trials=2)
   c.base.batch_size = 0  # passes the study's checks; train refuses it: an exception
   workdir = str(tmp_path / "study")
-  summary = study.sweep(c, workdir, progress=False)
+  summary = study.sweep(c, workdir, retries=0, progress=False)
   assert summary["failed"] == 2 and summary["ran_here"] == 2
+  assert summary["failed_trials"] == ["sgd/0", "sgd/1"]
   # One worker raised twice and went on: both attempts ran in the same process.
   assert len({e["pid"] for t in ("sgd/0", "sgd/1") for e in _events(workdir, t)}) == 1
   tdir = studydir.trial_dir(workdir, "sgd/0")
   result = studydir.read_result(tdir)
   assert result.status == "failed" and "batch_size" in result.error
   assert "Traceback" in result.error
-  assert study.sweep(c, workdir, progress=False)["ran_here"] == 0  # failed stays failed
+  assert study.sweep(c, workdir, retries=0, progress=False)["ran_here"] == 0
   summary = study.sweep(c, workdir, retries=1, progress=False)
   assert summary["retried"] == 2 and summary["failed"] == 2
   assert os.path.exists(os.path.join(tdir, "result.failed.0.json"))
   assert [e["event"] for e in _events(workdir, "sgd/0")] == ["start", "end"] * 2
   assert "failed" in study.status_table(workdir)
+  # By default a sweep retries a failed trial twice, and no more.
+  summary = study.sweep(c, workdir, progress=False)
+  assert summary["retried"] == 4 and summary["failed_trials"] == ["sgd/0", "sgd/1"]
+  assert [e["event"] for e in _events(workdir, "sgd/0")] == ["start", "end"] * 4
 
 
 def test_ray_backend_runs_a_smoke_study_on_local_ray(tmp_path):

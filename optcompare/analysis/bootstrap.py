@@ -6,11 +6,13 @@ and test metric. Repeating this `num_resamples` times gives the distribution of 
 with K trials would have found"; we report its median and 5th / 95th percentiles.
 
 Conventions (documented here, relied on by the report):
-* Only finished trials take part: status completed, diverged or failed. Running, pending and
-  corrupt trials are left out (their outcome is unknown).
-* Diverged and failed trials count as trials that *lost*: their validation metric is +inf, so
-  they are never chosen while any resampled trial completed. A completed trial whose
-  validation metric is NaN/inf counts as lost too.
+* Only finished trials take part: status completed or diverged, the optimizer's outcomes.
+  Failed trials (the infrastructure's: a raised exception, a killed process) are left out,
+  with a warning (`FailedTrialsWarning`): counting them as lost would let an accident bias the
+  comparison. Running, pending and corrupt trials are left out too (their outcome is unknown).
+* Diverged trials count as trials that *lost*: their validation metric is +inf, so they are
+  never chosen while any resampled trial completed. A completed trial whose validation metric
+  is NaN/inf counts as lost too.
 * If all K resampled trials lost, the outcome of that resample is +inf for both validation and
   test. Percentiles are taken over all resamples with +inf sorting last, so a percentile is
   +inf exactly when more than that fraction of resamples lost entirely (`frac_all_lost`
@@ -25,6 +27,7 @@ Conventions (documented here, relied on by the report):
 """
 from __future__ import annotations
 
+import warnings
 import zlib
 from typing import Iterable, Sequence
 
@@ -32,7 +35,11 @@ import numpy as np
 import pandas as pd
 
 from optcompare.analysis.load import LOST
-from optcompare.studydir import RESULT_STATUSES
+from optcompare.studydir import FAILED, FINISHED
+
+
+class FailedTrialsWarning(UserWarning):
+  """Failed trials (infrastructure) were left out of a best-of-K estimate."""
 
 QUANTILES = (("p5", 5.0), ("median", 50.0), ("p95", 95.0))
 
@@ -60,7 +67,13 @@ def metric_column(metric: str, split: str = "validation") -> str:
 def outcomes(df: pd.DataFrame, metric: str, optimizer: str) -> tuple[np.ndarray, np.ndarray]:
   """(validation, test) arrays of one optimizer's finished trials, ordered by index; lost
   trials have validation = +inf and test = +inf."""
-  rows = df[(df["optimizer"] == optimizer) & df["status"].isin(RESULT_STATUSES)]
+  mine = df[df["optimizer"] == optimizer]
+  failed = mine[mine["status"] == FAILED]
+  if len(failed):
+    warnings.warn(f"{optimizer}: {len(failed)} failed trial(s) left out of best-of-K "
+                  f"({', '.join(failed['trial_id'].astype(str))}); rerun them with "
+                  "`optcompare sweep --retries=N`", FailedTrialsWarning, stacklevel=2)
+  rows = mine[mine["status"].isin(FINISHED)]
   rows = rows.sort_values("index", kind="stable")
   vcol, tcol = metric_column(metric, "validation"), metric_column(metric, "test")
   if vcol not in df.columns:

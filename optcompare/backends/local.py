@@ -196,10 +196,10 @@ class LocalLauncher:
     except OSError:  # it died just now: its reader reports the trial as ended by the exit
       pass
 
-  def poll(self, timeout: float = 0.0) -> list[tuple[str, int]]:
-    """(trial_id, code) of the trials that ended since the last call, waiting up to
-    `timeout` seconds for the first: a worker's EXIT_* code, or, for a worker that died
-    during the trial, its exit status (negative: a signal)."""
+  def poll(self, timeout: float = 0.0) -> list[tuple[str, int, str | None]]:
+    """(trial_id, code, detail) of the trials that ended since the last call, waiting up to
+    `timeout` seconds for the first: a worker's EXIT_* code and its result status (or error),
+    or, for a worker that died during the trial, its exit status (negative: a signal)."""
     done = []
     block = timeout > 0
     while True:
@@ -213,10 +213,10 @@ class LocalLauncher:
       if reply is None:  # the worker ended
         code = w.proc.wait()
         if w.trial is not None:
-          done.append((w.trial, code if code != 0 else -1))
+          done.append((w.trial, code if code != 0 else -1, None))
         self._slots[self._slots.index(w)] = None
       elif reply.get("trial") == w.trial:
-        done.append((w.trial, int(reply["code"])))
+        done.append((w.trial, int(reply["code"]), reply.get("status")))
         w.trial = None
 
   def close(self, timeout: float = 15.0) -> None:

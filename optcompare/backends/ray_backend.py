@@ -34,13 +34,12 @@ class TrialWorker:
     self.manifest = studydir.read_manifest(study_dir)
     worker.install_signal_handlers()
 
-  def run(self, trial_id: str, retry: bool) -> int:
+  def run(self, trial_id: str, retry: bool) -> tuple[int, str | None]:
     if trial_id not in set(self._studydir.trial_ids(self.manifest)):
       self.manifest = self._studydir.read_manifest(self.study_dir)
-    code, _ = self._worker.run_trial(self.study_dir, self.manifest, trial_id, retry=retry,
-                                     lease_seconds=self.lease_seconds,
-                                     owner=f"{self.owner}-{trial_id}")
-    return code
+    return self._worker.run_trial(self.study_dir, self.manifest, trial_id, retry=retry,
+                                  lease_seconds=self.lease_seconds,
+                                  owner=f"{self.owner}-{trial_id}")
 
 
 class RayLauncher:
@@ -92,7 +91,7 @@ class RayLauncher:
     self._compiled[slot].add(trial_id.split("/")[0])
     self._refs[self._actors[slot].run.remote(trial_id, retry)] = (slot, trial_id)
 
-  def poll(self, timeout: float = 0.0) -> list[tuple[str, int]]:
+  def poll(self, timeout: float = 0.0) -> list[tuple[str, int, str | None]]:
     if not self._refs:
       return []
     self._ray.wait(list(self._refs), num_returns=1, timeout=timeout)
@@ -101,12 +100,13 @@ class RayLauncher:
     for ref in ready:
       slot, trial_id = self._refs.pop(ref)
       try:
-        out.append((trial_id, int(self._ray.get(ref))))
+        code, detail = self._ray.get(ref)
+        out.append((trial_id, int(code), detail))
       except self._ray.exceptions.RayError as e:  # the actor's process or node died
         print(f"sweep: {trial_id}: Ray actor failed: {str(e).splitlines()[0]}",
               file=sys.stderr)
         self._kill(slot)
-        out.append((trial_id, -1))
+        out.append((trial_id, -1, None))
     return out
 
   def _kill(self, slot: int) -> None:

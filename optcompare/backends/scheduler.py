@@ -2,7 +2,7 @@
 
 A launcher (local.LocalLauncher, ray_backend.RayLauncher) has `parallel` worker slots, each a
 long-lived worker: `idle_slots()`, `compiled(slot)` (the optimizers its worker has trained),
-`start(slot, trial_id, retry=)`, `poll() -> [(trial_id, code)]` and `close()`. The worker
+`start(slot, trial_id, retry=)`, `poll(timeout) -> [(trial_id, code, detail)]` and `close()`. The worker
 claims each trial itself, so any number of sweeps, of any backend, can share a directory.
 
 Trials are queued in the order adam/0, sgd/0, adam/1, sgd/1, ... (a study stopped early has
@@ -17,7 +17,8 @@ import time
 
 from optcompare import studydir
 from optcompare.backends import ledger
-from optcompare.backends.worker import EXIT_CLAIMED, EXIT_DONE, EXIT_LOST, log_tail, write_failed
+from optcompare.backends.worker import (EXIT_CLAIMED, EXIT_DONE, EXIT_IO_ERROR, EXIT_LOST,
+                                        log_tail, write_failed)
 
 POLL_S = 0.5          # longest wait for a worker's reply (replies end the wait at once)
 WATCH_S = 2.0         # how often trials held by other sweeps are looked at
@@ -95,13 +96,18 @@ def pick(queue: list[str], mine: set[str], others: set[str]) -> int:
   return 0
 
 
-def _record_crash(tdir: str, trial_id: str, code: int) -> None:
-  """A worker died during the trial: a `failed` result naming how, unless it has one."""
+def _record_crash(tdir: str, trial_id: str, code: int) -> str | None:
+  """A worker died during the trial: a `failed` result naming how, unless it has one.
+  Returns the error if even that cannot be written."""
   how = f"signal {-code}" if code < 0 else f"exit status {code}"
-  write_failed(tdir, f"worker process ended with {how} during {trial_id}; trial log tail:\n"
-               f"{log_tail(tdir)}", 0.0)
-  ledger.log_attempt(tdir, {"event": "end", "status": studydir.FAILED, "exit": code,
-                            "trial": trial_id})
+  try:
+    write_failed(tdir, f"worker process ended with {how} during {trial_id}; trial log "
+                 f"tail:\n{log_tail(tdir)}", 0.0)
+    ledger.log_attempt(tdir, {"event": "end", "status": studydir.FAILED, "exit": code,
+                              "trial": trial_id})
+  except OSError as e:
+    return str(e)
+  return None
 
 
 def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int,
@@ -117,6 +123,7 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
   watched: dict[str, float] = {}  # trial held elsewhere -> when it was last looked at
   settled: dict[str, str] = {}   # trial -> completed/diverged (never changes again)
   ran_here, worker_errors = 0, 0
+  stopped = None  # why no more trials are started (the disk is full)
 
   def decide(tid: str) -> tuple[str, bool]:
     """("final" | "launch" | "watch", retry?) from the trial's files."""
@@ -133,19 +140,33 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
   queue = list(order)
   try:
     while queue or running or watched:
-      for tid, code in launcher.poll(timeout=POLL_S if running else 0.0):
+      for tid, code, detail in launcher.poll(timeout=POLL_S if running else 0.0):
         running.discard(tid)
-        if code == EXIT_DONE:
+        if code not in (EXIT_DONE, EXIT_CLAIMED, EXIT_LOST, EXIT_IO_ERROR):  # it died
+          worker_errors += 1
+          detail = _record_crash(tdir[tid], tid, code)
+          if detail:
+            code = EXIT_IO_ERROR
+          else:
+            show.event(f"{tid}: the worker process died (exit status {code}); a new one "
+                       "takes the next trial")
+        if code == EXIT_IO_ERROR:
+          # The trial's files cannot be written: it has no result; bounded like a failure.
+          retries_used[tid] += 1
+          if retries_used[tid] > retries:
+            final[tid] = "error"
+          if stopped is None and "No space left on device" in (detail or ""):
+            stopped = detail
+            show.event(f"stopping: {detail} (writing {tid}); free some space and rerun the "
+                       "sweep: it resumes")
+          elif stopped is None:
+            show.event(f"{tid}: cannot write its files: {detail}")
+        elif code == EXIT_DONE:
           ran_here += 1
           status, result = ledger.trial_state(tdir[tid])
           if status == studydir.FAILED:
             error = ((result and result.error) or "").strip().splitlines()
             show.event(f"{tid} failed: {error[-1] if error else '?'}")
-        elif code not in (EXIT_CLAIMED, EXIT_LOST):
-          worker_errors += 1
-          _record_crash(tdir[tid], tid, code)
-          show.event(f"{tid}: the worker process died (exit status {code}); a new one "
-                     f"takes the next trial")
         queue.insert(0, tid)
       now = time.time()
       for tid, seen in list(watched.items()):
@@ -153,6 +174,9 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
           del watched[tid]
           queue.append(tid)
       queue = [tid for tid in queue if tid not in final]
+      if stopped is not None:
+        final.update((tid, "stopped") for tid in queue)
+        queue = []
       idle = launcher.idle_slots()
       while idle and queue:
         slot = idle[0]
@@ -185,7 +209,9 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
   summary = {"trials": len(order), "completed": counts["completed"],
              "diverged": counts["diverged"], "failed": counts["failed"],
              "unfinished": counts["running"] + counts["pending"], "ran_here": ran_here,
-             "retried": sum(retries_used.values()), "worker_errors": worker_errors}
+             "retried": sum(retries_used.values()), "worker_errors": worker_errors,
+             "failed_trials": [tid for tid in order if settled.get(tid) is None and
+                               ledger.trial_state(tdir[tid])[0] == studydir.FAILED]}
   return summary
 
 

@@ -37,6 +37,7 @@ from optcompare.backends import ledger
 from optcompare.errors import BadInputError
 
 EXIT_DONE, EXIT_BAD_ARGS, EXIT_CLAIMED, EXIT_LOST, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+EXIT_IO_ERROR = 5  # the trial's files could not be written (a full disk): no result
 WORKER_LOG = "worker.log"  # in each trial directory: the log lines of its attempts
 _LOG_TAIL_BYTES = 4000
 
@@ -151,7 +152,20 @@ def _interrupt_main_on_lost() -> None:
 
 def run_trial(study_dir: str, manifest: dict, trial_id: str, *, retry: bool,
               lease_seconds: float, owner: str) -> tuple[int, str | None]:
-  """Claims, trains and releases one trial in this process: (code, result status)."""
+  """Claims, trains and releases one trial in this process: (code, result status).
+
+  (EXIT_IO_ERROR, the error) when the trial's own files cannot be written (its result
+  included), so the sweep can say why in one line instead of losing the worker.
+  """
+  try:
+    return _run_trial(study_dir, manifest, trial_id, retry=retry,
+                      lease_seconds=lease_seconds, owner=owner)
+  except OSError as e:
+    return EXIT_IO_ERROR, str(e)
+
+
+def _run_trial(study_dir: str, manifest: dict, trial_id: str, *, retry: bool,
+               lease_seconds: float, owner: str) -> tuple[int, str | None]:
   tdir = studydir.trial_dir(study_dir, trial_id)
   os.makedirs(tdir, exist_ok=True)
   status = _status(tdir)
@@ -165,13 +179,13 @@ def run_trial(study_dir: str, manifest: dict, trial_id: str, *, retry: bool,
     claim.release()
     return EXIT_DONE, status
   if status == studydir.FAILED:  # a retry: keep the failed result beside; train resumes
-    n = sum(1 for f in os.listdir(tdir) if f.startswith("result.failed."))
-    os.replace(os.path.join(tdir, studydir.RESULT), os.path.join(tdir, f"result.failed.{n}.json"))
+    studydir.keep_failed_result(tdir)
   attempt = {"trial": trial_id, "generation": claim.generation, "owner": claim.record["owner"],
              "host": claim.record["host"], "pid": os.getpid()}
   ledger.log_attempt(tdir, {"event": "start", "checkpoint": _newest_checkpoint(tdir), **attempt})
   stop = claim.keep_alive(on_lost=_interrupt_main_on_lost)
   t0 = time.time()
+  released = False
   try:
     with _TrialLog(tdir) as log:
       try:
@@ -187,20 +201,34 @@ def run_trial(study_dir: str, manifest: dict, trial_id: str, *, retry: bool,
         ledger.log_attempt(tdir, {"event": "lost", **attempt})
         return EXIT_LOST, None
       except Interrupted:
-        ledger.log_attempt(tdir, {"event": "interrupted", **attempt})
+        released = True
         claim.release()
+        ledger.log_attempt(tdir, {"event": "interrupted", **attempt})
         raise
       except Exception:  # pylint: disable=broad-except  (the trial's failure, not the worker's)
         error = traceback.format_exc()
         log.write(error)
         write_failed(tdir, error, time.time() - t0)
         status = studydir.FAILED
+  except OSError:
+    if not released:
+      _release_quietly(claim)
+    raise
   finally:
     stop.set()
     gc.collect()  # the trial's arrays go now, not at some later trial's allocation
   ledger.log_attempt(tdir, {"event": "end", "status": status, **attempt})
   claim.release()
   return EXIT_DONE, status
+
+
+def _release_quietly(claim) -> None:
+  """Releases a claim when its files may not be writable (a full disk): the ledger removes
+  a claim it cannot rewrite; failing even that, the claim's lease runs out."""
+  try:
+    claim.release()
+  except OSError:
+    pass
 
 
 def _die_with_parent(parent: str | None, sig: int) -> None:
@@ -240,7 +268,8 @@ def serve(study_dir: str, requests, replies, *, lease_seconds: float | None, own
       manifest = studydir.read_manifest(study_dir)  # the study may have grown
     code, status = run_trial(study_dir, manifest, trial_id, retry=bool(request.get("retry")),
                              lease_seconds=lease, owner=f"{owner}-{trial_id}")
-    replies.write(json.dumps({"trial": trial_id, "code": code, "status": status}) + "\n")
+    reply = {"trial": trial_id, "code": code, "status": status}
+    replies.write(json.dumps(reply) + "\n")
     replies.flush()
   return EXIT_DONE
 
@@ -259,6 +288,8 @@ def main(argv=None) -> int:
   if cpus and hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
   install_signal_handlers()
+  # A log file that cannot be written (a full disk) must not print a traceback per record.
+  logging.raiseExceptions = False
   # Replies go to the original stdout; anything else printed lands in the log (stderr).
   replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
   os.dup2(2, 1)

@@ -29,7 +29,7 @@ def _table(spec, seed=0):
 
 def _loop_best(df, opt, idx_rows):
   """Direct implementation: per resample, scan the drawn trials, keep the best completed."""
-  rows = df[(df["optimizer"] == opt) & df["status"].isin(["completed", "diverged", "failed"])]
+  rows = df[(df["optimizer"] == opt) & df["status"].isin(["completed", "diverged"])]
   rows = rows.sort_values("index").to_dict("records")
   vals, tests = [], []
   for draw in idx_rows:
@@ -171,14 +171,27 @@ def test_all_diverged_and_unfinished_optimizers():
   assert np.isfinite(out.loc["sgd", "validation_p95"]).all()
 
 
-def test_failed_and_nonfinite_completed_trials_lose():
+def test_diverged_and_nonfinite_completed_trials_lose():
   df = pd.DataFrame({
       "trial_id": ["a/0", "a/1", "a/2"], "optimizer": "a", "index": [0, 1, 2],
-      "status": ["failed", "completed", "completed"],
+      "status": ["diverged", "completed", "completed"],
       "final.validation.error": [0.01, np.nan, 0.3], "final.test.error": [0.01, 0.02, 0.31]})
   out = bootstrap_best(df, "error", [32])
   assert out["validation_median"].iloc[0] == 0.3 and out["test_median"].iloc[0] == 0.31
   assert out["n_lost"].iloc[0] == 2
+
+
+def test_failed_trials_are_left_out_with_a_warning():
+  """Failed is the infrastructure's outcome: not a lost trial, not a trial at all."""
+  from optcompare.analysis.bootstrap import FailedTrialsWarning  # pylint: disable=g-import-not-at-top
+  df = pd.DataFrame({
+      "trial_id": ["a/0", "a/1", "a/2"], "optimizer": "a", "index": [0, 1, 2],
+      "status": ["failed", "failed", "completed"],
+      "final.validation.error": [np.nan, np.nan, 0.3], "final.test.error": [np.nan, np.nan, 0.31]})
+  with pytest.warns(FailedTrialsWarning, match="a/0, a/1"):
+    out = bootstrap_best(df, "error", [1, 4])
+  assert (out["n_finished"] == 1).all() and (out["n_lost"] == 0).all()
+  assert (out["validation_median"] == 0.3).all() and (out["frac_all_lost"] == 0).all()
 
 
 def test_speed_is_reasonable():

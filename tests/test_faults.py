@@ -1,0 +1,208 @@
+"""Fault injection: damaged files never cost a trial, never loop, never mislead.
+
+The reference is one uninterrupted smoke trial (20 steps, checkpoints at 10 and 20). Each case
+damages a copy of its directory as a crash or a disk might — after the last checkpoint, before
+result.json — and resumes: the trial must end with the reference's metrics, bit for bit.
+"""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from optcompare import study, studydir, train
+from tests.conftest import REPO, SMOKE, run_optcompare
+from tests.test_study import smoke_study
+
+
+def _lines(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [{k: v for k, v in json.loads(line).items() if k != "wall_time_s"} for line in f]
+
+
+def _result(workdir):
+  result = studydir.read_result(workdir).to_json()
+  result.pop("wall_time_s")
+  return result
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+  from configs.workloads import fashion_mnist_simple_cnn  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path_factory.mktemp("reference"))
+  train.train_and_evaluate(fashion_mnist_simple_cnn.get_config("smoke"), workdir)
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["10", "20"]
+  return workdir
+
+
+@pytest.fixture
+def interrupted(reference, tmp_path):
+  """A copy of the reference as a kill after the step-20 checkpoint leaves it."""
+  workdir = str(tmp_path / "trial")
+  shutil.copytree(reference, workdir)
+  os.remove(os.path.join(workdir, "result.json"))
+  return workdir
+
+
+def _resume(smoke_config, workdir, reference):
+  result = train.train_and_evaluate(smoke_config, workdir)
+  assert result["status"] == "completed"
+  assert _lines(workdir) == _lines(reference)
+  assert _result(workdir) == _result(reference)
+
+
+def _truncate_a_data_file(step_dir):
+  files = [os.path.join(r, f) for r, _, fs in os.walk(step_dir) for f in fs
+           if os.path.getsize(os.path.join(r, f)) > 100 and "/d/" in os.path.join(r, f)]
+  with open(max(files, key=os.path.getsize), "r+b") as f:
+    f.truncate(10)
+
+
+def _remove_data_files(step_dir):
+  shutil.rmtree(os.path.join(step_dir, "default", "d"))
+
+
+def _empty(step_dir):
+  shutil.rmtree(step_dir)
+  os.makedirs(step_dir)
+
+
+def _garbage_metadata(step_dir):
+  for name in ("_METADATA",):
+    with open(os.path.join(step_dir, "default", name), "w") as f:
+      f.write("\x00garbage{")
+
+
+DAMAGE = {"truncated data file": _truncate_a_data_file, "missing data files": _remove_data_files,
+          "empty step directory": _empty, "garbage metadata": _garbage_metadata}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damaged_newest_checkpoint_falls_back_to_the_previous(damage, smoke_config,
+                                                              interrupted, reference, caplog):
+  DAMAGE[damage](os.path.join(interrupted, "checkpoints", "20"))
+  _resume(smoke_config, interrupted, reference)
+  assert os.path.isdir(os.path.join(interrupted, "checkpoints", "20.corrupt")) or \
+      damage == "empty step directory"  # Orbax never counted an empty directory
+
+
+def test_no_restorable_checkpoint_restarts_from_step_zero(smoke_config, interrupted, reference):
+  for step in ("10", "20"):
+    _truncate_a_data_file(os.path.join(interrupted, "checkpoints", step))
+  _resume(smoke_config, interrupted, reference)
+  names = sorted(os.listdir(os.path.join(interrupted, "checkpoints")))
+  assert "10.corrupt" in names and "20.corrupt" in names
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"status": "finished"}', "\x00\x00"])
+def test_damaged_result_is_set_aside_and_the_trial_resumed(text, smoke_config, interrupted,
+                                                           reference):
+  with open(os.path.join(interrupted, "result.json"), "w") as f:
+    f.write(text)
+  _resume(smoke_config, interrupted, reference)
+  with open(os.path.join(interrupted, "result.json.corrupt")) as f:
+    assert f.read() == text
+
+
+def test_damaged_config_is_set_aside(smoke_config, interrupted, reference):
+  with open(os.path.join(interrupted, "config.json"), "w") as f:
+    f.write('{"workload": ')
+  _resume(smoke_config, interrupted, reference)
+  assert os.path.exists(os.path.join(interrupted, "config.json.corrupt"))
+
+
+def test_corrupt_metrics_line_is_dropped_not_fatal(smoke_config, interrupted, reference):
+  path = os.path.join(interrupted, "metrics.jsonl")
+  with open(path) as f:
+    lines = f.readlines()
+  lines.insert(2, "}{ not json\n")
+  with open(path, "w") as f:
+    f.writelines(lines)
+  _resume(smoke_config, interrupted, reference)
+  assert os.path.exists(path + ".corrupt")
+
+
+def test_train_refuses_a_finished_trial_of_another_config(smoke_config, reference, tmp_path):
+  workdir = str(tmp_path / "trial")
+  shutil.copytree(reference, workdir)
+  before = {n: os.path.getmtime(os.path.join(workdir, n)) for n in os.listdir(workdir)}
+  proc = run_optcompare("train", f"--config={SMOKE}", "--config.seed=7", f"--workdir={workdir}",
+                        check=False)
+  assert proc.returncode == 2 and "config.json" in proc.stderr and "seed" in proc.stderr
+  assert len(proc.stderr.strip().splitlines()) == 1
+  assert before == {n: os.path.getmtime(os.path.join(workdir, n)) for n in os.listdir(workdir)}
+
+
+def test_train_refuses_a_study_directory(tmp_path):
+  workdir = str(tmp_path / "study")
+  study.write_manifest(workdir, study.make_manifest(smoke_study()))
+  proc = run_optcompare("train", f"--config={SMOKE}", f"--workdir={workdir}", check=False)
+  assert proc.returncode == 2 and "study directory" in proc.stderr
+  assert os.listdir(workdir) == ["study.json"]
+
+
+def test_sweep_sets_a_damaged_result_aside_once_and_finishes(tmp_path):
+  """An unparseable result.json is not a result: the trial runs once more, never in a loop."""
+  c = smoke_study(optimizers=("sgd",), num_trials=1)
+  workdir = str(tmp_path / "study")
+  study.sweep(c, workdir, progress=False)
+  tdir = studydir.trial_dir(workdir, "sgd/0")
+  with open(os.path.join(tdir, "result.json"), "w") as f:
+    f.write("")
+  summary = study.sweep(c, workdir, progress=False)
+  assert summary["completed"] + summary["diverged"] == 1 and summary["ran_here"] == 1
+  assert os.path.exists(os.path.join(tdir, "result.json.corrupt"))
+  assert studydir.read_result(tdir).finished
+
+
+@pytest.mark.parametrize("verb", ["status", "analyze", "sweep"])
+def test_trial_id_outside_the_study_is_refused(verb, tmp_path):
+  workdir = tmp_path / "study"
+  study.write_manifest(str(workdir), study.make_manifest(smoke_study(num_trials=1)))
+  manifest = json.loads((workdir / "study.json").read_text())
+  manifest["trials"][0]["id"] = "../../x/0"
+  (workdir / "study.json").write_text(json.dumps(manifest))
+  args = [verb, f"--workdir={workdir}"]
+  if verb == "sweep":
+    args.insert(1, f"--config={REPO}/configs/studies/choi2019/fashion_mnist_simple_cnn.py:smoke")
+  proc = run_optcompare(*args, check=False)
+  assert proc.returncode == 2 and "../../x/0" in proc.stderr, proc.stderr
+  assert sorted(os.listdir(tmp_path)) == ["study"] and os.listdir(workdir) == ["study.json"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A 3 MiB tmpfs (root only; skipped elsewhere)."""
+  mount = tmp_path / "disk"
+  mount.mkdir()
+  proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+                        capture_output=True, check=False)
+  if proc.returncode != 0:
+    pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.decode().strip()}")
+  yield str(mount)
+  subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_disk_full_gives_one_line_true_counts_and_no_litter(small_disk):
+  """The sweep fails its trials with `No space left on device`, says so in one line, and
+  leaves neither empty claims nor temporary files."""
+  workdir = os.path.join(small_disk, "study")
+  config = f"{REPO}/configs/studies/choi2019/fashion_mnist_simple_cnn.py:smoke"
+  proc = run_optcompare("sweep", f"--config={config}", "--config.num_trials=1",
+                        f"--workdir={workdir}", "--retries=0", check=False, timeout=600)
+  assert proc.returncode == 1, proc.stderr[-2000:]
+  errors = [line for line in proc.stderr.splitlines() if "No space left on device" in line]
+  assert 1 <= len(errors) <= 5, proc.stderr[-3000:]
+  assert "Traceback" not in proc.stderr
+  litter = [os.path.join(r, f) for r, _, fs in os.walk(workdir) for f in fs
+            if f.endswith(".tmp") or (r.endswith("claims") and
+                                      os.path.getsize(os.path.join(r, f)) == 0)]
+  assert not litter
+  last = [line for line in proc.stderr.splitlines() if " done (" in line][-1]
+  assert "running 0 here, 0 elsewhere" in last, last  # nothing claims to run that does not
+  rows = run_optcompare("status", f"--workdir={workdir}").stdout.splitlines()[2:]
+  # trials, done, running, pending, diverged, failed
+  counts = [[int(x) for x in row.split()[1:7]] for row in rows]
+  assert all(running == 0 for _, _, running, _, _, _ in counts)
+  assert sum(done + pending for _, done, _, pending, _, _ in counts) == 6
