@@ -3,7 +3,7 @@
   optcompare train   --config=PATH[:ARG] [--config.FIELD=VALUE ...] --workdir=DIR
   optcompare sweep   --config=PATH[:ARG] --workdir=DIR [--parallel=N] [--backend=local|ray]
   optcompare status  --workdir=DIR
-  optcompare analyze --workdir=DIR [--out=DIR] [--compare=DIR2]
+  optcompare analyze --workdir=DIR [--out=DIR] [--compare=DIR2] [--select=SPLIT.METRIC]
   optcompare data prepare NAME [--manual_dir=DIR] [--data_dir=DIR]
 
 Exit status: 0 on success, 2 on bad input (one line naming the bad field or file; nothing
@@ -11,6 +11,7 @@ written), 1 on any other failure.
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -18,6 +19,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from optcompare import inputs
 from optcompare.errors import BadInputError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, PATH[:ARG].",
@@ -25,10 +27,14 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, PATH[:AR
 _WORKDIR = flags.DEFINE_string("workdir", None, "Trial or study directory.")
 _PARALLEL = flags.DEFINE_integer("parallel", 1, "sweep: trials run at once.", lower_bound=1)
 _BACKEND = flags.DEFINE_enum("backend", "local", ["local", "ray"], "sweep: where trials run.")
-_RETRIES = flags.DEFINE_integer("retries", 0, "sweep: reruns of a failed trial.", lower_bound=0)
+_RETRIES = flags.DEFINE_integer("retries", 2, "sweep: reruns of a failed trial (a process "
+                                "killed, a file not written; resumed from its checkpoint).",
+                                lower_bound=0)
 _RAY_ADDRESS = flags.DEFINE_string("ray_address", None, "sweep: Ray cluster; local if unset.")
 _OUT = flags.DEFINE_string("out", None, "analyze: output directory (default WORKDIR/analysis).")
 _COMPARE = flags.DEFINE_string("compare", None, "analyze: a second study to rank against.")
+_SELECT = flags.DEFINE_string("select", None, "analyze: SPLIT.METRIC that chooses the best "
+                              "trials (default: the study's metric on validation).")
 _MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "data prepare: the original files.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "data prepare: TFDS data directory.")
 _MULTIHOST = flags.DEFINE_bool(
@@ -51,6 +57,7 @@ def _require(flag_holder, name: str):
     raise BadInputError(f"--{name}: {str(e).strip().splitlines()[-1].strip()}") from e
   if value is None:
     raise BadInputError(f"--{name} is required")
+  inputs.check_nonempty(name, value if isinstance(value, str) else None)
   return value
 
 
@@ -89,8 +96,10 @@ def _train(args, argv):
   _expect_args(args, 0)
   _init_distributed()
   config = _require(_CONFIG, "config")
+  workdir = _require(_WORKDIR, "workdir")
+  inputs.check_writable_dir("workdir", workdir)
   _switch_optimizer(config, _config_overrides(argv))
-  result = train.train_and_evaluate(config, _require(_WORKDIR, "workdir"))
+  result = train.train_and_evaluate(config, workdir)
   print(f"{result['status']} after {result['steps']} steps; final {result['final']}")
   return 0 if result["status"] in ("completed", "diverged") else 1
 
@@ -100,12 +109,40 @@ def _sweep(args, argv):
   from optcompare import study  # pylint: disable=g-import-not-at-top
   _expect_args(args, 0)
   from optcompare import analysis  # pylint: disable=g-import-not-at-top
+  config = _require(_CONFIG, "config")
+  inputs.check_finite(config)  # (a NaN bound would reach study.json's JSON encoder)
+  _check_trial_configs(config)
   workdir = _require(_WORKDIR, "workdir")
-  summary = study.sweep(_require(_CONFIG, "config"), workdir, parallel=_PARALLEL.value,
+  inputs.check_writable_dir("workdir", workdir)
+  summary = study.sweep(config, workdir, parallel=_PARALLEL.value,
                         backend=_BACKEND.value, retries=_RETRIES.value,
                         ray_address=_RAY_ADDRESS.value)
   print(analysis.summary(workdir))
+  if summary["failed_trials"]:
+    ids = summary["failed_trials"]
+    print(f"optcompare: {len(ids)} trial(s) failed after {_RETRIES.value} retries: "
+          f"{', '.join(ids[:20])}{' ...' if len(ids) > 20 else ''}; see their result.json "
+          "and worker.log, then rerun the sweep", file=sys.stderr)
   return 0 if not (summary.get("failed") or summary.get("unfinished")) else 1
+
+
+def _check_trial_configs(config) -> None:
+  """Checks the first trial of each optimizer as `train` will (the workload, its data
+  sizes, the target), before the study directory is written: study.sweep checks the
+  optimizer settings of every trial, not the rest of the base config, whose faults would
+  otherwise fail every trial in its worker. Errors name the field under `base.`."""
+  from optcompare import study, train  # pylint: disable=g-import-not-at-top
+  from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
+  manifest = study.make_manifest(config)  # BadInputError for a bad study config
+  first = {}
+  for t in manifest["trials"]:
+    first.setdefault(t["optimizer"], t)
+  for t in first.values():
+    trial = spaces.build_trial_config(manifest["config"]["base"], t["optimizer"], t["hparams"])
+    try:
+      train.validate(trial, num_devices=1)  # (workers see devices of their own)
+    except BadInputError as e:
+      raise BadInputError(f"base.{e}") from e
 
 
 def _status(args, argv):
@@ -120,7 +157,16 @@ def _analyze(args, argv):
   del argv  # only train reads the raw command line
   from optcompare import analysis  # pylint: disable=g-import-not-at-top
   _expect_args(args, 0)
-  print(analysis.analyze(_require(_WORKDIR, "workdir"), out=_OUT.value, compare=_COMPARE.value))
+  workdir = _require(_WORKDIR, "workdir")
+  analysis.read_manifest(workdir)  # "no study here" before judging where the output goes
+  if _OUT.value is None:
+    inputs.check_writable_dir("workdir", os.path.join(workdir, "analysis"))
+  else:
+    inputs.check_writable_dir("out", _OUT.value)
+  if _COMPARE.value is not None:
+    inputs.check_nonempty("compare", _COMPARE.value)
+  print(analysis.analyze(workdir, out=_OUT.value, compare=_COMPARE.value,
+                         select=_SELECT.value))
   return 0
 
 
@@ -129,6 +175,8 @@ def _data(args, argv):
   from optcompare.data import prepare  # pylint: disable=g-import-not-at-top
   if len(args) != 2 or args[0] != "prepare":
     raise BadInputError("usage: optcompare data prepare NAME [--manual_dir=DIR] [--data_dir=DIR]")
+  inputs.check_nonempty("manual_dir", _MANUAL_DIR.value)
+  inputs.check_writable_dir("data_dir", _DATA_DIR.value)
   print(prepare.prepare(args[1], manual_dir=_MANUAL_DIR.value, data_dir=_DATA_DIR.value))
   return 0
 
@@ -150,6 +198,33 @@ def _expect_args(args, n: int):
 
 COMMANDS = {"train": _train, "sweep": _sweep, "status": _status, "analyze": _analyze,
             "data": _data}
+TAKES_CONFIG = ("train", "sweep")
+
+
+def _takes_value(name: str) -> bool:
+  """Whether `--name VALUE` consumes the next argument (absl: every non-boolean flag)."""
+  if name.startswith("config."):
+    return True
+  flag = flags.FLAGS._flags().get(name)  # pylint: disable=protected-access
+  return flag is not None and not flag.boolean
+
+
+def _check_config_before_parsing(argv: list[str]) -> None:
+  """config_flags executes the config file while absl parses the flags, raising whatever
+  the file raises. So before parsing: a command that takes no config refuses --config (its
+  file is never executed), and train/sweep check that the file loads (BadInputError naming
+  it); what parsing raises after that comes from a --config.FIELD override."""
+  positional, given = inputs.scan(argv[1:], _takes_value)
+  config_flags_ = inputs.config_flags_given(given)
+  if not config_flags_:
+    return
+  command = positional[0] if positional else None
+  if command not in COMMANDS:
+    raise BadInputError(f"expected a command, one of {', '.join(COMMANDS)}")
+  if command not in TAKES_CONFIG:
+    raise BadInputError(f"{config_flags_[0]}: {command} takes no config")
+  if given.get("config") is not None:
+    inputs.check_config_file(given["config"])
 
 
 def _fail(message: str) -> int:
@@ -162,6 +237,10 @@ def _fail(message: str) -> int:
 
 def main(argv: list[str]) -> int:
   try:
+    _check_config_before_parsing(argv)
+  except BadInputError as e:
+    return _fail(str(e))
+  try:
     positional = flags.FLAGS(argv)[1:]
   except (KeyError, AttributeError) as e:  # config_flags: --config.FIELD names a missing field
     return _fail(_unknown_field(str(e), argv))
@@ -171,13 +250,20 @@ def main(argv: list[str]) -> int:
     return _fail(f"expected a command, one of {', '.join(COMMANDS)}\n{USAGE}")
   logging.use_absl_handler()
   logging.set_verbosity(logging.INFO)
-  # Orbax logs every phase of every save at INFO; keep its warnings, drop the chatter.
+  # Orbax logs every phase of every save at INFO, and JAX every backend it did not find (TPU,
+  # CUDA) when it starts; keep their warnings, drop the chatter.
   logging.get_absl_handler().addFilter(
-      lambda r: r.levelno >= logging.converter.STANDARD_WARNING or "/orbax/" not in r.pathname)
+      lambda r: r.levelno >= logging.converter.STANDARD_WARNING or not any(
+          part in r.pathname for part in ("/orbax/", "/jax/_src/xla_bridge")))
   try:
     return COMMANDS[positional[0]](positional[1:], argv)
   except BadInputError as e:
     return _fail(str(e))
+  except OSError as e:  # a full disk, a file system gone: not bad input, and not a bug
+    if e.errno is None:
+      raise
+    print(f"optcompare: error: {e}", file=sys.stderr)
+    return 1
 
 
 def run():

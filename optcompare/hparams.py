@@ -59,10 +59,12 @@ _INF = math.inf
 _UNIT_CLOSED = Domain(0.0, 1.0)
 _UNIT_HIGH_OPEN = Domain(0.0, 1.0, high_open=True)
 _NONNEGATIVE = Domain(0.0, _INF)
+_POSITIVE = Domain(0.0, _INF, low_open=True)
 
 TABLE: dict[str, HParam] = {h.name: h for h in (
     HParam("learning_rate", OPTIMIZER, "η", "learning rate η_t (α_t for Adam, NAdam); a "
-           "number or a schedule", _NONNEGATIVE, natural=(0.0, _INF), table_1=True),
+           "number or a schedule; η = 0 trains nothing, so it is outside the domain",
+           _POSITIVE, natural=(0.0, _INF), table_1=True),
     HParam("momentum", OPTIMIZER, "γ", "momentum; γ = 0 is SGD", _UNIT_HIGH_OPEN,
            natural=(0.0, 1.0), table_1=True),
     HParam("rho", OPTIMIZER, "ρ", "RMSProp's decay of the squared-gradient average; ρ = 1 "
@@ -71,8 +73,9 @@ TABLE: dict[str, HParam] = {h.name: h for h in (
            _UNIT_HIGH_OPEN, natural=(0.0, 1.0), table_1=True),
     HParam("beta2", OPTIMIZER, "β2", "Adam's decay of the squared-gradient average",
            _UNIT_HIGH_OPEN, natural=(0.0, 1.0), table_1=True),
-    HParam("epsilon", OPTIMIZER, "ε", "denominator offset; ε → ∞ takes Adam to Momentum",
-           _NONNEGATIVE, natural=(0.0, _INF), table_1=True),
+    HParam("epsilon", OPTIMIZER, "ε", "denominator offset; ε → ∞ takes Adam to Momentum; "
+           "ε = 0 divides 0 by 0 on a coordinate whose gradients have all been zero (see "
+           "WIDER for RMSProp's exception)", _POSITIVE, natural=(0.0, _INF), table_1=True),
     HParam("weight_decay", OPTIMIZER, "wd", "decoupled weight decay (adamw, nadamw; outside "
            "Table 1)", _NONNEGATIVE, natural=(0.0, _INF)),
     HParam("decay_factor", SCHEDULE, "λ", "final fraction of the learning rate; λ = 1 is no "
@@ -85,6 +88,26 @@ TABLE: dict[str, HParam] = {h.name: h for h in (
     HParam("warmup_steps", SCHEDULE, "W", "steps of the linear warmup from 0 (also below the "
            "step budget)", Domain(0, _INF), integer=True),
 )}
+
+
+@dataclasses.dataclass(frozen=True)
+class Wider:
+  """A wider domain of one optimizer's hyperparameter, valid while the other
+  hyperparameters hold the values in `when` (name -> value)."""
+  domain: Domain
+  when: tuple[tuple[str, float], ...]
+  why: str
+
+
+# (optimizer, hyperparameter) -> its wider domain there (read by optimizers.create).
+# RMSProp's ε = 0 is safe only with ρ = 1: v then stays v₀ = 1 and RMSProp is Momentum
+# (DESIGN.md §2). With ρ < 1, v of a coordinate whose gradients are all zero is ρ^t, which
+# underflows to 0 (float32, ρ = 0.9: after about 1000 steps; at once for ρ = 0), and
+# g / √(v + ε) is then 0/0.
+WIDER: dict[tuple[str, str], Wider] = {
+    ("rmsprop", "epsilon"): Wider(_NONNEGATIVE, (("rho", 1.0),),
+                                  "ε = 0 only with rho = 1, where v stays 1"),
+}
 
 
 def names(kind: str | None = None) -> tuple[str, ...]:

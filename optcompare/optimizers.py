@@ -176,9 +176,9 @@ def create(name: str, **hparams) -> optax.GradientTransformation:
   """The optimizer `name` of REGISTRY with the given hyperparameters (all required).
 
   Raises FieldError (a ValueError) naming the unknown optimizer, the missing or unknown
-  hyperparameter, or the value outside its domain (optcompare.hparams.TABLE: η ≥ 0,
-  γ ∈ [0,1), ρ ∈ [0,1], β ∈ [0,1), ε ≥ 0, wd ≥ 0, finite real scalars). Only
-  `learning_rate` may be a schedule.
+  hyperparameter, or the value outside its domain (optcompare.hparams.TABLE: η > 0,
+  γ ∈ [0,1), ρ ∈ [0,1], β ∈ [0,1), ε > 0 (RMSProp: ε = 0 with ρ = 1, hparams.WIDER),
+  wd ≥ 0, finite real scalars). Only `learning_rate` may be a schedule.
   """
   if name not in REGISTRY:
     raise FieldError("name", f"unknown optimizer {name!r} (known: {', '.join(REGISTRY)})")
@@ -187,11 +187,37 @@ def create(name: str, **hparams) -> optax.GradientTransformation:
     if key not in takes:
       raise FieldError(key, f"unknown hyperparameter for {name} (takes {', '.join(takes)})")
     if not (key == "learning_rate" and callable(value)):
-      schedules.check_number(key, value, *hparams_lib.TABLE[key].domain.args())
+      _check_in_domain(name, key, value, hparams)
   for key in takes:
     if key not in hparams:
       raise FieldError(key, f"missing, required by {name}")
   return REGISTRY[name](**hparams)
+
+
+def _meets(value: Any, wanted: float) -> bool:
+  """Whether `value` equals `wanted`; a traced value cannot be inspected and passes."""
+  if isinstance(value, jax.core.Tracer):
+    return True
+  try:
+    return float(value) == wanted
+  except (TypeError, ValueError):
+    return False
+
+
+def _check_in_domain(name: str, key: str, value: Any, hparams: dict) -> None:
+  """FieldError unless `value` lies in the domain of hyperparameter `key` of optimizer
+  `name` (the table's, or hparams.WIDER's where the other values allow it); the message
+  states the domain, and the exception when there is one."""
+  wider = hparams_lib.WIDER.get((name, key))
+  if wider and all(_meets(hparams.get(k), v) for k, v in wider.when):
+    schedules.check_number(key, value, *wider.domain.args())
+    return
+  try:
+    schedules.check_number(key, value, *hparams_lib.TABLE[key].domain.args())
+  except FieldError as e:
+    if wider is None:
+      raise
+    raise FieldError(key, f"{e.reason} ({name}: {wider.why})") from e
 
 
 def update_fn(name: str) -> Callable:

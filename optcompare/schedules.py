@@ -56,7 +56,9 @@ def check_number(field: str, value: Any, low: float = -math.inf, high: float = m
   if not math.isfinite(x):
     raise FieldError(field, f"must be finite, got {x}")
   if x < low or x > high or (low_open and x == low) or (high_open and x == high):
-    interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    # (an infinite end is never included: x is finite)
+    interval = (f"{'(' if low_open or math.isinf(low) else '['}{low}, "
+                f"{high}{')' if high_open or math.isinf(high) else ']'}")
     raise FieldError(field, f"must lie in {interval}, got {x}")
   return value
 
@@ -113,8 +115,8 @@ def create(name: str, *, base, num_train_steps: int, **kw) -> Schedule:
   """The schedule `name` (constant, linear_decay, cosine) of the module docstring.
 
   Raises FieldError (a ValueError) naming the unknown name, unknown or missing kwarg, or the
-  argument outside its domain (base ≥ 0 finite, λ ∈ [0, 1], T ≥ 1, 0 < f ≤ 1, 0 ≤ W < N;
-  optcompare.hparams.TABLE).
+  argument outside its domain (base > 0 finite: learning_rate's domain, λ ∈ [0, 1], T ≥ 1,
+  0 < f ≤ 1, 0 ≤ W < N; optcompare.hparams.TABLE).
   """
   if name not in _KINDS:
     raise FieldError("name", f"unknown schedule {name!r} (known: {', '.join(_KINDS)})")
@@ -123,7 +125,7 @@ def create(name: str, *, base, num_train_steps: int, **kw) -> Schedule:
     if key not in allowed:
       raise FieldError(key, f"unknown argument for schedule {name} "
                        f"(takes {', '.join(sorted(allowed)) or 'none'})")
-  check_number("base", base, low=0.0)
+  check_number("base", base, *hparams.TABLE["learning_rate"].domain.args())
   n = _check_int("num_train_steps", num_train_steps, 1)
   w = _check_int("warmup_steps", kw.get("warmup_steps", 0), _int_low("warmup_steps"))
   if w >= n:

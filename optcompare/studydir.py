@@ -327,11 +327,13 @@ _FIELD_CHECKS: tuple[tuple[str, str, Any], ...] = (
     ("config.base.target.value", "a finite number", _is_number),
     ("config.optimizers", "a list of names",
      lambda x: isinstance(x, list) and all(isinstance(o, str) for o in x)),
-    ("config.search_spaces", "an object of optimizer -> {hyperparameter: spec}",
-     lambda x: isinstance(x, dict) and all(
-         isinstance(sp, dict) and all(isinstance(spec, dict) for spec in sp.values())
-         for sp in x.values())),
+    ("config.search_spaces", "an object", lambda x: isinstance(x, dict)),
 )
+
+
+def _short(value: Any) -> str:
+  text = repr(value)
+  return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _check_manifest_fields(manifest: dict) -> None:
@@ -340,7 +342,14 @@ def _check_manifest_fields(manifest: dict) -> None:
   for field, what, ok in _FIELD_CHECKS:
     present, value = _get_path(manifest, field)
     if present and not ok(value):
-      raise ValueError(f"{field}: {value!r} is not {what}")
+      raise ValueError(f"{field}: {_short(value)} is not {what}")
+  for opt, space in (manifest["config"].get("search_spaces") or {}).items():
+    if not isinstance(space, dict):
+      raise ValueError(f"config.search_spaces.{opt}: {_short(space)} is not an object")
+    for name, spec in space.items():
+      if not isinstance(spec, dict):
+        raise ValueError(f"config.search_spaces.{opt}.{name}: {_short(spec)} is not a spec "
+                         "object")
   bad = _first_nonfinite(manifest.get("config"), "config")
   if bad:
     raise ValueError(f"{bad}: not a finite number")
@@ -364,12 +373,12 @@ def _first_nonfinite(tree: Any, path: str) -> str | None:
 def _check_trial_entry(t: dict, where: str) -> None:
   """ValueError naming the field of a manifest trial entry of the wrong type."""
   if not isinstance(t["optimizer"], str):
-    raise ValueError(f"{where}.optimizer: {t['optimizer']!r} is not a name")
+    raise ValueError(f"{where}.optimizer: {_short(t['optimizer'])} is not a name")
   if not _is_int(t["index"]) or t["index"] < 0:
-    raise ValueError(f"{where}.index: {t['index']!r} is not an integer >= 0")
+    raise ValueError(f"{where}.index: {_short(t['index'])} is not an integer >= 0")
   for name, value in (t.get("hparams") or {}).items():
     if value is not None and not _is_number(value):
-      raise ValueError(f"{where}.hparams.{name}: {value!r} is not a finite number")
+      raise ValueError(f"{where}.hparams.{name}: {_short(value)} is not a finite number")
 
 
 def write_manifest(study_dir: str, manifest: dict) -> None:

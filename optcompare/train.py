@@ -30,6 +30,7 @@ from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from optcompare import checkpointing, metrics, optimizers, studydir, workloads
+from optcompare.data import train_eval
 from optcompare.errors import BadInputError
 
 
@@ -144,16 +145,23 @@ def evaluate(graphdef, workload, state, split, data_sharding) -> dict[str, float
   return _means(total)
 
 
-def validate(config: ml_collections.ConfigDict):
-  """Checks the config before anything is written; returns (workload, optimizer settings)."""
+def validate(config: ml_collections.ConfigDict, *, num_devices: int | None = None):
+  """Checks the config before anything is written; returns (workload, optimizer settings).
+
+  num_devices: the devices the batches are split over (default: jax.device_count()); a sweep
+  checks its trials with 1, since they run in workers that see devices of their own.
+  """
   for field in ("batch_size", "eval_batch_size", "num_train_steps", "eval_every_steps",
                 "checkpoint_every_steps", "log_every_steps"):
     if not isinstance(config[field], int) or config[field] <= 0:
       raise BadInputError(f"{field}: must be a positive integer, got {config[field]!r}")
+  devices = jax.device_count() if num_devices is None else num_devices
   for field in ("batch_size", "eval_batch_size"):
-    if config[field] % jax.device_count():
+    if config[field] % devices:
       raise BadInputError(f"{field}: {config[field]} is not divisible by the "
-                          f"{jax.device_count()} devices")
+                          f"{devices} devices")
+  _check_finite(config)
+  _check_example_counts(config)
   workload = workloads.create(config)
   if config.target.split not in ("validation", "test"):
     raise BadInputError(f"target.split: must be 'validation' or 'test', got "
@@ -165,28 +173,115 @@ def validate(config: ml_collections.ConfigDict):
   return workload, settings
 
 
-_splits_cache: dict = {}  # workload -> its loaded splits (one entry: a worker's memory stays flat)
+def _check_finite(config: ml_collections.ConfigDict) -> None:
+  """No NaN or infinity in any field (a NaN target is never reached, a NaN loss
+  coefficient diverges at step 1; config.json cannot store either)."""
+  from optcompare import inputs  # pylint: disable=g-import-not-at-top
+  inputs.check_finite(config)
 
 
-def _load_splits(workload) -> dict:
-  """The workload's data, kept for the next trial of a worker that trains the same data."""
-  if workload not in _splits_cache:
+def _check_example_counts(config: ml_collections.ConfigDict) -> None:
+  """dataset.num_validation_examples (always read) and num_synthetic_examples (read on
+  synthetic data) are positive integers: a zero or negative count otherwise fails only
+  after config.json, metrics and checkpoints are written. Whether the synthetic examples
+  make a training batch is the workload's check (what an example is differs)."""
+  dataset = config.get("dataset") or {}
+  fields = ["num_validation_examples"]
+  if dataset.get("synthetic"):
+    fields.append("num_synthetic_examples")
+  for field in fields:
+    value = dataset.get(field)
+    if field in dataset and (isinstance(value, bool) or not isinstance(value, int)
+                             or value <= 0):
+      raise BadInputError(f"dataset.{field}: must be a positive integer, got {value!r}")
+
+
+_splits_cache: dict = {}  # (workload, n) -> its splits (one entry: a worker's memory stays flat)
+
+
+def _load_splits(workload, num_train_eval: int) -> dict:
+  """The workload's splits and its train_eval subset of `num_train_eval` examples (none for
+  0), kept for the next trial of a worker that trains the same data."""
+  key = (workload, num_train_eval)
+  if key not in _splits_cache:
     _splits_cache.clear()
-    _splits_cache[workload] = workload.load_splits()
-  return _splits_cache[workload]
+    splits = dict(workload.load_splits())
+    if num_train_eval > len(splits["train"]):
+      raise BadInputError(f"dataset.num_train_eval_examples: {num_train_eval} exceeds the "
+                          f"{len(splits['train'])} training examples")
+    if num_train_eval:
+      splits[train_eval.SPLIT] = train_eval.subset(splits["train"], num_train_eval,
+                                                   splits["validation"])
+    _splits_cache[key] = splits
+  return _splits_cache[key]
 
 
-def _claim_workdir(config, workdir: str) -> None:
-  """Writes config.json, or checks that an existing one is this very config."""
-  os.makedirs(workdir, exist_ok=True)
-  path = os.path.join(workdir, studydir.CONFIG)
+def _eval_schedule(config) -> tuple[int, int]:
+  """(examples of train_eval, test_every_steps), checked: None means the defaults (as many
+  as the validation split; the test split at every evaluation)."""
+  n = config.dataset.get("num_train_eval_examples")
+  n = config.dataset.num_validation_examples if n is None else n
+  if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+    raise BadInputError(f"dataset.num_train_eval_examples: must be an integer >= 0 (0: no "
+                        f"train_eval split), got {n!r}")
+  every = config.get("test_every_steps")
+  every = config.eval_every_steps if every is None else every
+  if isinstance(every, bool) or not isinstance(every, int) or every <= 0 or \
+      every % config.eval_every_steps:
+    raise BadInputError(f"test_every_steps: must be a positive multiple of eval_every_steps "
+                        f"({config.eval_every_steps}), got {every!r}")
+  return n, every
+
+
+def eval_splits(step: int, num_train_steps: int, test_every: int, splits: dict) -> list[str]:
+  """The splits evaluated at evaluation step `step`: validation and train_eval always, the
+  test split every `test_every` steps and at the end."""
+  names = ["validation", train_eval.SPLIT]
+  if step % test_every == 0 or step == num_train_steps:
+    names.append("test")
+  return [n for n in names if n in splits]
+
+
+def _check_workdir(config, workdir: str) -> dict:
+  """The resolved config, after checking that `workdir` can hold this trial.
+
+  BadInputError if it is a study directory or holds a config.json of another config; a
+  damaged config.json is set aside (reported), since the trial can still run.
+  """
+  if studydir.is_study_dir(workdir):
+    raise BadInputError(f"--workdir: {workdir} is a study directory; train a trial in a "
+                        "directory of its own (a study's trials are run by `optcompare sweep`)")
   resolved = json.loads(config.to_json_best_effort(sort_keys=True))
-  if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      if json.load(f) != resolved:
-        raise BadInputError(f"{path}: this workdir holds a trial of a different config")
-  else:
-    studydir.write_json_atomic(path, resolved)
+  path = os.path.join(workdir, studydir.CONFIG)
+  try:
+    existing = studydir.read_json(path)
+  except FileNotFoundError:
+    return resolved
+  except studydir.DamagedFileError as e:
+    logging.warning("%s; set aside as %s", e, os.path.basename(studydir.set_aside(path)))
+    return resolved
+  if existing != resolved:
+    raise BadInputError(f"{path}: this workdir holds a trial of a different config "
+                        f"({_first_difference(existing, resolved)} differs)")
+  return resolved
+
+
+def _first_difference(a, b, path: str = "") -> str:
+  if isinstance(a, dict) and isinstance(b, dict):
+    for k in sorted(set(a) | set(b)):
+      if a.get(k, object()) != b.get(k, object()):
+        return _first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else k)
+  return path or "config"
+
+
+def _previous_result(workdir: str) -> studydir.Result | None:
+  """The trial's result; a damaged result.json is set aside (reported): the trial resumes."""
+  try:
+    return studydir.read_result(workdir)
+  except studydir.DamagedFileError as e:
+    moved = studydir.set_aside(os.path.join(workdir, studydir.RESULT))
+    logging.warning("%s; set aside as %s, resuming the trial", e, os.path.basename(moved))
+    return None
 
 
 def _steps_to_target(records: list[dict], target) -> int | None:
@@ -199,18 +294,18 @@ def _steps_to_target(records: list[dict], target) -> int | None:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains one trial in `workdir` (resuming if it was interrupted); returns result.json."""
-  try:
-    previous = studydir.read_result(workdir)
-  except studydir.DamagedFileError as e:
-    raise BadInputError(f"{e}; move it aside to rerun the trial") from e
+  workload, settings = validate(config)
+  resolved = _check_workdir(config, workdir)
+  lead = jax.process_index() == 0  # the one process of a multi-host job that writes files
+  previous = _previous_result(workdir) if lead else studydir.read_result(workdir)
   if previous is not None and previous.finished:
     logging.info("%s already finished (%s); nothing to do", workdir, previous.status)
     return previous.to_json()
-  workload, settings = validate(config)
-  splits = _load_splits(workload)
-  lead = jax.process_index() == 0  # the one process of a multi-host job that writes files
-  if lead:
-    _claim_workdir(config, workdir)
+  num_train_eval, test_every = _eval_schedule(config)
+  splits = _load_splits(workload, num_train_eval)
+  if lead and not os.path.exists(os.path.join(workdir, studydir.CONFIG)):
+    os.makedirs(workdir, exist_ok=True)
+    studydir.write_json_atomic(os.path.join(workdir, studydir.CONFIG), resolved)
 
   # Auto axes: XLA's sharding propagation places every intermediate (GSPMD), as in pjit.
   mesh = jax.make_mesh((jax.device_count(),), ("data",),
@@ -221,16 +316,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   state = jax.device_put(init_state(workload, optimizer, config.seed, settings), replicated)
 
   ckpt = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"))
-  start = ckpt.latest_step() or 0
+  start, state = ckpt.restore_newest(state)
   if start:
-    state = ckpt.restore(start, state)
     logging.info("resumed %s at step %d", workdir, start)
   log = metrics.MetricsLog(workdir, lead=lead)
   wall_offset, records = log.resume(start)
   target = workloads.target(config)
   steps_to_target = _steps_to_target(records, target)
   final = {r["split"]: {k: r[k] for k in workload.metric_names}
-           for r in records if r["split"] in ("validation", "test")}
+           for r in records if r["split"] != "train"}
   t0 = time.time()
   wall = lambda: wall_offset + time.time() - t0  # pylint: disable=unnecessary-lambda-assignment
   status, steps, pending = studydir.COMPLETED, config.num_train_steps, None
@@ -261,7 +355,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         log.write(s, "train", _means(state.train_sums), wall())
         state = state.replace(train_sums=jax.device_put(_zero_sums(workload), replicated))
       if s % config.eval_every_steps == 0 or s == config.num_train_steps:
-        for split in ("validation", "test"):
+        for split in eval_splits(s, config.num_train_steps, test_every, splits):
           final[split] = evaluate(eval_graphdef, workload, state, splits[split], data_sharding)
           log.write(s, split, final[split], wall())
         if steps_to_target is None and target.reached(final):

@@ -1,5 +1,6 @@
 """optcompare.optimizers against DESIGN.md §2 (Choi et al. 2019, Table 1)."""
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -280,12 +281,28 @@ def test_bad_hyperparameters(name, hparams, field):
 
 
 def test_good_edge_values_accepted():
-  optimizers.create("sgd", learning_rate=0.0)
+  optimizers.create("sgd", learning_rate=1e-30)
   optimizers.create("momentum", learning_rate=np.float32(0.1), momentum=0.0)
   optimizers.create("rmsprop", learning_rate=jnp.asarray(0.1), momentum=0.0, rho=1.0,
-                    epsilon=0.0)
+                    epsilon=0.0)  # ρ = 1 keeps v = 1: ε = 0 is Momentum, and safe
   optimizers.create("adam", learning_rate=optax.constant_schedule(1e-3), beta1=0.0, beta2=0.0,
-                    epsilon=0.0)
+                    epsilon=1e-30)
+
+
+@pytest.mark.parametrize("name,hparams,domain", [
+    ("sgd", dict(learning_rate=0.0), "(0.0, inf)"),
+    ("adam", dict(ADAM, epsilon=0.0), "(0.0, inf)"),
+    ("nadam", dict(ADAM, epsilon=0.0), "(0.0, inf)"),
+    ("adamw", dict(ADAM, epsilon=0.0, weight_decay=0.0), "(0.0, inf)"),
+    ("nadamw", dict(ADAM, epsilon=0.0, weight_decay=0.0), "(0.0, inf)"),
+    ("rmsprop", dict(learning_rate=0.1, momentum=0.0, rho=0.9, epsilon=0.0),
+     "(0.0, inf), got 0.0 (rmsprop: ε = 0 only with rho = 1"),
+])
+def test_zero_learning_rate_and_epsilon_are_refused_with_the_domain(name, hparams, domain):
+  """η = 0 trains nothing; ε = 0 gives 0/0 on a coordinate whose gradients have all been zero
+  (RMSProp: unless ρ = 1, where v stays 1; with ρ < 1 its v underflows to 0)."""
+  with pytest.raises(ValueError, match=re.escape(domain)):
+    optimizers.create(name, **hparams)
 
 
 def _config():

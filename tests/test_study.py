@@ -104,7 +104,7 @@ BAD_CONFIGS = [
     (_set("search_spaces.adam.beta1", DELETE, "base.optimizer.hparams.beta1", None),
      "search_spaces.adam.beta1: missing, required by adam"),
     (_set("search_spaces.sgd.learning_rate", {"scale": "linear", "min": -1.0, "max": 1.0}),
-     "search_spaces.sgd.learning_rate: must lie in [0.0, inf]"),
+     "search_spaces.sgd.learning_rate: must lie in (0.0, inf)"),
     (_set("base.optimizer.schedule.name", "constant"),
      "search_spaces.adam.decay_factor: unknown argument for schedule constant"),
     (_set("threads_per_trial", 0), "threads_per_trial: must be an integer >= 1"),

@@ -37,16 +37,38 @@ def test_smoke_trial_writes_the_trial_directory(smoke_config, tmp_path):
   keys = [(r["step"], r["split"]) for r in lines]
   assert len(keys) == len(set(keys))
   assert [k for k in keys if k[1] == "train"] == [(s, "train") for s in (5, 10, 15, 20)]
-  assert [k for k in keys if k[1] != "train"] == [(10, "validation"), (10, "test"),
-                                                  (20, "validation"), (20, "test")]
+  assert [k for k in keys if k[1] != "train"] == [
+      (10, "validation"), (10, "train_eval"), (10, "test"),
+      (20, "validation"), (20, "train_eval"), (20, "test")]
   assert all(set(r) == {"step", "split", "loss", "error"} for r in lines)
-  assert result["final"]["validation"] == {k: lines[-2][k] for k in ("loss", "error")}
+  assert result["final"]["validation"] == {k: lines[-3][k] for k in ("loss", "error")}
+  assert result["final"]["train_eval"] == {k: lines[-2][k] for k in ("loss", "error")}
   assert read_result(tmp_path) == {k: v for k, v in result.items() if k != "wall_time_s"}
   with open(os.path.join(tmp_path, "config.json")) as f:
     assert json.load(f)["optimizer"]["name"] == "adam"
   # The training data are learnable: loss goes down on the synthetic set.
   train_losses = [r["loss"] for r in lines if r["split"] == "train"]
   assert train_losses[-1] < train_losses[0]
+
+
+def test_test_split_every_n_steps_and_no_train_eval(smoke_config, tmp_path):
+  """test_every_steps thins out the test evaluations (the last step keeps one);
+  num_train_eval_examples=0 turns the training-set evaluation off."""
+  smoke_config.num_train_steps, smoke_config.eval_every_steps = 30, 10
+  smoke_config.test_every_steps = 20
+  smoke_config.dataset.num_train_eval_examples = 0
+  result = train.train_and_evaluate(smoke_config, str(tmp_path))
+  keys = [(r["step"], r["split"]) for r in read_metrics(tmp_path) if r["split"] != "train"]
+  assert keys == [(10, "validation"), (20, "validation"), (20, "test"), (30, "validation"),
+                  (30, "test")]
+  assert sorted(result["final"]) == ["test", "validation"]
+
+
+def test_train_eval_subset_is_fixed_and_seeded():
+  from optcompare.data import train_eval  # pylint: disable=g-import-not-at-top
+  a, b = train_eval.indices(1000, 100), train_eval.indices(1000, 100)
+  assert (a == b).all() and len(set(a)) == 100 and (a == sorted(a)).all()
+  assert not (a == range(100)).all()  # a random subset, not the first examples
 
 
 def test_finished_trial_is_not_rerun(smoke_config, tmp_path):

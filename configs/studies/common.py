@@ -31,6 +31,9 @@ def study(base: ml_collections.ConfigDict, search_spaces: dict, *, num_trials: i
           reduced_trials: int, mode: str | None) -> ml_collections.ConfigDict:
   """A locked study config. `mode` (see check_arg) sets the trials per optimizer."""
   c = ml_collections.ConfigDict()
+  if mode == "demo":  # a quick look: two evaluations (the test split at both), not eight
+    base.eval_every_steps = base.checkpoint_every_steps = base.num_train_steps // 2
+    base.test_every_steps = None
   c.base = base
   c.seed = 0
   c.num_trials = {None: num_trials, "reduced": reduced_trials, "demo": 2, "smoke": 4}[mode]

@@ -41,6 +41,9 @@ def trial_config(workload: str, *, batch_size: int, num_train_steps: int,
   c.eval_batch_size = 1000
   c.num_train_steps = num_train_steps
   c.eval_every_steps = eval_every_steps
+  # The test split every this many steps (None: at every evaluation) and always at the end;
+  # validation and train_eval are evaluated at every evaluation.
+  c.test_every_steps = config_dict.placeholder(int)
   c.checkpoint_every_steps = eval_every_steps
   c.log_every_steps = 100
   c.optimizer = optimizer_config()
@@ -50,6 +53,9 @@ def trial_config(workload: str, *, batch_size: int, num_train_steps: int,
   c.dataset.data_dir = config_dict.placeholder(str)
   c.dataset.synthetic = False
   c.dataset.num_validation_examples = 10_000
+  # train_eval: a fixed subset of the training split evaluated like validation (None: as many
+  # as the validation split; 0: none).
+  c.dataset.num_train_eval_examples = config_dict.placeholder(int)
   c.dataset.num_synthetic_examples = 2048
   c.dataset.augment = False
   c.loss = ml_collections.ConfigDict()

@@ -18,6 +18,7 @@ file, and also collected in `df.attrs["issues"]` (paths relative to the study di
 """
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import json
 import logging
@@ -34,7 +35,7 @@ from optcompare import studydir
 MANIFEST = studydir.MANIFEST
 TABLE = studydir.TABLE
 # Statuses that count in best-of-K as lost draws (the bootstrap's, until failed is left out).
-LOST = (studydir.DIVERGED, studydir.FAILED)
+LOST = (studydir.DIVERGED,)  # counted as lost in best-of-K; failed trials are left out
 # The analysis reads study.json as everyone else does (epath-capable, trial ids validated).
 read_manifest = studydir.read_manifest
 
@@ -187,7 +188,12 @@ def save_table(df: pd.DataFrame, path: epath.PathLike) -> None:
 
 
 def read_table(path: epath.PathLike) -> pd.DataFrame:
-  """Reads a trials.csv written by `save_table` (floats round-trip exactly)."""
+  """Reads a trials.csv written by `save_table` (floats round-trip exactly).
+
+  BadInputError naming the file, and the column and row, for a cell that is not what its
+  column holds (a number, a trial status, a trial id): a hand-edited or damaged table is
+  refused before any analysis is computed or written.
+  """
   path = epath.Path(path)
   try:
     with path.open("r") as f:
@@ -196,11 +202,78 @@ def read_table(path: epath.PathLike) -> pd.DataFrame:
   except FileNotFoundError as e:
     raise errors.BadInputError(f"{path}: trial table not found") from e
   except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-    raise errors.BadInputError(f"{path}: corrupt trial table ({e})") from e
+    raise errors.BadInputError(f"{path}: corrupt trial table "
+                               f"({str(e).strip().splitlines()[0]})") from e
   missing = {"trial_id", "optimizer", "index", "status"} - set(df.columns)
   if missing:
     raise errors.BadInputError(f"{path}: trial table lacks columns {sorted(missing)}")
+  _check_cells(path, df)
   return _finish(df)
+
+
+TABLE_STATUSES = studydir.STATUSES + ("corrupt",)  # the status words a trial table holds
+_NUMERIC = ("index", "steps_to_target", "steps", "wall_time_s")
+
+
+def _is_numeric_column(column: str) -> bool:
+  return column in _NUMERIC or column.startswith(("final.", "hp."))
+
+
+def _check_cells(path: epath.Path, df: pd.DataFrame) -> None:
+  """BadInputError naming the first cell (column, CSV line) that its column cannot hold."""
+  line = lambda i: i + 2  # pylint: disable=unnecessary-lambda-assignment  (after the header)
+  for col in df.columns:
+    if not _is_numeric_column(col):
+      continue
+    numbers = pd.to_numeric(df[col], errors="coerce")
+    bad = df[col].notna() & numbers.isna()
+    if col == "index":
+      bad |= numbers.isna() | (numbers % 1 != 0) | (numbers < 0)
+    if bad.any():
+      i = int(bad.to_numpy().argmax())
+      cell = "an empty cell" if pd.isna(df[col].iloc[i]) else repr(df[col].iloc[i])
+      raise errors.BadInputError(f"{path}: column {col}, line {line(i)}: {cell} is not "
+                                 f"{'a trial index' if col == 'index' else 'a number'}")
+  for i, status in enumerate(df["status"]):
+    if status not in TABLE_STATUSES:
+      raise errors.BadInputError(f"{path}: column status, line {line(i)}: {status!r} is not "
+                                 f"one of {', '.join(TABLE_STATUSES)}")
+  for i, (tid, opt, index) in enumerate(zip(df["trial_id"], df["optimizer"], df["index"])):
+    try:
+      studydir.check_trial_id(tid)
+    except errors.BadInputError as e:
+      raise errors.BadInputError(f"{path}: column trial_id, line {line(i)}: {tid!r} is not a "
+                                 "trial id <optimizer>/<index>") from e
+    if tid != f"{opt}/{int(float(index))}":
+      raise errors.BadInputError(f"{path}: line {line(i)}: trial_id {tid!r} disagrees with "
+                                 f"optimizer {opt!r} and index {index!r}")
+
+
+def _ids_text(ids: list[str]) -> str:
+  shown = ", ".join(ids[:5])
+  return shown + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+
+
+def check_table_matches(path: epath.PathLike, df: pd.DataFrame, manifest: dict) -> None:
+  """BadInputError naming the table unless it holds exactly the manifest's trials, once
+  each: a truncated table (rows or whole optimizers lost) would otherwise be analysed as a
+  smaller study, silently."""
+  wanted = studydir.trial_ids(manifest)
+  counts = collections.Counter(df["trial_id"])
+  twice = sorted(t for t, n in counts.items() if n > 1)
+  if twice:
+    raise errors.BadInputError(f"{path}: lists trials twice: {_ids_text(twice)}")
+  lacking = [t for t in wanted if t not in counts]
+  if lacking:
+    raise errors.BadInputError(
+        f"{path}: lacks {len(lacking)} of the {len(wanted)} trials of {MANIFEST} "
+        f"({_ids_text(lacking)}); truncated? regenerate it with `optcompare analyze` on the "
+        "study directory")
+  listed = set(wanted)
+  extra = [t for t in counts if t not in listed]
+  if extra:
+    raise errors.BadInputError(f"{path}: holds trials that {MANIFEST} does not list "
+                               f"({_ids_text(extra)})")
 
 
 def has_trials(directory: epath.PathLike) -> bool:
@@ -214,6 +287,7 @@ def load_table(directory: epath.PathLike) -> pd.DataFrame:
   manifest = read_manifest(root)
   if not has_trials(root) and (root / TABLE).exists():
     df = read_table(root / TABLE)
+    check_table_matches(root / TABLE, df, manifest)
     df.attrs["config"] = manifest.get("config", {})
     df.attrs["issues"] = []
     return df

@@ -93,35 +93,67 @@ def _path(trial_dir: str, generation: int) -> str:
 def current(trial_dir: str) -> tuple[int, dict | None]:
   """(generation, record) of the newest claim; (0, None) when there is none.
 
-  The record is {} while its creator is still writing it.
+  The record is {} while its creator is still writing it, and for a file that is not a
+  JSON object (damaged): is_live judges both by the file's age.
   """
   gens = _generations(trial_dir)
   if not gens:
     return 0, None
   text = _read_file(_path(trial_dir, gens[-1]))
   try:
-    return gens[-1], json.loads(text) if text else {}
+    record = json.loads(text) if text else {}
   except json.JSONDecodeError:
     return gens[-1], {}
+  return gens[-1], record if isinstance(record, dict) else {}
+
+
+def _young(trial_dir: str, generation: int, now: float) -> bool:
+  """Whether the claim file was written less than _UNWRITTEN_GRACE_S ago."""
+  try:
+    age = now - os.path.getmtime(_path(trial_dir, generation))
+  except OSError:
+    return False
+  return age < _UNWRITTEN_GRACE_S
+
+
+def _is_real(x) -> bool:
+  return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _holder_alive(record: dict, now: float) -> bool | None:
+  """Liveness from a claim record's fields; None when the fields it needs are missing or of
+  the wrong type (a damaged claim). A pid must be a positive int: os.kill(0 or -n, 0)
+  would ask about a process group, and True is not pid 1."""
+  if record.get("machine") == machine_id():  # here the process itself answers, at once
+    pid, start = record.get("pid"), record.get("pid_start")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+      return None
+    if start is not None and not isinstance(start, str):
+      return None
+    return _process_alive(pid, start)
+  heartbeat, lease = record.get("heartbeat_at"), record.get("lease_seconds")
+  if not (_is_real(heartbeat) and _is_real(lease)):
+    return None
+  return now - float(heartbeat) <= float(lease)
 
 
 def is_live(trial_dir: str, generation: int, record: dict | None, now: float | None = None
             ) -> bool:
-  """Whether the claim (generation, record) still holds the trial."""
+  """Whether the claim (generation, record) still holds the trial.
+
+  A record being written ({}) or damaged (a field it needs missing or of the wrong type,
+  e.g. no pid) is live while its file is younger than _UNWRITTEN_GRACE_S: a crash while
+  writing, or a hand-edited claim, then holds the trial only that long.
+  """
   if record is None:
     return False
   now = time.time() if now is None else now
   if not record:  # being written: live while its file is young
-    try:
-      age = now - os.path.getmtime(_path(trial_dir, generation))
-    except OSError:
-      return False
-    return age < _UNWRITTEN_GRACE_S
+    return _young(trial_dir, generation, now)
   if record.get("released"):
     return False
-  if record.get("machine") == machine_id():  # here the process itself answers, at once
-    return _process_alive(int(record["pid"]), record.get("pid_start"))
-  return now - float(record["heartbeat_at"]) <= float(record["lease_seconds"])
+  alive = _holder_alive(record, now)
+  return _young(trial_dir, generation, now) if alive is None else alive
 
 
 def live_claim(trial_dir: str) -> dict | None:
@@ -137,10 +169,14 @@ def _write_json(path: str, obj: dict, *, exclusive: bool) -> bool:
     except FileExistsError:
       return False
     try:
-      os.write(fd, data)
+      if os.write(fd, data) != len(data):
+        raise OSError(f"{path}: short write")
       os.fsync(fd)
-    finally:
+    except OSError:
       os.close(fd)
+      os.remove(path)  # an empty claim would hold the trial for the grace period
+      raise
+    os.close(fd)
     return True
   studydir.write_json_atomic(path, obj)
   return True
@@ -195,7 +231,10 @@ class Claim:
       if _generations(self.trial_dir)[-1:] == [self.generation]:
         self.record["released"] = True
         self.record["heartbeat_at"] = time.time()
-        _write_json(_path(self.trial_dir, self.generation), self.record, exclusive=False)
+        try:
+          _write_json(_path(self.trial_dir, self.generation), self.record, exclusive=False)
+        except OSError:  # a full disk: removing the claim frees the trial all the same
+          os.remove(_path(self.trial_dir, self.generation))
 
   def keep_alive(self, on_lost: Callable[[], None]) -> threading.Event:
     """Heartbeats from a daemon thread every lease/5 s; calls on_lost() once if it loses.

@@ -13,6 +13,8 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from optcompare.errors import BadInputError
+
 Batch = dict[str, Any]
 
 
@@ -51,6 +53,24 @@ class ServedByStep:
 
   def eval_batches(self, split, process_index: int = 0, process_count: int = 1):
     return self.data.eval_batches(split, self.eval_batch_size, process_index, process_count)
+
+
+def check_synthetic_examples(config, train_rows: int | None = None) -> None:
+  """On synthetic data, BadInputError naming dataset.num_synthetic_examples unless it is a
+  positive count whose training examples fill a batch: otherwise the first training step
+  fails, after config.json is written. `train_rows`: the training examples the workload
+  makes of the count when they are not the count itself (windows of a text)."""
+  if not config.dataset.synthetic:
+    return
+  n = config.dataset.num_synthetic_examples
+  if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+    raise BadInputError(f"dataset.num_synthetic_examples: must be a positive integer, "
+                        f"got {n!r}")
+  rows = n if train_rows is None else train_rows
+  if rows < config.batch_size:
+    made = "" if train_rows is None else f" make {rows} training examples, which"
+    raise BadInputError(f"dataset.num_synthetic_examples: {n}{made} are fewer than one batch "
+                        f"(batch_size {config.batch_size})")
 
 
 def l2_penalty(params: nnx.State, coefficient: float) -> jax.Array:

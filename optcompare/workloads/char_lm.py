@@ -79,6 +79,11 @@ class CharLanguageModel(base.ServedByStep):
 
 
 def from_config(config) -> CharLanguageModel:
+  seq_len = config.model.seq_len
+  if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len <= 0:
+    raise BadInputError(f"model.seq_len: must be a positive integer, got {seq_len!r}")
+  # Synthetic text of n characters makes (n - 1) // seq_len windows (labels one character on).
+  base.check_synthetic_examples(config, (config.dataset.num_synthetic_examples - 1) // seq_len)
   return CharLanguageModel(
       name=config.workload, data_dir=config.dataset.data_dir,
       synthetic=config.dataset.synthetic, num_synthetic=config.dataset.num_synthetic_examples,

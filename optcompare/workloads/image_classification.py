@@ -109,6 +109,7 @@ def model_kwargs(model_config) -> tuple[tuple[str, object], ...]:
 
 
 def from_config(config) -> InMemoryImageClassification:
+  base.check_synthetic_examples(config)
   if config.model.name not in MODELS:
     raise BadInputError(f"model.name: unknown model {config.model.name!r}; "
                         f"known: {sorted(MODELS)}")

@@ -67,6 +67,7 @@ class ImageNetClassification(base.ServedByStep):
 
 
 def from_config(config) -> ImageNetClassification:
+  base.check_synthetic_examples(config)
   return ImageNetClassification(
       name=config.workload, data_dir=config.dataset.data_dir,
       synthetic=config.dataset.synthetic, num_synthetic=config.dataset.num_synthetic_examples,

@@ -88,6 +88,7 @@ class TransformerLanguageModel(base.ServedByStep):
 
 
 def from_config(config) -> TransformerLanguageModel:
+  base.check_synthetic_examples(config)
   return TransformerLanguageModel(
       name=config.workload, data_dir=config.dataset.data_dir,
       synthetic=config.dataset.synthetic, num_synthetic=config.dataset.num_synthetic_examples,

@@ -1,5 +1,7 @@
 """Offline preparation: errors name the files; the real Fashion-MNIST when ../shared has it."""
 import os
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -50,3 +52,85 @@ def test_real_fashion_mnist_prepared_offline(tmp_path):
   np.testing.assert_array_equal(again["validation"].inputs, reference["image"])
   np.testing.assert_array_equal(again["validation"].labels, reference["label"])
   np.testing.assert_array_equal(again["train"].inputs, splits["train"].inputs)
+
+
+EXPECTED = "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"
+
+
+class _FailingBuilder:
+  """Stands in for a TFDS builder whose download_and_prepare creates files, then fails."""
+
+  def __init__(self, root, error):
+    self.data_dir_root, self.error = str(root), error
+    self.data_dir = os.path.join(str(root), "fashion_mnist", "3.0.1")
+
+  def download_and_prepare(self, download_config):
+    del download_config
+    for d in ("downloads/extracted/GZIP.x", "fashion_mnist/3.0.1.incompleteABC"):
+      os.makedirs(os.path.join(self.data_dir_root, d), exist_ok=True)
+    with open(os.path.join(self.data_dir_root, "downloads", "partial.tmp"), "w") as f:
+      f.write("half")
+    raise self.error
+
+
+def _checksum_error(path):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  return tfds.core.download.download_manager.NonMatchingChecksumError(
+      f"Artifact http://x/t10k-labels-idx1-ubyte.gz, downloaded to {path}, has wrong checksum:\n"
+      f"* Expected: UrlInfo(size=5.03 KiB, checksum='{EXPECTED}', filename='t10k-labels')\n"
+      "* Got: UrlInfo(size=1000 bytes, checksum='abc123', filename='t10k-labels')\n"
+      "To debug, see: https://www.tensorflow.org/datasets/overview")
+
+
+def _tree(root):
+  return sorted(os.path.relpath(os.path.join(d, n), root)
+                for d, dirs, files in os.walk(root) for n in dirs + files)
+
+
+@pytest.mark.parametrize("existed", [False, True])
+def test_a_failed_prepare_removes_only_what_it_created(existed, tmp_path):
+  root = tmp_path / "tfds"
+  if existed:  # another dataset and a download of an earlier call stay
+    os.makedirs(root / "mnist" / "3.0.1")
+    os.makedirs(root / "downloads")
+    (root / "downloads" / "keep.gz").write_bytes(b"kept")
+  before = _tree(tmp_path)
+  bad = str(tmp_path / "manual" / "t10k-labels-idx1-ubyte.gz")
+  with pytest.raises(BadInputError) as e:
+    prepare._download_and_prepare(  # pylint: disable=protected-access
+        _FailingBuilder(root, _checksum_error(bad)), str(tmp_path / "manual"))
+  message = str(e.value)
+  assert "\n" not in message and bad in message and EXPECTED in message and "abc123" in message
+  assert _tree(tmp_path) == before
+
+
+def test_other_failures_are_reraised_after_the_cleanup(tmp_path):
+  root = tmp_path / "tfds"
+  with pytest.raises(RuntimeError, match="disk full"):
+    prepare._download_and_prepare(  # pylint: disable=protected-access
+        _FailingBuilder(root, RuntimeError("disk full")), str(tmp_path))
+  assert not root.exists()
+  with pytest.raises(BadInputError, match=r"--manual_dir: a file in .*: damaged \(EOFError"):
+    prepare._download_and_prepare(  # pylint: disable=protected-access
+        _FailingBuilder(root, EOFError("Compressed file ended")), str(tmp_path))
+  assert not root.exists()
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, "fashion_mnist")),
+                    reason="../shared/data/fashion_mnist is not here")
+@pytest.mark.parametrize("damage,says", [
+    (lambda p: os.truncate(p, 1000), "1000 bytes, but TFDS expects 5148"),
+    (lambda p: os.truncate(p, 0), "0 bytes, but TFDS expects 5148"),
+    (lambda p: open(p, "r+b").write(b"\0" * 64), "wrong checksum"),
+])
+def test_damaged_manual_file_is_named_and_nothing_is_left(damage, says, tmp_path):
+  manual = tmp_path / "manual"
+  shutil.copytree(os.path.join(SHARED_DATA, "fashion_mnist"), manual)
+  os.chmod(manual, 0o755)
+  bad = manual / "t10k-labels-idx1-ubyte.gz"
+  os.chmod(bad, 0o644)
+  damage(str(bad))
+  with pytest.raises(BadInputError, match=re.escape(str(bad))) as e:
+    prepare.prepare("fashion_mnist", manual_dir=str(manual), data_dir=str(tmp_path / "tfds"))
+  assert says in str(e.value) and EXPECTED in str(e.value)
+  assert not (tmp_path / "tfds").exists()

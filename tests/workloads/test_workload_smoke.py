@@ -30,5 +30,6 @@ def test_smoke_config_trains(name, tmp_path):
   with open(tmp_path / "metrics.jsonl") as f:
     lines = [json.loads(line) for line in f]
   assert {(r["step"], r["split"]) for r in lines} == {
-      (s, split) for s in (2, 4) for split in ("train", "validation", "test")}
+      (s, split) for s in (2, 4) for split in ("train", "validation", "train_eval", "test")}
   assert set(result["final"]["validation"]) == set(workloads.create(config).metric_names)
+  assert set(result["final"]["train_eval"]) == set(workloads.create(config).metric_names)
