@@ -9,6 +9,8 @@ A study config (configs/studies/<protocol>/<workload>.py, DESIGN.md §4) has the
   devices_per_trial  accelerators per trial process (0: no restriction; ignored on CPU)
   threads_per_trial  CPU threads per trial process
   lease_seconds      how long a claim outlives its holder's last heartbeat
+  reruns             optional {top, seeds}: seed re-runs of each optimizer's best trials
+                     after the search (optcompare.reruns); may change between runs
 
 `sweep(config, workdir)` validates the config (BadInputError, nothing written), writes
 study.json, and runs every unfinished trial on long-lived worker processes
@@ -25,13 +27,14 @@ import os
 import time
 from typing import Any, Mapping
 
-from optcompare import studydir
+from optcompare import reruns, studydir
 from optcompare.errors import BadInputError
 from optcompare.search import quasirandom
 from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_names
 
 FIELDS = ("base", "seed", "num_trials", "optimizers", "search_spaces", "devices_per_trial",
           "threads_per_trial", "lease_seconds")
+OPTIONAL_FIELDS = ("reruns",)
 EXECUTION_FIELDS = ("devices_per_trial", "threads_per_trial", "lease_seconds")
 MANIFEST = studydir.MANIFEST
 # A failed trial is the infrastructure's accident (a killed process, a full disk), not the
@@ -73,8 +76,10 @@ def validate(config) -> tuple[dict, dict[str, SearchSpace]]:
   for name in FIELDS:
     if name not in c:
       raise BadInputError(f"{name}: missing from the study config")
-  for name in sorted(set(c) - set(FIELDS)):
-    raise BadInputError(f"{name}: not a study config field (fields: {', '.join(FIELDS)})")
+  for name in sorted(set(c) - set(FIELDS) - set(OPTIONAL_FIELDS)):
+    raise BadInputError(f"{name}: not a study config field (fields: "
+                        f"{', '.join(FIELDS + OPTIONAL_FIELDS)})")
+  _check_reruns(c.get("reruns"))
   if isinstance(c["seed"], bool) or not isinstance(c["seed"], int):
     raise BadInputError(f"seed: must be an integer, got {c['seed']!r}")
   _int_field(c, "num_trials", 1)
@@ -108,6 +113,15 @@ def validate(config) -> tuple[dict, dict[str, SearchSpace]]:
   for trial in _trials(c, parsed):
     _check_trial(c, trial)
   return c, parsed
+
+
+def _check_reruns(value) -> None:
+  if value is None:
+    return
+  if not isinstance(value, dict) or set(value) != set(reruns.DEFAULT):
+    raise BadInputError(f"reruns: must be {{'top': T, 'seeds': N}}, got {value!r}")
+  for key in reruns.DEFAULT:
+    _int_field(value, key, 0)
 
 
 def _check_trial(c: dict, trial: dict) -> None:
@@ -152,7 +166,7 @@ def _trials(c: dict, spaces: dict[str, SearchSpace]) -> list[dict]:
 def make_manifest(config) -> dict:
   """The study.json content of a study config (validated)."""
   c, spaces = validate(config)
-  return {"config": c, "seed": c["seed"], "trials": _trials(c, spaces)}
+  return {"config": c, "seed": c["seed"], "trials": _trials(c, spaces), "reruns": []}
 
 
 def load_manifest(workdir: str) -> dict:
@@ -176,8 +190,9 @@ def _first_difference(a, b, path: str = "") -> str:
 def check_workdir(workdir: str, manifest: dict) -> bool:
   """Whether study.json must be (re)written; BadInputError if `workdir` holds another study.
 
-  A study.json may be rewritten with more trials (num_trials grew; earlier trials unchanged)
-  or other execution fields; any other difference is refused.
+  A study.json may be rewritten with more trials (num_trials grew; earlier trials unchanged),
+  other execution fields or other `reruns` settings; any other difference is refused. The
+  re-runs already planned are kept (copied into `manifest`).
   """
   path = os.path.join(workdir, MANIFEST)
   if os.path.exists(workdir) and not os.path.isdir(workdir):
@@ -185,7 +200,7 @@ def check_workdir(workdir: str, manifest: dict) -> bool:
   if os.path.exists(path):
     old = load_manifest(workdir)
     strip = lambda c: {k: v for k, v in c.items()  # pylint: disable=g-long-lambda
-                       if k not in EXECUTION_FIELDS + ("num_trials",)}
+                       if k not in EXECUTION_FIELDS + OPTIONAL_FIELDS + ("num_trials",)}
     if strip(old.get("config", {})) != strip(manifest["config"]):
       field = _first_difference(strip(old.get("config", {})), strip(manifest["config"]))
       raise BadInputError(f"{path}: holds a different study ({field} differs); use another "
@@ -199,6 +214,7 @@ def check_workdir(workdir: str, manifest: dict) -> bool:
       if new_trials.get(t["id"]) != t:
         raise BadInputError(f"{path}: trial {t['id']} differs from this config's (another "
                             "scipy version?)")
+    manifest["reruns"] = old.get("reruns", [])
     return old != manifest
   others = [n for n in os.listdir(workdir)  # (another sweep writing study.json: fine)
             if not (n.startswith(f"{MANIFEST}.") and n.endswith(".tmp"))
@@ -245,6 +261,20 @@ def status_table(workdir: str) -> str:
   return "\n".join([title, fmt(head)] + [fmt(line) for line in lines[1:]])
 
 
+def _plan_reruns(workdir: str) -> list[str]:
+  """Records the seed re-runs that the finished search calls for; returns every re-run id."""
+  from optcompare.backends import ledger  # pylint: disable=g-import-not-at-top
+  manifest = load_manifest(workdir)
+  finished = {t["id"] for t in manifest["trials"]
+              if ledger.trial_state(studydir.trial_dir(workdir, t["id"]))[0]
+              in studydir.RESULT_STATUSES}
+  planned = reruns.plan(workdir, manifest, finished)
+  if planned != manifest["reruns"]:
+    manifest["reruns"] = planned
+    studydir.write_manifest(workdir, manifest)
+  return [r["id"] for r in planned]
+
+
 def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
           retries: int = DEFAULT_RETRIES, ray_address: str | None = None,
           progress: bool = True) -> dict:
@@ -255,7 +285,8 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
   Trials that another sweep holds are waited for, so the summary covers the whole study:
   {"trials", "completed", "diverged", "failed", "unfinished" (left without a result: only
    after worker errors), "ran_here" (trials this sweep ran to a result), "retried",
-   "worker_errors" (worker processes that ended abnormally), "wall_time_s"}.
+   "worker_errors" (worker processes that ended abnormally), "failed_trials", "wall_time_s"},
+  and under "reruns" the same counts for the seed re-runs (when the study asks for them).
   """
   for name, value, low in (("parallel", parallel, 1), ("retries", retries, 0)):
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -282,6 +313,12 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
     write_manifest(workdir, manifest)
     summary = scheduler.run(workdir, manifest, launcher, parallel=launcher.parallel,
                             retries=retries, progress=progress)
+    rerun_ids = _plan_reruns(workdir)
+    if rerun_ids:
+      summary["reruns"] = scheduler.run(workdir, load_manifest(workdir), launcher,
+                                        parallel=launcher.parallel, retries=retries,
+                                        progress=progress, trial_ids=rerun_ids)
+      summary["failed_trials"] += summary["reruns"]["failed_trials"]
   finally:
     launcher.close()
   summary["wall_time_s"] = round(time.time() - t0, 3)

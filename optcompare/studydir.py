@@ -49,7 +49,8 @@ STATUSES = RESULT_STATUSES + (RUNNING, PENDING)
 
 HIGHER_IS_BETTER = ("accuracy",)
 
-_TRIAL_ID = re.compile(r"[a-z][a-z0-9_]*/(0|[1-9][0-9]*)")
+# <optimizer>/<index>, and for a seed re-run of that trial <optimizer>/<index>s<seed>.
+_TRIAL_ID = re.compile(r"[a-z][a-z0-9_]*/(0|[1-9][0-9]*)(s(0|[1-9][0-9]*))?")
 
 
 class DamagedFileError(ValueError):
@@ -65,7 +66,8 @@ class DamagedFileError(ValueError):
 def check_trial_id(trial_id: Any, where: str = "trial id") -> str:
   """`trial_id` if it is `<optimizer>/<index>`, else BadInputError naming `where`."""
   if not isinstance(trial_id, str) or not _TRIAL_ID.fullmatch(trial_id):
-    raise BadInputError(f"{where}: {trial_id!r} is not a trial id <optimizer>/<index>")
+    raise BadInputError(f"{where}: {trial_id!r} is not a trial id <optimizer>/<index> (or "
+                        "<optimizer>/<index>s<seed>, a seed re-run)")
   return trial_id
 
 
@@ -292,7 +294,30 @@ def read_manifest(study_dir: epath.PathLike) -> dict:
       _check_trial_entry(t, f"trials[{i}]")
     except ValueError as e:
       raise BadInputError(f"{path}: corrupt study manifest ({e})") from e
+  _check_reruns(manifest, seen, path)
   return manifest
+
+
+def rerun_id(trial_id_: str, seed: int) -> str:
+  """The id of the re-run of search trial `trial_id_` with base seed `seed`."""
+  return check_trial_id(f"{trial_id_}s{int(seed)}")
+
+
+def _check_reruns(manifest: dict, search_ids: set, path) -> None:
+  """`reruns`: [{"id", "of", "seed"}], each the re-run of a search trial with another seed."""
+  reruns = manifest.setdefault("reruns", [])
+  if not isinstance(reruns, list):
+    raise BadInputError(f"{path}: corrupt study manifest ('reruns' is not a list)")
+  seen = set()
+  for i, r in enumerate(reruns):
+    where = f"{path}: reruns[{i}]"
+    if not isinstance(r, dict) or not _is_int(r.get("seed")) or r.get("of") not in search_ids:
+      raise BadInputError(f"{where} is not a re-run of a trial of this study "
+                          "({'id', 'of', 'seed'})")
+    rid = check_trial_id(r.get("id"), f"{where}.id")
+    if rid != f"{r['of']}s{r['seed']}" or rid in seen:
+      raise BadInputError(f"{where}.id {rid!r} disagrees with its trial and seed, or repeats")
+    seen.add(rid)
 
 
 def _is_int(x: Any) -> bool:
@@ -386,8 +411,14 @@ def write_manifest(study_dir: str, manifest: dict) -> None:
   write_json_atomic(os.path.join(study_dir, MANIFEST), manifest, indent=1)
 
 
-def trial_ids(manifest: dict) -> list[str]:
+def search_ids(manifest: dict) -> list[str]:
+  """The ids of the search's trials (the quasi-random points), in manifest order."""
   return [t["id"] for t in manifest["trials"]]
+
+
+def trial_ids(manifest: dict) -> list[str]:
+  """Every trial id of the study: the search's, then the seed re-runs'."""
+  return [t["id"] for t in manifest["trials"]] + [r["id"] for r in manifest.get("reruns", [])]
 
 
 def target_of(manifest: dict) -> tuple[str, str]:

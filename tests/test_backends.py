@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from optcompare import reruns as reruns_mod
 from optcompare import study, studydir
 from optcompare.backends import local
 from tests.test_study import smoke_study
@@ -225,3 +226,29 @@ def test_worker_env_gives_each_slot_its_share():
   assert tpu["TPU_VISIBLE_CHIPS"] == "3" and tpu["TPU_CHIPS_PER_PROCESS_BOUNDS"] == "1,1,1"
   assert local.max_parallel(8, 2, ("gpu", 4)) == 2
   assert local.max_parallel(8, 0, ("cpu", 0)) == 8
+
+
+def test_seed_reruns_of_the_best_trials_follow_the_search(tmp_path):
+  """reruns.top=1, seeds=2: after the search, each optimizer's best trial trains again with
+  base seeds 1 and 2, as trials of their own; a second sweep runs nothing."""
+  c = smoke_study(optimizers=("adam", "sgd"), num_trials=2)
+  c.reruns.top, c.reruns.seeds = 1, 2
+  workdir = str(tmp_path / "study")
+  summary = study.sweep(c, workdir, progress=False)
+  assert summary["reruns"]["trials"] == 4 and summary["reruns"]["ran_here"] == 4
+  manifest = studydir.read_manifest(workdir)
+  assert [r["seed"] for r in manifest["reruns"]] == [1, 2, 1, 2]
+  for r in manifest["reruns"]:
+    opt = r["of"].split("/")[0]
+    best = reruns_mod.best_trials(workdir, manifest, opt, 1)
+    assert r["of"] == best[0] and r["id"] == f"{r['of']}s{r['seed']}"
+    tdir = studydir.trial_dir(workdir, r["id"])
+    config = json.loads(open(os.path.join(tdir, "config.json")).read())
+    original = json.loads(open(os.path.join(studydir.trial_dir(workdir, r["of"]),
+                                            "config.json")).read())
+    assert config["seed"] == r["seed"] and original["seed"] == 0
+    assert {k: v for k, v in config.items() if k != "seed"} == \
+        {k: v for k, v in original.items() if k != "seed"}
+    assert _metrics(workdir, r["id"]) != _metrics(workdir, r["of"])  # another seed
+  again = study.sweep(c, workdir, progress=False)
+  assert again["ran_here"] == 0 and again["reruns"]["ran_here"] == 0

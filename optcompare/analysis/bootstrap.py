@@ -24,6 +24,11 @@ Conventions (documented here, relied on by the report):
 * Resampled indices come from `np.random.SeedSequence([seed, crc32(optimizer), K])`: the
   numbers for one optimizer do not change when optimizers are added to or removed from the
   table, and do not depend on the row order (trials are ordered by index).
+* Selection (`select`, a column `final.<split>.<metric>`, lower is better): the trial chosen
+  among the K is the one with the lowest selection value (default: the validation metric, as
+  above); a trial whose selection value is not finite, or that diverged, is lost. The
+  validation and test metric reported are those of the chosen trial; `selected_*` columns give
+  the selection value itself.
 """
 from __future__ import annotations
 
@@ -64,30 +69,49 @@ def metric_column(metric: str, split: str = "validation") -> str:
   return metric if metric.startswith("final.") else f"final.{split}.{metric}"
 
 
-def outcomes(df: pd.DataFrame, metric: str, optimizer: str) -> tuple[np.ndarray, np.ndarray]:
-  """(validation, test) arrays of one optimizer's finished trials, ordered by index; lost
-  trials have validation = +inf and test = +inf."""
+def selection_column(select: str | None, metric: str) -> str:
+  """The column trials are chosen by: `select` as `final.<split>.<metric>` or
+  `<split>.<metric>`; None: the validation `metric`."""
+  if select is None:
+    return metric_column(metric, "validation")
+  return select if select.startswith("final.") else f"final.{select}"
+
+
+def trial_outcomes(df: pd.DataFrame, metric: str, optimizer: str, select: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(selection, validation, test) arrays of one optimizer's finished trials, ordered by
+  index; lost trials (diverged, or a selection value that is not finite) have +inf in all
+  three. A failed trial is left out with a `FailedTrialsWarning`."""
   mine = df[df["optimizer"] == optimizer]
   failed = mine[mine["status"] == FAILED]
   if len(failed):
     warnings.warn(f"{optimizer}: {len(failed)} failed trial(s) left out of best-of-K "
                   f"({', '.join(failed['trial_id'].astype(str))}); rerun them with "
-                  "`optcompare sweep --retries=N`", FailedTrialsWarning, stacklevel=2)
+                  "`optcompare sweep --retries=N`", FailedTrialsWarning, stacklevel=3)
   rows = mine[mine["status"].isin(FINISHED)]
   rows = rows.sort_values("index", kind="stable")
+  scol = selection_column(select, metric)
   vcol, tcol = metric_column(metric, "validation"), metric_column(metric, "test")
-  if vcol not in df.columns:
+
+  def column(col: str) -> np.ndarray:
+    if col not in df.columns:
+      return np.full(len(rows), np.nan)
+    return rows[col].to_numpy(dtype=float, na_value=np.nan).copy()
+
+  if scol not in df.columns and (df["status"] == "completed").any():
     # Legitimate only while no trial has completed (nothing finished, or all lost).
-    if (df["status"] == "completed").any():
-      raise KeyError(f"no column {vcol!r} in the trial table (metric {metric!r})")
-    val = np.full(len(rows), np.nan)
-  else:
-    val = rows[vcol].to_numpy(dtype=float, na_value=np.nan).copy()
-  test = (rows[tcol].to_numpy(dtype=float, na_value=np.nan).copy() if tcol in df.columns
-          else np.full(len(rows), np.nan))
-  lost = rows["status"].isin(LOST).to_numpy() | ~np.isfinite(val)
-  val[lost] = np.inf
-  test[lost] = np.inf
+    raise KeyError(f"no column {scol!r} in the trial table (metric {metric!r})")
+  sel, val, test = column(scol), column(vcol), column(tcol)
+  lost = rows["status"].isin(LOST).to_numpy() | ~np.isfinite(sel)
+  for x in (sel, val, test):
+    x[lost] = np.inf
+  return sel, val, test
+
+
+def outcomes(df: pd.DataFrame, metric: str, optimizer: str) -> tuple[np.ndarray, np.ndarray]:
+  """(validation, test) arrays of one optimizer's finished trials, ordered by index; lost
+  trials have validation = +inf and test = +inf."""
+  _, val, test = trial_outcomes(df, metric, optimizer)
   return val, test
 
 
@@ -98,13 +122,18 @@ def resample_indices(n: int, k: int, num_resamples: int, seed: int, optimizer: s
   return np.random.default_rng(ss).integers(0, n, size=(num_resamples, k))
 
 
-def best_of_k(val: np.ndarray, test: np.ndarray, idx: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-  """Per resample (row of idx): validation and test metric of the best-by-validation trial.
-  Ties go to the first drawn (they are the same trial or equal in validation)."""
-  v = val[idx]
-  choice = np.argmin(v, axis=1)
-  chosen = np.take_along_axis(idx, choice[:, None], axis=1)[:, 0]
+def choose(sel: np.ndarray, idx: np.ndarray) -> np.ndarray:
+  """Per resample (row of idx): the index of the drawn trial with the lowest `sel`. Ties go
+  to the first drawn (they are the same trial or equal in selection value)."""
+  choice = np.argmin(sel[idx], axis=1)
+  return np.take_along_axis(idx, choice[:, None], axis=1)[:, 0]
+
+
+def best_of_k(val: np.ndarray, test: np.ndarray, idx: np.ndarray,
+              sel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """Per resample (row of idx): validation and test metric of the trial chosen by `sel`
+  (default: by validation)."""
+  chosen = choose(val if sel is None else sel, idx)
   return val[chosen], test[chosen]
 
 
@@ -126,66 +155,106 @@ def quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
   return out
 
 
+COLUMNS = ["optimizer", "K", "n_finished", "n_lost", "validation_median", "validation_p5",
+           "validation_p95", "test_median", "test_p5", "test_p95", "frac_all_lost",
+           "selected_median", "selected_p5", "selected_p95"]
+
+
+def summarize(optimizer: str, sel: np.ndarray, val: np.ndarray, test: np.ndarray,
+              ks: Sequence[int], num_resamples: int, seed: int) -> list[dict]:
+  """Rows of `bootstrap_best` for one optimizer from its `trial_outcomes` arrays."""
+  qs = [q for _, q in QUANTILES]
+  n = val.size
+  n_lost = int(np.isinf(sel).sum())
+  rows = []
+  for k in ks:
+    row = {"optimizer": optimizer, "K": k, "n_finished": n, "n_lost": n_lost}
+    if n == 0:
+      vq = tq = sq = np.full(len(qs), np.nan)
+      frac = np.nan
+    else:
+      chosen = choose(sel, resample_indices(n, k, num_resamples, seed, optimizer))
+      vq, tq, sq = (quantiles(x[chosen], qs) for x in (val, test, sel))
+      frac = float(np.isinf(sel[chosen]).mean())
+    for (name, _), v, t, s in zip(QUANTILES, vq, tq, sq):
+      row[f"validation_{name}"] = float(v)
+      row[f"test_{name}"] = float(t)
+      row[f"selected_{name}"] = float(s)
+    row["frac_all_lost"] = frac
+    rows.append(row)
+  return rows
+
+
 def bootstrap_best(df: pd.DataFrame, metric: str, num_trials: int | Iterable[int],
                    num_resamples: int = 1000, seed: int = 0,
-                   optimizers: Sequence[str] | None = None) -> pd.DataFrame:
+                   optimizers: Sequence[str] | None = None, *,
+                   select: str | None = None) -> pd.DataFrame:
   """A row per (optimizer, K): best-of-K validation and test metric, median, p5 and p95.
 
   Columns: optimizer, K, n_finished, n_lost, validation_median, validation_p5,
-  validation_p95, test_median, test_p5, test_p95, frac_all_lost. See the module docstring
-  for how lost (diverged / failed) trials are counted. An optimizer without finished trials
-  gets NaN values.
+  validation_p95, test_median, test_p5, test_p95, frac_all_lost, selected_median,
+  selected_p5, selected_p95. `select`: the column trials are chosen by
+  (`final.<split>.<metric>` or `<split>.<metric>`; default the validation `metric`); the
+  validation and test values are those of the chosen trial. See the module docstring for
+  how lost (diverged) trials are counted. An optimizer without finished trials gets NaN.
   """
   ks = k_values(num_trials)
   if optimizers is None:
     optimizers = list(dict.fromkeys(df["optimizer"]))
-  qs = [q for _, q in QUANTILES]
   rows = []
   for opt in optimizers:
-    val, test = outcomes(df, metric, opt)
-    n = val.size
-    n_lost = int(np.isinf(val).sum())
-    for k in ks:
-      row = {"optimizer": opt, "K": k, "n_finished": n, "n_lost": n_lost}
-      if n == 0:
-        vq = tq = np.full(len(qs), np.nan)
-        frac = np.nan
-      else:
-        idx = resample_indices(n, k, num_resamples, seed, opt)
-        bv, bt = best_of_k(val, test, idx)
-        vq, tq = quantiles(bv, qs), quantiles(bt, qs)
-        frac = float(np.isinf(bv).mean())
-      for (name, _), v, t in zip(QUANTILES, vq, tq):
-        row[f"validation_{name}"] = float(v)
-        row[f"test_{name}"] = float(t)
-      row["frac_all_lost"] = frac
-      rows.append(row)
-  cols = ["optimizer", "K", "n_finished", "n_lost", "validation_median", "validation_p5",
-          "validation_p95", "test_median", "test_p5", "test_p95", "frac_all_lost"]
-  return pd.DataFrame(rows, columns=cols)
+    sel, val, test = trial_outcomes(df, metric, opt, select)
+    rows.extend(summarize(opt, sel, val, test, ks, num_resamples, seed))
+  return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def settling_k(boot: pd.DataFrame, tolerance: float, split: str = "validation"
+               ) -> dict[str, int | None]:
+  """Per optimizer: the smallest K of the table after which the best-of-K `split` median
+  changes by less than `tolerance` (absolute) from each K to the next; None when the last
+  step still changes it by `tolerance` or more (or a median is not finite there), or the
+  table has a single K or no finite median."""
+  out: dict[str, int | None] = {}
+  for opt in dict.fromkeys(boot["optimizer"]):
+    r = boot[boot["optimizer"] == opt].sort_values("K")
+    ks = r["K"].to_list()
+    med = r[f"{split}_median"].to_numpy(float)
+    if len(ks) < 2 or not np.isfinite(med).any():
+      out[opt] = None
+      continue
+    with np.errstate(invalid="ignore"):
+      small = np.isfinite(med[1:]) & np.isfinite(med[:-1]) & (np.abs(np.diff(med)) < tolerance)
+    settled = None
+    for i in range(len(small) - 1, -1, -1):  # walk back over the trailing small changes
+      if not small[i]:
+        break
+      settled = int(ks[i])
+    out[opt] = settled
+  return out
 
 
 def prob_a_beats_b(df: pd.DataFrame, metric: str, a: str, b: str,
                    ks: int | Iterable[int], num_resamples: int = 1000, seed: int = 0,
-                   split: str = "validation") -> pd.DataFrame:
+                   split: str = "validation", *, select: str | None = None) -> pd.DataFrame:
   """Per K: the probability that A's best-of-K trial beats B's best-of-K trial.
 
   Both tuners draw K trials independently (with the same resampled indices as
-  `bootstrap_best`); their chosen trials are compared on `split` ("validation" or "test").
+  `bootstrap_best`) and choose by `select` (default the validation metric); their chosen
+  trials are compared on `split` ("validation" or "test").
   A strictly lower value beats; ties (including both losing everything) count one half.
   Columns: K, p_a_beats_b, p_tie. NaN when either optimizer has no finished trials.
   """
   if split not in ("validation", "test"):
     raise ValueError(f"split must be 'validation' or 'test', got {split!r}")
-  va, ta = outcomes(df, metric, a)
-  vb, tb = outcomes(df, metric, b)
+  sa_, va, ta = trial_outcomes(df, metric, a, select)
+  sb_, vb, tb = trial_outcomes(df, metric, b, select)
   rows = []
   for k in k_values(ks):
     if va.size == 0 or vb.size == 0:
       rows.append({"K": k, "p_a_beats_b": np.nan, "p_tie": np.nan})
       continue
-    xa = best_of_k(va, ta, resample_indices(va.size, k, num_resamples, seed, a))
-    xb = best_of_k(vb, tb, resample_indices(vb.size, k, num_resamples, seed, b))
+    xa = best_of_k(va, ta, resample_indices(va.size, k, num_resamples, seed, a), sa_)
+    xb = best_of_k(vb, tb, resample_indices(vb.size, k, num_resamples, seed, b), sb_)
     sa, sb = (xa[0], xb[0]) if split == "validation" else (xa[1], xb[1])
     ok = ~(np.isnan(sa) | np.isnan(sb))
     sa, sb = sa[ok], sb[ok]

@@ -89,8 +89,10 @@ def best_trials_figure(df: pd.DataFrame, boot: pd.DataFrame, metric: str,
   return fig
 
 
-def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "") -> Figure:
-  """(b) Best-of-K validation and test metric versus K, median and 5–95% band, log2 K axis."""
+def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "",
+                     settled: Mapping[str, int | None] | None = None) -> Figure:
+  """(b) Best-of-K validation and test metric versus K, median and 5–95% band, log2 K axis;
+  `settled` (optimizer -> K, from bootstrap.settling_k) ringed on the validation median."""
   opts = diagnostics.order_optimizers(boot["optimizer"])
   fig = Figure(figsize=(11, 4.4))
   axes = fig.subplots(1, 2, sharey=True)
@@ -126,6 +128,15 @@ def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "") -> Figure
     ax.set_ylabel(f"best-of-K {metric_label(metric, split)}")
     ax.set_title(split)
     ax.grid(alpha=0.3)
+  for opt, k in (settled or {}).items():
+    r = boot[(boot["optimizer"] == opt) & (boot["K"] == k)]
+    if k is not None and len(r) and np.isfinite(r["validation_median"].iloc[0]):
+      axes[0].plot([k], [r["validation_median"].iloc[0]], marker="o", markersize=13,
+                   markerfacecolor="none", markeredgecolor=color(opt, opts), lw=0)
+  if settled:
+    axes[0].plot([], [], marker="o", markersize=10, markerfacecolor="none",
+                 markeredgecolor="k", lw=0, label="settled (median changes < tolerance)")
+    axes[0].legend(fontsize=8)
   axes[1].legend(title="optimizer (median, 5–95% band)", fontsize=8, title_fontsize=8)
   fig.suptitle(title or f"Best-of-K {metric} (bootstrap, {int(boot['K'].max())} trials max)")
   fig.tight_layout()

@@ -258,7 +258,7 @@ def check_table_matches(path: epath.PathLike, df: pd.DataFrame, manifest: dict) 
   """BadInputError naming the table unless it holds exactly the manifest's trials, once
   each: a truncated table (rows or whole optimizers lost) would otherwise be analysed as a
   smaller study, silently."""
-  wanted = studydir.trial_ids(manifest)
+  wanted = studydir.search_ids(manifest)
   counts = collections.Counter(df["trial_id"])
   twice = sorted(t for t, n in counts.items() if n > 1)
   if twice:

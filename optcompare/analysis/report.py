@@ -3,7 +3,9 @@
 The report is a pure function of the trial table, the manifest and (for the curves figure)
 the metrics files: no time stamps, no absolute paths, so running `analyze` twice gives the
 same report.md byte for byte. A directory holding only study.json and a trials.csv (a
-committed study table) gives the same tables; only the curves figure is skipped.
+committed study table) gives the same tables; only the curves figure is skipped, and the
+budget and target robustness sections, which need the per-step logs, are left out unless the
+directory also holds the curves.csv that `analyze` writes beside trials.csv.
 """
 from __future__ import annotations
 
@@ -23,35 +25,21 @@ from optcompare.analysis import containment
 from optcompare.analysis import diagnostics
 from optcompare.analysis import figures
 from optcompare.analysis import load
+from optcompare.analysis import markdown
+from optcompare.analysis import robustness
+from optcompare.analysis import robustness_report
+from optcompare.analysis import selection
 
 _log = logging.getLogger(__name__)
 
 NUM_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
+SETTLE_TOLERANCE = 0.002  # absolute change of the best-of-K median that counts as settled
 
 
-def _f(x: Any, fmt: str = ".4g") -> str:
-  if x is None:
-    return "—"
-  if isinstance(x, (float, np.floating)):
-    if math.isnan(x):
-      return "—"
-    if math.isinf(x):
-      return "inf" if x > 0 else "-inf"
-    return format(float(x), fmt)
-  if isinstance(x, (int, np.integer)):
-    return str(int(x))
-  return str(x)
-
-
-def _band(mid, lo, hi) -> str:
-  return f"{_f(mid)} [{_f(lo)}, {_f(hi)}]"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-  out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-  out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-  return "\n".join(out)
+_f = markdown.fmt
+_band = markdown.band
+_table = markdown.table
 
 
 def study_metric(config: Mapping[str, Any], df: pd.DataFrame) -> str:
@@ -104,7 +92,8 @@ def ranking(boot: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 class _Study:
   """Everything derived from one study directory (or table) for the report."""
 
-  def __init__(self, directory: epath.PathLike, num_resamples: int, seed: int):
+  def __init__(self, directory: epath.PathLike, num_resamples: int, seed: int,
+               select: str | None = None):
     self.dir = epath.Path(directory)
     self.manifest = studydir.read_manifest(self.dir)
     self.config = self.manifest.get("config") or {}
@@ -113,6 +102,7 @@ class _Study:
     self.issues = list(self.df.attrs.get("issues", []))
     self.has_curves = load.has_trials(self.dir)
     self.metric = study_metric(self.config, self.df)
+    self.selection = selection.parse(select, self.table, self.metric, f"study {self.dir}")
     for split in ("validation", "test"):  # before any trial finished there are no finals
       col = bootstrap_lib.metric_column(self.metric, split)
       if col not in self.df.columns:
@@ -126,13 +116,32 @@ class _Study:
     self.kmax = self.ks[-1]
     self.num_resamples, self.seed = num_resamples, seed
     self.boot = bootstrap_lib.bootstrap_best(self.df, self.metric, self.ks, num_resamples,
-                                             seed, optimizers=self.optimizers)
+                                             seed, optimizers=self.optimizers,
+                                             select=self.selection.column)
     self.warnings = diagnostics.boundary_warnings(self.df, self.spaces, self.metric)
     self.inclusion = diagnostics.inclusion_check(self.boot)
     # The protocol's name if the study config gives one; the directory name otherwise (used
     # only to label a protocol comparison: report.md must not depend on where it was run).
     self.protocol = str(self.config.get("protocol") or self.config.get("name") or "")
     self.label = self.protocol or self.dir.name
+
+  def curves(self) -> pd.DataFrame | None:
+    """Every trial's metrics.jsonl rows (trial directories), else a committed curves.csv;
+    None without either. Read once."""
+    if not hasattr(self, "_curves"):
+      self._curves = None
+      if self.has_curves:
+        with warnings.catch_warnings():
+          warnings.simplefilter("ignore", load.StudyFileWarning)  # reported by load_study
+          self._curves = load.load_curves(self.dir)
+      elif (self.dir / robustness.CURVES_TABLE).exists():
+        self._curves = robustness.read_curves_table(self.dir / robustness.CURVES_TABLE)
+    return self._curves
+
+  @property
+  def rule(self) -> str:
+    """How trials are chosen, for the report's text."""
+    return f"lowest {self.selection.text}"
 
   @property
   def workload(self) -> str:
@@ -141,7 +150,7 @@ class _Study:
   def best_rows(self) -> dict[str, pd.Series]:
     out = {}
     for opt in self.optimizers:
-      best = diagnostics.best_trials(self.df, opt, self.metric, 1)
+      best = diagnostics.best_trials(self.df, opt, self.selection.column, 1)
       if len(best):
         out[opt] = best.iloc[0]
     return out
@@ -155,6 +164,7 @@ class _Study:
     best = self.best_rows()
     vcol = bootstrap_lib.metric_column(self.metric, "validation")
     tcol = bootstrap_lib.metric_column(self.metric, "test")
+    scol, sel = self.selection.column, self.selection
     rows = []
     for opt in self.optimizers:
       r = at_k.loc[opt]
@@ -165,16 +175,18 @@ class _Study:
           opt, f"{int(r['n_finished'])} ({int(r['n_lost'])} lost)",
           _band(r["validation_median"], r["validation_p5"], r["validation_p95"]),
           _band(r["test_median"], r["test_p5"], r["test_p95"]),
-          b["trial_id"] if b is not None else "—",
+          b["trial_id"] if b is not None else "—"] + (
+          [] if sel.default else [_f(b[scol]) if b is not None else "—"]) + [
           _f(b[vcol]) if b is not None else "—",
           _f(b[tcol]) if b is not None and tcol in b else "—",
           _f(s.min(), ".0f") if s.size else "—",
       ])
     m = self.metric
     head = (f"{self.workload}: best-of-{k} {m} (median [5%, 95%], {self.num_resamples} "
-            f"bootstrap resamples)")
-    table = _table(["optimizer", "finished", f"validation {m}", f"test {m}", "best trial",
-                    f"its validation {m}", f"its test {m}", "fewest steps to target"], rows)
+            f"bootstrap resamples); trials chosen by {self.rule}")
+    table = _table(["optimizer", "finished", f"validation {m}", f"test {m}", "best trial"] +
+                   ([] if sel.default else [f"its {sel.text}"]) +
+                   [f"its validation {m}", f"its test {m}", "fewest steps to target"], rows)
     return head + "\n\n" + table
 
 
@@ -190,46 +202,63 @@ def _status_table(df: pd.DataFrame, optimizers: Sequence[str]) -> str:
 def _best_table(study: _Study) -> str:
   vcol = bootstrap_lib.metric_column(study.metric, "validation")
   tcol = bootstrap_lib.metric_column(study.metric, "test")
+  sel = study.selection
   rows = []
   for opt, r in study.best_rows().items():
     space = study.spaces.get(opt) or {}
     names = [n for n in space if f"hp.{n}" in r.index] or [
         c[3:] for c in r.index if c.startswith("hp.")]
     hps = ", ".join(f"{n}={_f(r[f'hp.{n}'], '.3g')}" for n in names)
-    rows.append([opt, r["trial_id"], _f(r[vcol]), _f(r.get(tcol, np.nan)),
+    rows.append([opt, r["trial_id"]] + ([] if sel.default else [_f(r[sel.column])]) +
+                [_f(r[vcol]), _f(r.get(tcol, np.nan)),
                  _f(r.get("steps_to_target", np.nan), ".0f"), hps])
-  return _table(["optimizer", "trial", f"validation {study.metric}", f"test {study.metric}",
+  return _table(["optimizer", "trial"] + ([] if sel.default else [sel.text]) +
+                [f"validation {study.metric}", f"test {study.metric}",
                  "steps to target", "hyperparameters"], rows)
 
 
 def _bootstrap_table(study: _Study) -> str:
   rows = []
+  sel = study.selection
   for opt in study.optimizers:
     for _, r in study.boot[study.boot["optimizer"] == opt].iterrows():
-      rows.append([opt, int(r["K"]),
-                   _band(r["validation_median"], r["validation_p5"], r["validation_p95"]),
+      rows.append([opt, int(r["K"])] + ([] if sel.default else [
+          _band(r["selected_median"], r["selected_p5"], r["selected_p95"])]) +
+                  [_band(r["validation_median"], r["validation_p5"], r["validation_p95"]),
                    _band(r["test_median"], r["test_p5"], r["test_p95"]),
                    _f(r["frac_all_lost"], ".3f")])
   m = study.metric
-  return _table(["optimizer", "K", f"best-of-K validation {m}", f"its test {m}",
-                 "P(all K lost)"], rows)
+  head = ([f"best-of-K validation {m}"] if sel.default else
+          [f"best-of-K {sel.text}", f"its validation {m}"])
+  return _table(["optimizer", "K"] + head + [f"its test {m}", "P(all K lost)"], rows)
+
+
+def _settling_text(study: _Study, tolerance: float) -> str:
+  """When the bootstrap settles (bootstrap.settling_k), per optimizer, in one paragraph."""
+  settled = bootstrap_lib.settling_k(study.boot, tolerance)
+  parts = []
+  for opt in study.optimizers:
+    k = settled.get(opt)
+    med = study.boot.loc[study.boot["optimizer"] == opt].sort_values("K")[
+        "validation_median"].to_numpy(float)
+    if k is not None:
+      parts.append(f"{opt} K = {k}")
+    elif len(med) > 1 and np.isfinite(med[-2:]).all():
+      parts.append(f"{opt} not settled by K = {study.kmax} (last change "
+                   f"{_f(abs(med[-1] - med[-2]))})")
+    else:
+      parts.append(f"{opt} —")
+  return (f"Settling (figure b): the smallest K after which the best-of-K validation "
+          f"{study.metric} median changes by less than {tolerance:g} (absolute) from each K "
+          f"to the next: {'; '.join(parts)}.")
 
 
 def _inclusion_section(study: _Study) -> str:
   if not study.inclusion:
     return "No inclusion pair (SGD ⊆ Momentum ⊆ RMSProp/Adam, SGD ⊆ Nesterov ⊆ NAdam) " \
            "has both optimizers in this study."
-  rows = []
-  for r in study.inclusion:
-    rows.append([f"{r.special} ⊆ {r.general}", r.K, f"**{r.verdict}**",
-                 _band(r.general_band[1], r.general_band[0], r.general_band[2]),
-                 _band(r.special_band[1], r.special_band[0], r.special_band[2]), r.reason])
-  m = study.metric
-  text = _table(["inclusion", "K", "verdict", f"general: best-of-K validation {m}",
-                 f"included: best-of-K validation {m}", "why"], rows)
-  return (text + "\n\nRule: held if the general optimizer's median is at or below the 95th "
-          "percentile of the included one's; violated if the general optimizer's 5th "
-          "percentile is above the included one's 95th; inconclusive otherwise.")
+  return (markdown.inclusion_table(study.inclusion, study.metric) + "\n\n"
+          + markdown.INCLUSION_RULE)
 
 
 def _boundary_section(study: _Study) -> str:
@@ -272,18 +301,29 @@ def _containment_section(a: _Study, b: _Study, la: str, lb: str) -> str:
 
 def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
             compare: epath.PathLike | None = None, *, num_resamples: int = NUM_RESAMPLES,
-            seed: int = BOOTSTRAP_SEED) -> str:
+            seed: int = BOOTSTRAP_SEED, select: str | None = None,
+            targets: Sequence[float] | None = None,
+            num_targets: int = robustness.DEFAULT_NUM_TARGETS,
+            settle_tolerance: float = SETTLE_TOLERANCE) -> str:
   """Figures, report.md and trials.csv for a study; returns the headline table (Markdown).
 
-  `workdir`: a study directory, or a directory with only study.json + trials.csv.
+  `workdir`: a study directory, or a directory with only study.json + trials.csv (and
+  optionally curves.csv).
   `out`: where to write (default <workdir>/analysis); it also receives a copy of study.json,
-  so `analyze(out)` reproduces the tables from the committed files alone.
+  and curves.csv when per-step logs exist, so `analyze(out)` reproduces the tables from the
+  committed files alone.
   `compare`: a second study of the same workload (another protocol): adds a ranking table
   and protocol_comparison.png.
+  `select`: SPLIT.METRIC that chooses the best trials (analysis/selection.py); default the
+  study's metric on validation. BadInputError naming --select if a study lacks it.
+  `targets` (default `num_targets` evenly spaced between the best and the median final
+  validation metric) and `settle_tolerance`: see analysis/robustness.py and
+  bootstrap.settling_k.
   """
   workdir = epath.Path(workdir)
-  study = _Study(workdir, num_resamples, seed)
-  other = _Study(epath.Path(compare), num_resamples, seed) if compare is not None else None
+  study = _Study(workdir, num_resamples, seed, select)
+  other = (_Study(epath.Path(compare), num_resamples, seed, select) if compare is not None
+           else None)
   if other is not None and f"final.validation.{study.metric}" not in other.df.columns:
     raise errors.BadInputError(
         f"{other.dir / studydir.MANIFEST}: no final.validation.{study.metric} to compare on")
@@ -307,7 +347,8 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
 
   put("best_trials.png", figures.best_trials_figure(study.df, study.boot, m),
       f"(a) best-of-{study.kmax} validation and test {m} per optimizer, 5–95% bootstrap bars")
-  put("best_of_k.png", figures.best_of_k_figure(study.boot, m),
+  put("best_of_k.png", figures.best_of_k_figure(
+      study.boot, m, settled=bootstrap_lib.settling_k(study.boot, settle_tolerance)),
       f"(b) best-of-K {m} versus K, median and 5–95% band")
   put("steps_to_target.png", figures.steps_to_target_figure(study.df, study.target),
       "(c) steps to reach the target")
@@ -318,12 +359,9 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
           figures.hparam_figure(study.df, opt, space, m, study.warnings),
           f"(d) {opt}: validation {m} versus each tuned hyperparameter")
   curves_note = ""
-  if study.has_curves:
-    with warnings.catch_warnings():
-      warnings.simplefilter("ignore", load.StudyFileWarning)  # already reported by load
-      best_ids = [t for opt in study.optimizers
-                  for t in diagnostics.best_trials(study.df, opt, m, 3)["trial_id"]]
-      curves = load.load_curves(workdir, best_ids)
+  curves = study.curves()
+  if curves is not None:
+    robustness.save_curves_table(curves, out / robustness.CURVES_TABLE)
     put("curves.png", figures.curves_figure(curves, study.df, m),
         f"(e) validation {m} versus step, best 3 trials per optimizer")
   else:
@@ -339,19 +377,28 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
       (f"- Protocol: {study.protocol}; s" if study.protocol else "- S") +
       f"tudy seed {seed_text}; {len(study.df)} trials in the "
       f"manifest; optimizers: {', '.join(study.optimizers)}.",
-      f"- Judged on validation {m} (lower is better); the test {m} reported is that of the "
-      f"trial chosen by validation. Target: {target_text}.",
+      (f"- Judged on validation {m} (lower is better); the test {m} reported is that of the "
+       f"trial chosen by validation. Target: {target_text}." if study.selection.default else
+       f"- Trials chosen by {study.rule} (`--select={study.selection.name}`); judged on the "
+       f"validation {m} of the chosen trial (lower is better), and the test {m} reported is "
+       f"that of the same trial. Target: {target_text}."),
       f"- Bootstrap: {num_resamples} resamples, seed {seed}, K = "
-      f"{', '.join(str(k) for k in study.ks)}. Diverged and failed "
-      "trials count as lost (never chosen unless all K lost; such a resample scores inf). "
-      "Running, pending and corrupt trials are left out.",
+      f"{', '.join(str(k) for k in study.ks)}. Diverged trials count as lost (never "
+      "chosen unless all K lost; such a resample scores inf). Failed (the infrastructure's, "
+      "not the optimizer's), running, pending and corrupt trials are left out.",
       "", "## Headline", "", study.headline(), "",
       "## Trial status", "", _status_table(study.df, study.optimizers), "",
       "## Best trial per optimizer", "", _best_table(study), "",
       "## Bootstrap: best-of-K", "", _bootstrap_table(study), "",
+      _settling_text(study, settle_tolerance), "",
       "## Inclusion check", "", _inclusion_section(study), "",
-      "## Search-space boundaries", "", _boundary_section(study), "",
   ]
+  by_training_loss = None if study.selection.column == selection.TRAIN_LOSS else (
+      selection.training_loss_section(study.df, m, study.ks, num_resamples, seed,
+                                      study.optimizers, study.inclusion, study.rule))
+  if by_training_loss is not None:  # (the whole report is that when --select chose it)
+    sections += ["## Selection by training loss", "", by_training_loss, ""]
+  sections += ["## Search-space boundaries", "", _boundary_section(study), ""]
   if study.issues:
     sections += ["## Data issues", "", "Skipped while loading:", ""]
     sections += [f"- {i}" for i in study.issues] + [""]
@@ -374,11 +421,28 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
     sections += ["## Protocol comparison", "",
                  f"Same workload under two studies: A = {la}, B = {lb} (B: {other.workload}). "
                  f"Ranked by best-of-K {split} {m} median at each study's largest K "
-                 f"(A: K = {study.kmax}, B: K = {other.kmax}).", "",
+                 f"(A: K = {study.kmax}, B: K = {other.kmax})" +
+                 ("." if study.selection.default else f"; trials chosen by {study.rule}."),
+                 "",
                  _table(["optimizer", f"rank in {la}", f"{split} {m} ({la})", f"rank in {lb}",
                          f"{split} {m} ({lb})", "rank change (B − A)"], rows), "",
                  "### Search-space containment", "", _containment_section(study, other, la, lb),
                  ""]
+  robust = robustness_report.compute(
+      curves, study.df, m, study.ks, select_split=study.selection.split,
+      select_metric=study.selection.metric, selection_text=study.selection.text,
+      schedule=study.schedule, num_resamples=num_resamples, seed=seed,
+      optimizers=study.optimizers, targets=targets, num_targets=num_targets)
+  if robust is not None:
+    sections += ["## Budget robustness", "", robustness_report.budget_section(
+        robust, study.optimizers), "",
+                 "## Target robustness", "", robustness_report.target_section(
+                     robust, study.optimizers), ""]
+    put("robustness_verdicts.png", robustness_report.verdict_figure(robust),
+        "(g) inclusion verdicts per step budget and per target, K = "
+        f"{robust.kmax}")
+    put("steps_to_targets.png", robustness_report.steps_figure(robust),
+        f"(h) best-of-{robust.kmax} steps to reach each target validation {m}")
   sections += ["## Figures", ""]
   sections += [f"- [{name}]({name}): {caption}" for name, caption in figs]
   if curves_note:

@@ -16,6 +16,13 @@ error is a smooth function of its hyperparameters (a bowl in log learning rate w
 inside the search space) plus seeded noise; trials whose learning rate is far too large
 diverge. Curves decay towards the final value.
 
+With `train_eval=True` the trials also evaluate split `train_eval` (a training subset) at every
+evaluation step and in result.json's `final`; its loss is a bowl centred `TRAIN_SHIFT` decades
+of learning rate above the validation optimum (no noise, no random draws: the other numbers
+are those of `train_eval=False`), so choosing by training loss picks other trials than
+choosing by validation error. `test_every=n` evaluates the test split only at every n-th
+evaluation step and the last (as train.py may).
+
 Writing a study imports optcompare.study (and so JAX, to build each trial's optimizer as
 `validate` does); importing this module does not, so the analysis package stays free of JAX.
 """
@@ -36,6 +43,8 @@ OPTIMA = {"sgd": (-0.5, 0.090), "momentum": (-1.5, 0.082), "nesterov": (-1.5, 0.
           "rmsprop": (-3.0, 0.080), "adam": (-3.0, 0.079), "nadam": (-3.0, 0.078)}
 # A trial diverges when its log10 learning rate lies this far above its optimizer's optimum.
 DIVERGE_ABOVE = 2.0
+# Where the training loss is lowest: this many decades of learning rate above OPTIMA's.
+TRAIN_SHIFT = 0.75
 
 
 def study_config(optimizers: Sequence[str] = ("sgd", "momentum", "adam"), num_trials: int = 12,
@@ -71,6 +80,8 @@ def write_synthetic_study(
     noise: float = 0.004,
     curves: bool = True,
     target_value: float = 0.12,
+    train_eval: bool = False,
+    test_every: int = 1,
 ) -> epath.Path:
   """Writes a complete synthetic study directory (a local path); returns its path."""
   from optcompare import study  # pylint: disable=g-import-not-at-top  (JAX: see the docstring)
@@ -85,7 +96,8 @@ def write_synthetic_study(
     os.makedirs(tdir, exist_ok=True)
     resolved = study.trial_config(manifest, trial["id"]).to_json_best_effort(sort_keys=True)
     studydir.write_json_atomic(os.path.join(tdir, studydir.CONFIG), json.loads(resolved))
-    lines, result = fabricate(trial, base, rng, noise)
+    lines, result = fabricate(trial, base, rng, noise, train_eval=train_eval,
+                              test_every=test_every)
     if curves:
       write_metrics(tdir, lines)
     studydir.write_result(tdir, result)
@@ -93,7 +105,8 @@ def write_synthetic_study(
 
 
 def fabricate(trial: dict[str, Any], base: dict[str, Any], rng: np.random.Generator,
-              noise: float) -> tuple[list[dict[str, Any]], studydir.Result]:
+              noise: float, *, train_eval: bool = False, test_every: int = 1
+              ) -> tuple[list[dict[str, Any]], studydir.Result]:
   """(metrics lines, result) of one trial: how good it is depends on its learning rate only,
   so the best trials sit where OPTIMA says and the analysis has something to find."""
   lr_opt, floor = OPTIMA[trial["optimizer"]]
@@ -101,10 +114,11 @@ def fabricate(trial: dict[str, Any], base: dict[str, Any], rng: np.random.Genera
   diverged = log_lr > lr_opt + DIVERGE_ABOVE
   final_val = min(floor + 0.02 * (log_lr - lr_opt) ** 2 + abs(rng.normal(0.0, noise)), 0.9)
   final_test = final_val + rng.normal(0.002, noise / 2)
+  final_train = 0.5 * floor + 0.01 * (log_lr - lr_opt - TRAIN_SHIFT) ** 2
   steps, every = base["num_train_steps"], base["eval_every_steps"]
   target = base["target"]
   lines, steps_to_target = [], None
-  for step in range(every, steps + 1, every):
+  for i, step in enumerate(range(every, steps + 1, every)):
     if diverged and step / steps > 0.3:
       lines.append(_line(step, "train", {"loss": math.nan}))
       return lines, studydir.Result(
@@ -114,11 +128,17 @@ def fabricate(trial: dict[str, Any], base: dict[str, Any], rng: np.random.Genera
     tst = val + (final_test - final_val)
     lines.append(_line(step, "train", {"loss": 2.3 * val, "error": 0.9 * val}))
     lines.append(_line(step, "validation", {"loss": 2.5 * val, "error": val}))
-    lines.append(_line(step, "test", {"loss": 2.5 * tst, "error": tst}))
+    if train_eval:
+      trn = _curve(final_train, step / steps)
+      lines.append(_line(step, "train_eval", {"loss": 2.3 * trn, "error": 0.9 * trn}))
+    if i % test_every == 0 or step + every > steps:
+      lines.append(_line(step, "test", {"loss": 2.5 * tst, "error": tst}))
     if steps_to_target is None and val <= target["value"]:
       steps_to_target = step
   final = {"validation": {"loss": 2.5 * final_val, "error": final_val},
            "test": {"loss": 2.5 * final_test, "error": final_test}}
+  if train_eval:
+    final["train_eval"] = {"loss": 2.3 * final_train, "error": 0.9 * final_train}
   return lines, studydir.Result(studydir.COMPLETED, steps, final, steps_to_target,
                                 0.01 * steps, None)
 

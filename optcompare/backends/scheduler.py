@@ -111,12 +111,14 @@ def _record_crash(tdir: str, trial_id: str, code: int) -> str | None:
 
 
 def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int,
-        progress: bool = True) -> dict:
-  """Runs the study's unfinished trials through `launcher`; see study.sweep."""
+        progress: bool = True, trial_ids: list[str] | None = None) -> dict:
+  """Runs the study's unfinished search trials (or `trial_ids`, in that order) through
+  `launcher`; see study.sweep."""
   del parallel  # the launcher's slots
-  order = _order(manifest)
+  order = _order(manifest) if trial_ids is None else list(trial_ids)
   tdir = {tid: studydir.trial_dir(study_dir, tid) for tid in order}
   show = Progress(manifest, progress)
+  show.total = len(order)  # the search's trials, or the re-runs'
   retries_used = {tid: 0 for tid in order}
   running: set[str] = set()
   final: dict[str, str] = {}      # trial -> terminal status (this sweep will not run it)

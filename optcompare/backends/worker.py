@@ -98,12 +98,18 @@ def _status(tdir: str) -> str | None:
 
 
 def trial_config(manifest: dict, trial_id: str):
-  """The trial config (a locked ConfigDict) of `trial_id` in a loaded manifest."""
+  """The trial config (a locked ConfigDict) of `trial_id` in a loaded manifest: a search
+  trial's, or a seed re-run's (its search trial's with another base seed)."""
+  from optcompare import reruns  # pylint: disable=g-import-not-at-top
   from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
-  for t in manifest["trials"]:
-    if t["id"] == trial_id:
-      return spaces.build_trial_config(manifest["config"]["base"], t["optimizer"], t["hparams"])
-  raise BadInputError(f"trial_id: no trial {trial_id!r} in this study")
+  try:
+    t, seed = reruns.entry(manifest, trial_id)
+  except KeyError:
+    raise BadInputError(f"trial_id: no trial {trial_id!r} in this study") from None
+  config = spaces.build_trial_config(manifest["config"]["base"], t["optimizer"], t["hparams"])
+  if seed is not None:
+    config.seed = seed
+  return config
 
 
 def _newest_checkpoint(tdir: str) -> int | None:

@@ -14,7 +14,7 @@ from optcompare.analysis import synthetic
 def make_study(tmp_path):
   """Factory: make_study(name="study", **kw) -> path of a fresh synthetic study directory.
   Keyword arguments go to synthetic.write_synthetic_study (optimizers, num_trials, seed,
-  num_train_steps, noise, curves, target_value)."""
+  num_train_steps, noise, curves, target_value, train_eval, test_every)."""
   def make(name="study", **kw):
     return synthetic.write_synthetic_study(tmp_path / name, **kw)
   return make
