@@ -252,3 +252,19 @@ def test_seed_reruns_of_the_best_trials_follow_the_search(tmp_path):
     assert _metrics(workdir, r["id"]) != _metrics(workdir, r["of"])  # another seed
   again = study.sweep(c, workdir, progress=False)
   assert again["ran_here"] == 0 and again["reruns"]["ran_here"] == 0
+
+
+def test_report_shows_seed_noise_of_the_reruns(tmp_path):
+  """The report's "Seed noise" section: per optimizer, the re-runs' spread, and each
+  inclusion pair's difference against it."""
+  from optcompare import analysis  # pylint: disable=g-import-not-at-top
+  c = smoke_study(optimizers=("momentum", "sgd"), num_trials=2)
+  c.reruns.top, c.reruns.seeds = 1, 2
+  workdir = str(tmp_path / "study")
+  study.sweep(c, workdir, progress=False)
+  analysis.analyze(workdir, out=str(tmp_path / "out"), num_resamples=50)
+  report = (tmp_path / "out" / "report.md").read_text()
+  section = report.split("## Seed noise", 1)[1].split("\n## ", 1)[0]
+  assert "| momentum |" in section and "| sgd |" in section and "| 3 |" in section
+  assert "sgd ⊆ momentum" in section and "seed noise" in section
+  assert (tmp_path / "out" / "reruns.csv").exists()

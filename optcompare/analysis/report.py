@@ -28,6 +28,7 @@ from optcompare.analysis import load
 from optcompare.analysis import markdown
 from optcompare.analysis import robustness
 from optcompare.analysis import robustness_report
+from optcompare.analysis import seed_noise
 from optcompare.analysis import selection
 
 _log = logging.getLogger(__name__)
@@ -398,6 +399,11 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
                                       study.optimizers, study.inclusion, study.rule))
   if by_training_loss is not None:  # (the whole report is that when --select chose it)
     sections += ["## Selection by training loss", "", by_training_loss, ""]
+  rerun_rows = seed_noise.load(study.dir, study.manifest)
+  noise = seed_noise.section(rerun_rows, m, study.optimizers) if len(rerun_rows) else None
+  if noise is not None:
+    seed_noise.save(rerun_rows, out / seed_noise.TABLE)
+    sections += ["## Seed noise", "", noise, ""]
   sections += ["## Search-space boundaries", "", _boundary_section(study), ""]
   if study.issues:
     sections += ["## Data issues", "", "Skipped while loading:", ""]

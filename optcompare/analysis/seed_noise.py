@@ -1,0 +1,111 @@
+"""Seed noise: the spread of the seed re-runs of each optimizer's best trials (study.json
+`reruns`, optcompare/reruns.py), and which differences between optimizers lie within it.
+
+A re-run trains a search trial's exact hyperparameters with another base seed (model
+initialisation and data order). Per optimizer the table gives the mean, standard deviation,
+minimum and maximum of the final validation and test metric over the re-runs and the original
+trial. A difference between two optimizers' best validation metrics smaller than the larger
+of their two standard deviations is called within seed noise: a ranking or an inclusion
+verdict that rests on it could flip with the seed. Files only, no JAX.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from etils import epath
+
+from optcompare import studydir
+from optcompare.analysis import diagnostics, markdown
+
+TABLE = "reruns.csv"
+
+
+def load(directory: epath.PathLike, manifest: dict) -> pd.DataFrame:
+  """A row per re-run and per re-run search trial: optimizer, of, seed, status, final.*.
+
+  From the trial directories, or from a committed reruns.csv beside study.json.
+  """
+  root = epath.Path(directory)
+  entries = manifest.get("reruns") or []
+  if not entries:
+    return pd.DataFrame()
+  if not studydir.trials_root(root).exists() and (root / TABLE).exists():
+    with (root / TABLE).open("r") as f:
+      return pd.read_csv(f)
+  seed0 = (manifest.get("config") or {}).get("base", {}).get("seed", 0)
+  rows = []
+  for tid, of, seed in sorted({(r["of"], r["of"], seed0) for r in entries}) + [
+      (r["id"], r["of"], r["seed"]) for r in entries]:
+    try:
+      result = studydir.read_result(studydir.trial_path(root, tid))
+    except studydir.DamagedFileError:
+      result = None
+    row = {"trial_id": tid, "optimizer": of.split("/")[0], "of": of, "seed": seed,
+           "status": result.status if result else "pending"}
+    for split, values in (result.final.items() if result else []):
+      row.update({f"final.{split}.{k}": v for k, v in values.items()})
+    rows.append(row)
+  return pd.DataFrame(rows)
+
+
+def save(df: pd.DataFrame, path: epath.PathLike) -> None:
+  with epath.Path(path).open("w") as f:
+    df.to_csv(f, index=False, lineterminator="\n")
+
+
+def spread(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+  """Per (optimizer, original trial): n, and mean/std/min/max of validation and test."""
+  rows = []
+  done = df[df["status"] == studydir.COMPLETED] if len(df) else df
+  for (opt, of), g in done.groupby(["optimizer", "of"], sort=False):
+    row = {"optimizer": opt, "of": of, "n": len(g)}
+    for split in ("validation", "test"):
+      x = g.get(f"final.{split}.{metric}", pd.Series(dtype=float)).astype(float).dropna()
+      row.update({f"{split}_mean": x.mean(), f"{split}_std": x.std(ddof=1) if len(x) > 1
+                  else math.nan, f"{split}_min": x.min(), f"{split}_max": x.max()})
+    rows.append(row)
+  return pd.DataFrame(rows)
+
+
+def within_noise(spread_df: pd.DataFrame, a: str, b: str) -> tuple[float, float] | None:
+  """(|difference of mean validation|, the larger std) of two optimizers' best re-run
+  trials; None unless both have a spread."""
+  rows = {r["optimizer"]: r for _, r in spread_df.iterrows()}
+  if a not in rows or b not in rows:
+    return None
+  noise = np.nanmax([rows[a]["validation_std"], rows[b]["validation_std"]])
+  if not np.isfinite(noise):
+    return None
+  return abs(rows[a]["validation_mean"] - rows[b]["validation_mean"]), float(noise)
+
+
+def section(df: pd.DataFrame, metric: str, optimizers: list[str]) -> str | None:
+  """The report's "Seed noise" section (None without completed re-runs)."""
+  table = spread(df, metric) if len(df) else pd.DataFrame()
+  if table.empty:
+    return None
+  fmt = lambda r, s: (f"{markdown.fmt(r[f'{s}_mean'])} ± {markdown.fmt(r[f'{s}_std'])} "  # noqa: E731
+                      f"[{markdown.fmt(r[f'{s}_min'])}, {markdown.fmt(r[f'{s}_max'])}]")
+  order = {o: i for i, o in enumerate(optimizers)}
+  table = table.sort_values("optimizer", key=lambda s: s.map(order), kind="stable")
+  lines = [f"Each optimizer's best trial(s) trained again with other seeds (model "
+           f"initialisation and data order); the original trial included. {metric} mean ± "
+           "std [min, max]:", "",
+           markdown.table(["optimizer", "trial", "runs", f"validation {metric}",
+                           f"test {metric}"],
+                          [[r["optimizer"], r["of"], int(r["n"]), fmt(r, "validation"),
+                            fmt(r, "test")] for _, r in table.iterrows()]), ""]
+  pairs = []
+  for general, special in diagnostics.INCLUSIONS:
+    got = within_noise(table, general, special)
+    if got is not None:
+      diff, noise = got
+      word = "within" if diff < noise else "beyond"
+      pairs.append(f"- {special} ⊆ {general}: mean validation {metric} differ by "
+                   f"{markdown.fmt(diff)}, {word} seed noise (larger std {markdown.fmt(noise)})")
+  if pairs:
+    lines += ["Inclusion pairs against seed noise (a verdict on a difference within it could "
+              "flip with the seed):", ""] + pairs
+  return "\n".join(lines)
