@@ -129,6 +129,10 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
   run_optcompare(*args, f"--workdir={workdir}")
   assert read_metrics(workdir) == read_metrics(tmp_path / "whole")
   assert read_result(workdir) == read_result(tmp_path / "whole")
+  # The training-set evaluation resumes bit for bit too (it is in both comparisons above).
+  assert [r["step"] for r in read_metrics(workdir) if r["split"] == "train_eval"] == [15, 30,
+                                                                                      45, 60]
+  assert "train_eval" in read_result(workdir)["final"]
 
 
 def test_relative_workdir_checkpoints(smoke_config, tmp_path, monkeypatch):
