@@ -179,14 +179,6 @@ def trial_config(manifest: dict, trial_id: str):
   return worker.trial_config(manifest, trial_id)
 
 
-def _first_difference(a, b, path: str = "") -> str:
-  if isinstance(a, dict) and isinstance(b, dict):
-    for k in sorted(set(a) | set(b)):
-      if a.get(k, object()) != b.get(k, object()):
-        return _first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else k)
-  return path or "config"
-
-
 def check_workdir(workdir: str, manifest: dict) -> bool:
   """Whether study.json must be (re)written; BadInputError if `workdir` holds another study.
 
@@ -202,7 +194,7 @@ def check_workdir(workdir: str, manifest: dict) -> bool:
     strip = lambda c: {k: v for k, v in c.items()  # pylint: disable=g-long-lambda
                        if k not in EXECUTION_FIELDS + OPTIONAL_FIELDS + ("num_trials",)}
     if strip(old.get("config", {})) != strip(manifest["config"]):
-      field = _first_difference(strip(old.get("config", {})), strip(manifest["config"]))
+      field = studydir.first_difference(strip(old.get("config", {})), strip(manifest["config"]))
       raise BadInputError(f"{path}: holds a different study ({field} differs); use another "
                           "--workdir or the config it was made with")
     old_n, new_n = old["config"]["num_trials"], manifest["config"]["num_trials"]

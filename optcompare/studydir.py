@@ -142,6 +142,15 @@ def read_json(path: epath.PathLike) -> Any:
     raise DamagedFileError(path, what) from e
 
 
+def first_difference(a: Any, b: Any, path: str = "") -> str:
+  """The dotted path of the first field where two configs (nested dicts) differ."""
+  if isinstance(a, dict) and isinstance(b, dict):
+    for k in sorted(set(a) | set(b)):
+      if a.get(k, object()) != b.get(k, object()):
+        return first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else k)
+  return path or "config"
+
+
 def set_aside(path: str) -> str:
   """Renames a damaged file to `<path>.corrupt` (or .corrupt.N); returns the new name."""
   target, n = f"{path}.corrupt", 1

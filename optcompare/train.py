@@ -262,16 +262,8 @@ def _check_workdir(config, workdir: str) -> dict:
     return resolved
   if existing != resolved:
     raise BadInputError(f"{path}: this workdir holds a trial of a different config "
-                        f"({_first_difference(existing, resolved)} differs)")
+                        f"({studydir.first_difference(existing, resolved)} differs)")
   return resolved
-
-
-def _first_difference(a, b, path: str = "") -> str:
-  if isinstance(a, dict) and isinstance(b, dict):
-    for k in sorted(set(a) | set(b)):
-      if a.get(k, object()) != b.get(k, object()):
-        return _first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else k)
-  return path or "config"
 
 
 def _previous_result(workdir: str) -> studydir.Result | None:
