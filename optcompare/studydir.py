@@ -104,15 +104,14 @@ def worker_log(study_dir: str, slot: int) -> str:
   return path
 
 
-# ---- atomic JSON ----
+# ---- atomic writes ----
 
-def write_json_atomic(path: str, obj: Any, *, indent: int = 2) -> None:
-  """Writes `obj` as strict JSON via a temporary file and a rename: never half-written."""
-  data = (json.dumps(obj, indent=indent, sort_keys=True, allow_nan=False) + "\n").encode()
+def write_text_atomic(path: str, text: str) -> None:
+  """Writes `text` (UTF-8) via a temporary file, fsync and a rename: never half-written."""
   tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
   try:
     with open(tmp, "wb") as f:
-      f.write(data)
+      f.write(text.encode("utf-8"))
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -122,6 +121,11 @@ def write_json_atomic(path: str, obj: Any, *, indent: int = 2) -> None:
     except OSError:
       pass
     raise
+
+
+def write_json_atomic(path: str, obj: Any, *, indent: int = 2) -> None:
+  """Writes `obj` as strict JSON via a temporary file and a rename: never half-written."""
+  write_text_atomic(path, json.dumps(obj, indent=indent, sort_keys=True, allow_nan=False) + "\n")
 
 
 def read_json(path: epath.PathLike) -> Any:

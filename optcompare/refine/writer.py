@@ -1,0 +1,202 @@
+"""The file that `optcompare refine` writes: a study config (`get_config(arg)`) whose module
+docstring records the provenance; its check (executed, and `study.make_manifest` run for every
+arg the workload takes); and the summary that the command prints."""
+from __future__ import annotations
+
+import re
+import textwrap
+import types
+from typing import Any, Mapping, Sequence
+
+from optcompare import studydir
+from optcompare.analysis import diagnostics
+from optcompare.errors import BadInputError
+from optcompare.refine.base_config import MODES
+from optcompare.refine.ranges import Bound
+from optcompare.refine.ranges import MIN_TRIALS
+from optcompare.refine.ranges import MIN_WIDTH_FRACTION
+from optcompare.refine.ranges import Refinement
+from optcompare.refine.ranges import SIGNIFICANT_DIGITS
+from optcompare.search import spaces as spaces_lib
+
+# The second line of every file refine writes: an existing --out is overwritten only if its
+# head holds this line.
+MARKER = "# Written by `optcompare refine`; a rerun of refine may overwrite this file."
+_DATE_LINE = re.compile(r"^  date +.*$", re.MULTILINE)
+
+
+def only_date_differs(old: str, new: str) -> bool:
+  """Whether two sources of the file are the same but for the provenance's date line."""
+  return _DATE_LINE.sub("", old) == _DATE_LINE.sub("", new)
+
+
+def _fmt(x: float) -> str:
+  return diagnostics.format_value(x)
+
+
+_WIDTH = 96  # docstring lines are wrapped at this width
+
+
+def _wrap(text: str, indent: str = "", hang: str = "") -> list[str]:
+  return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=indent + hang,
+                       break_long_words=False, break_on_hyphens=False)
+
+
+def _docstring(ref: Refinement, *, workdir: str, manifest: Mapping, date: str, command: str,
+               top: float, margin: float, contain: Sequence[str], mode: str | None,
+               differences: Sequence[str]) -> str:
+  config = manifest["config"]
+  _, metric = studydir.target_of(manifest)
+  workload = config["base"]["workload"]
+  schedule = config["base"]["optimizer"]["schedule"].get("name")
+  hang = " " * 14
+  lines = [f"{workload}: search spaces refined from an initial study by `optcompare refine`.",
+           "", "Provenance"]
+  lines += _wrap(f"initial study {workdir} ({config['num_trials']} trials per optimizer, seed "
+                 f"{config['seed']}, schedule {schedule})", "  ", hang)
+  lines.append(f"  date          {date}")
+  lines += _wrap(f"command       {command}", "  ", hang)
+  lines += _wrap(f"top           {top:g}: the best ceil({top:g} n) of each optimizer's n "
+                 f"completed trials by validation {metric} (at least {MIN_TRIALS})", "  ", hang)
+  lines += _wrap(f"margin        {margin:g} of the top trials' span on each side, at least "
+                 f"{MIN_WIDTH_FRACTION:g} of the initial width in all, on the search scale "
+                 "(log10 x, x, log10(1 − x)); clipped at the initial bounds (past one only where "
+                 "the boundary check flags a top trial at it) and at natural limits; bounds "
+                 f"rounded outward to {SIGNIFICANT_DIGITS} significant digits", "  ", hang)
+  lines += _wrap(f"contain       {', '.join(contain) if contain else '(none)'}", "  ", hang)
+  lines += ["", "Ranges of x, initial → refined (width: refined / initial, on the search scale)"]
+  for opt in config["optimizers"]:
+    k, n = ref.counts[opt]
+    best = ref.best.get(opt)
+    head = f"{opt}: top {k} of {n} completed trials"
+    if best:
+      head += f"; best {best[0]} (validation {metric} {best[1]:.4g})"
+    lines += _wrap(head, "  ", "  ")
+    for note in ref.notes[opt]:
+      lines += _wrap(f"({note})", "    ", " ")
+    for c in ref.changes[opt]:
+      old = f"[{_fmt(c.old[0])}, {_fmt(c.old[1])}]"
+      new = f"[{_fmt(c.new[0].value)}, {_fmt(c.new[1].value)}]"
+      lines.append(f"    {c.name} ({c.scale}) {old} → {new}, width {c.width_ratio:.2f}")
+      if c.notes:
+        lines += _wrap("; ".join(c.notes), "      ")
+    unchanged = [name for name, spec in ref.spaces[opt].items()
+                 if spec.get("scale") not in spaces_lib.BOUNDED]
+    if unchanged:
+      lines += _wrap(f"unchanged (fixed, choice, derived): {', '.join(unchanged)}", "    ")
+  if contain:
+    lines += ["", "Best trials of the --contain studies in these spaces "
+              "(optcompare.analysis.containment)"]
+    for c in ref.contained:
+      lines += _wrap(c.text(), "  ", "  ")
+  lines += [""]
+  lines += _wrap(
+      "Args as in configs/studies (None, 'reduced', 'demo', 'smoke'): the base trial config is "
+      f"configs/workloads/{workload}.py's with the arg and schedule {schedule!r}; num_trials "
+      f"{config['num_trials']} (the initial study's) for None and 'reduced', 2 for 'demo', 4 "
+      f"for 'smoke' (configs/studies/common.study); seed {config['seed']}. More trials: "
+      "--config.num_trials=N.")
+  if mode is not None or differences:
+    where = "the workload config" + (f" with arg {mode!r}" if mode else "")
+    if differences:
+      lines += _wrap(f"The initial study's base trial config differs from {where}, as it is "
+                     "now, in (initial → now; not pinned here):")
+      for d in differences[:20]:
+        lines += _wrap(d, "  ", "  ")
+      if len(differences) > 20:
+        lines.append(f"  and {len(differences) - 20} more")
+    else:
+      lines += _wrap(f"The initial study's base trial config is {where}.")
+  text = "\n".join(line.rstrip() for line in lines)
+  return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def _space_source(space: Mapping[str, Any], indent: str) -> list[str]:
+  out = []
+  for name, spec in space.items():
+    items = ", ".join(f"{k!r}: {v.expr if isinstance(v, Bound) else repr(v)}"
+                      for k, v in spec.items())
+    out.append(f"{indent}{name!r}: {{{items}}},")
+  return out
+
+
+def render(ref: Refinement, manifest: Mapping, *, workdir: str, date: str, command: str,
+           top: float, margin: float, contain: Sequence[str], mode: str | None = None,
+           differences: Sequence[str] = ()) -> str:
+  """The source of the study config file."""
+  config = manifest["config"]
+  workload = config["base"]["workload"]
+  doc = _docstring(ref, workdir=workdir, manifest=manifest, date=date, command=command,
+                   top=top, margin=margin, contain=contain, mode=mode, differences=differences)
+  lines = [f'"""{doc}', '"""', MARKER,
+           "from configs.studies import common",
+           f"from configs.workloads import {workload} as workload", "",
+           f"SCHEDULE = {config['base']['optimizer']['schedule'].get('name')!r}",
+           f"NUM_TRIALS = {int(config['num_trials'])!r}",
+           f"SEED = {int(config['seed'])!r}",
+           "SEARCH_SPACES = {"]
+  for opt in config["optimizers"]:
+    lines.append(f"    {opt!r}: {{")
+    lines += _space_source(ref.spaces[opt], "        ")
+    lines.append("    },")
+  lines += [
+      "}", "", "",
+      "def get_config(arg=None):",
+      "  mode = common.check_arg(arg)",
+      "  base = workload.get_config(common.workload_arg(mode))",
+      "  base.optimizer.schedule.name = SCHEDULE",
+      "  config = common.study(base, SEARCH_SPACES, num_trials=NUM_TRIALS,",
+      "                        reduced_trials=NUM_TRIALS, mode=mode)",
+      "  config.seed = SEED",
+      "  return config",
+      ""]
+  return "\n".join(lines)
+
+
+def load_config_module(source: str, path: str) -> types.ModuleType:
+  """Executes config file source as a fresh module (not registered in sys.modules)."""
+  module = types.ModuleType("optcompare_refined_config")
+  module.__file__ = path
+  code = compile(source, path, "exec", dont_inherit=True)
+  exec(code, module.__dict__)  # pylint: disable=exec-used
+  return module
+
+
+def validate_source(source: str, path: str) -> list[str | None]:
+  """Runs `study.make_manifest(get_config(arg))` for every arg the workload accepts; returns
+  those args. An error here is refine's fault (RuntimeError), not the user's."""
+  from optcompare import study  # pylint: disable=g-import-not-at-top  (JAX)
+  module = load_config_module(source, path)
+  accepted = []
+  for mode in MODES:
+    try:
+      config = module.get_config(mode)
+    except ValueError:
+      continue  # the workload does not take this arg (as with any study config on it)
+    try:
+      study.make_manifest(config)
+    except BadInputError as e:
+      raise RuntimeError(f"refine: the generated config fails with arg {mode!r}: {e}") from e
+    accepted.append(mode)
+  if not accepted:
+    raise RuntimeError("refine: the generated config accepts no arg")
+  return accepted
+
+
+def summary(ref: Refinement, out: str, *, unchanged: bool = False,
+            accepted: Sequence[str | None] = ()) -> str:
+  args = ", ".join("None" if a is None else repr(a) for a in accepted)
+  lines = [f"{out}: {'unchanged (only the date would differ)' if unchanged else 'written'}"
+           + (f"; get_config accepts {args}" if accepted else "")]
+  for opt, changes in ref.changes.items():
+    k, n = ref.counts[opt]
+    parts = [f"{c.name} [{_fmt(c.new[0].value)}, {_fmt(c.new[1].value)}]" for c in changes]
+    lines.append(f"  {opt} (top {k} of {n}): {', '.join(parts)}")
+  for c in ref.contained:
+    lines.append(f"  contain {c.text()}")
+  outside = [c for c in ref.contained if c.inside is not True]
+  if outside:
+    lines.append(f"optcompare refine: warning: {len(outside)} best trial(s) of the --contain "
+                 "studies are not inside the refined spaces (fixed or choice specs cannot grow, "
+                 "or a coordinate is not determined); see above")
+  return "\n".join(lines)
