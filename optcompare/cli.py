@@ -4,6 +4,8 @@
   optcompare sweep   --config=PATH[:ARG] --workdir=DIR [--parallel=N] [--backend=local|ray]
   optcompare status  --workdir=DIR
   optcompare analyze --workdir=DIR [--out=DIR] [--compare=DIR2] [--select=SPLIT.METRIC]
+  optcompare refine  --workdir=INITIAL --out=FILE.py [--top=FRACTION] [--margin=M]
+                     [--contain=STUDY ...]
   optcompare data prepare NAME [--manual_dir=DIR] [--data_dir=DIR]
 
 Exit status: 0 on success, 2 on bad input (one line naming the bad field or file; nothing
@@ -19,8 +21,12 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from optcompare import cli_help
 from optcompare import inputs
+from optcompare import quiet
 from optcompare.errors import BadInputError
+
+quiet.silence(sys.argv)  # before JAX or TensorFlow load: their C++ loggers read it then
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, PATH[:ARG].",
                                           lock_config=True)
@@ -31,7 +37,14 @@ _RETRIES = flags.DEFINE_integer("retries", 2, "sweep: reruns of a failed trial (
                                 "killed, a file not written; resumed from its checkpoint).",
                                 lower_bound=0)
 _RAY_ADDRESS = flags.DEFINE_string("ray_address", None, "sweep: Ray cluster; local if unset.")
-_OUT = flags.DEFINE_string("out", None, "analyze: output directory (default WORKDIR/analysis).")
+_OUT = flags.DEFINE_string("out", None, "analyze: output directory (default WORKDIR/analysis); "
+                           "refine: the study config file to write (FILE.py).")
+_TOP = flags.DEFINE_float("top", None, "refine: the fraction of each optimizer's completed "
+                          "trials whose span gives the new range (default 0.25, at least 2).")
+_MARGIN = flags.DEFINE_float("margin", None, "refine: widening on each side, a fraction of "
+                             "the top trials' span on the search scale (default 0.25).")
+_CONTAIN = flags.DEFINE_multi_string("contain", None, "refine: a study whose best trial of each "
+                                     "optimizer the new spaces must hold (repeatable).")
 _COMPARE = flags.DEFINE_string("compare", None, "analyze: a second study to rank against.")
 _SELECT = flags.DEFINE_string("select", None, "analyze: SPLIT.METRIC that chooses the best "
                               "trials (default: the study's metric on validation).")
@@ -96,6 +109,7 @@ def _train(args, argv):
   _expect_args(args, 0)
   _init_distributed()
   config = _require(_CONFIG, "config")
+  _expand_config_path(config, "dataset.data_dir")
   workdir = _require(_WORKDIR, "workdir")
   inputs.check_writable_dir("workdir", workdir)
   _switch_optimizer(config, _config_overrides(argv))
@@ -110,6 +124,7 @@ def _sweep(args, argv):
   _expect_args(args, 0)
   from optcompare import analysis  # pylint: disable=g-import-not-at-top
   config = _require(_CONFIG, "config")
+  _expand_config_path(config, "base.dataset.data_dir")
   inputs.check_finite(config)  # (a NaN bound would reach study.json's JSON encoder)
   _check_trial_configs(config)
   workdir = _require(_WORKDIR, "workdir")
@@ -170,6 +185,17 @@ def _analyze(args, argv):
   return 0
 
 
+def _refine(args, argv):
+  del argv  # only train reads the raw command line
+  from optcompare import refine  # pylint: disable=g-import-not-at-top
+  _expect_args(args, 0)
+  workdir = _require(_WORKDIR, "workdir")
+  out = _require(_OUT, "out")
+  print(refine.refine(workdir, out, top=_TOP.value, margin=_MARGIN.value,
+                      contain=_CONTAIN.value or ()))
+  return 0
+
+
 def _data(args, argv):
   del argv  # only train reads the raw command line
   from optcompare.data import prepare  # pylint: disable=g-import-not-at-top
@@ -197,8 +223,30 @@ def _expect_args(args, n: int):
 
 
 COMMANDS = {"train": _train, "sweep": _sweep, "status": _status, "analyze": _analyze,
+            "refine": _refine,
             "data": _data}
 TAKES_CONFIG = ("train", "sweep")
+
+# Each verb: what `optcompare --help` says of it, and the flags it takes (what `VERB --help`
+# lists; any other optcompare flag given to it is refused, not silently ignored). A verb
+# missing here gets its function's docstring, lists every flag, and refuses none.
+VERBS = {
+    "train": ("train one trial (a workload, an optimizer, its hyperparameters) into WORKDIR",
+              ("config", "workdir", "multihost", "coordinator_address", "num_processes",
+               "process_id")),
+    "sweep": ("run a study's trials (a search per optimizer) into WORKDIR; rerun to resume",
+              ("config", "workdir", "parallel", "backend", "retries", "ray_address")),
+    "status": ("count a study's trials by optimizer and status", ("workdir",)),
+    "analyze": ("write a study's report, tables and figures (best-of-K, rankings, checks)",
+                ("workdir", "out", "compare", "select")),
+    "refine": ("write a study config whose search spaces are narrowed around an initial "
+               "study's best trials", ("workdir", "out", "top", "margin", "contain")),
+    "data": ("data prepare NAME: build a TFDS dataset from its original files (offline if "
+             "--manual_dir holds them)", ("manual_dir", "data_dir")),
+}
+# Flags and config fields that hold paths: `~` and $VARS are expanded (a shell leaves the `~`
+# of `--data_dir=~/x` alone, and a literal `./~` directory is a trap: `rm -rf ~/`).
+PATH_FLAGS = ("workdir", "data_dir", "manual_dir", "out", "compare", "contain")
 
 
 def _takes_value(name: str) -> bool:
@@ -227,6 +275,78 @@ def _check_config_before_parsing(argv: list[str]) -> None:
     inputs.check_config_file(given["config"])
 
 
+def expand_path(path):
+  """`path` with `~` and $VAR / ${VAR} expanded (None and non-strings as they are)."""
+  if not isinstance(path, str):
+    return path
+  return os.path.expandvars(os.path.expanduser(path))
+
+
+def _expand_path_flags() -> None:
+  for name in PATH_FLAGS:
+    flag = flags.FLAGS[name]
+    value = ([expand_path(v) for v in flag.value] if isinstance(flag.value, list)
+             else expand_path(flag.value))
+    if value != flag.value:
+      flag.value = value
+
+
+def _expand_config_path(config, field: str) -> None:
+  """Expands the config's path `field` (dotted) in place, so the trial config and study.json
+  hold the path that is used; absent in a custom config: nothing to do."""
+  *parents, name = field.split(".")
+  for parent in parents:
+    config = getattr(config, parent, None) if hasattr(config, "keys") else None
+  if config is not None and hasattr(config, "keys") and name in config:
+    value = expand_path(config[name])
+    if value != config[name]:
+      setattr(config, name, value)
+
+
+def _own_flags() -> list[str]:
+  """The flags this module defines (absl's own, --verbosity and the like, are every verb's)."""
+  return [h.name for h in globals().values() if isinstance(h, flags.FlagHolder)]
+
+
+def _check_flags_taken(verb: str) -> None:
+  if verb not in VERBS:
+    return
+  for name in _own_flags():
+    if flags.FLAGS[name].present and name not in VERBS[verb][1]:
+      raise BadInputError(f"--{name}: {verb} does not take it (see `optcompare {verb} --help`)")
+
+
+EXIT_STATUS = " ".join(__doc__.split("\n\n")[2].split())
+
+
+def _summary(verb: str) -> str:
+  if verb in VERBS:
+    return VERBS[verb][0]
+  doc = (COMMANDS[verb].__doc__ or "").strip()
+  return doc.splitlines()[0] if doc else ""
+
+
+def _help(positional: list[str], wanted: str) -> int:
+  """--help, -h: the verbs (or with a verb, its flags); --helpfull: absl's every flag."""
+  usage = cli_help.usage_lines(__doc__)
+  if wanted == "full":
+    print(f"usage:\n{USAGE}\n\n{flags.FLAGS.get_help()}")
+    return 0
+  if not positional:
+    print(cli_help.main_help({v: _summary(v) for v in COMMANDS}, usage, EXIT_STATUS), end="")
+    return 0
+  verb = positional[0]
+  if verb not in COMMANDS:
+    return _fail(f"unknown command {verb!r}; one of {', '.join(COMMANDS)}")
+  names = VERBS[verb][1] if verb in VERBS else _own_flags()
+  rows = [cli_help.flag_row(flags.FLAGS[n], verb) for n in names]
+  if "config" in names:
+    rows.insert(1, ("--config.FIELD=VALUE", "sets one field of the config (repeatable), e.g. "
+                    "--config.num_train_steps=100"))
+  print(cli_help.verb_help(verb, usage.get(verb), _summary(verb), rows, EXIT_STATUS), end="")
+  return 0
+
+
 def _fail(message: str) -> int:
   lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
   # config_flags wraps a config file's exception as "...: Error whilst parsing ...:\n<trace>".
@@ -236,6 +356,10 @@ def _fail(message: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+  positional, given = inputs.scan(argv[1:], _takes_value)
+  wanted = cli_help.help_wanted(given)
+  if wanted:
+    return _help(positional, wanted)
   try:
     _check_config_before_parsing(argv)
   except BadInputError as e:
@@ -246,15 +370,25 @@ def main(argv: list[str]) -> int:
     return _fail(_unknown_field(str(e), argv))
   except (flags.Error, ValueError, TypeError, AttributeError, OSError) as e:
     return _fail(str(e))  # bad flag, unreadable config file, or a bad --config.FIELD override
+  if not positional:  # the whole usage on stdout; stderr keeps bad input's one line
+    print(cli_help.main_help({v: _summary(v) for v in COMMANDS}, cli_help.usage_lines(__doc__),
+                             EXIT_STATUS), end="")
   if not positional or positional[0] not in COMMANDS:
-    return _fail(f"expected a command, one of {', '.join(COMMANDS)}\n{USAGE}")
+    return _fail(f"expected a command, one of {', '.join(COMMANDS)}")
+  try:
+    _check_flags_taken(positional[0])
+  except BadInputError as e:
+    return _fail(str(e))
+  _expand_path_flags()
   logging.use_absl_handler()
-  logging.set_verbosity(logging.INFO)
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.INFO)
   # Orbax logs every phase of every save at INFO, and JAX every backend it did not find (TPU,
-  # CUDA) when it starts; keep their warnings, drop the chatter.
-  logging.get_absl_handler().addFilter(
-      lambda r: r.levelno >= logging.converter.STANDARD_WARNING or not any(
-          part in r.pathname for part in ("/orbax/", "/jax/_src/xla_bridge")))
+  # CUDA) when it starts; keep their warnings, drop the chatter (--verbosity=1 keeps it).
+  if not quiet.is_verbose(argv):
+    logging.get_absl_handler().addFilter(
+        lambda r: r.levelno >= logging.converter.STANDARD_WARNING or not any(
+            part in r.pathname for part in ("/orbax/", "/jax/_src/xla_bridge")))
   try:
     return COMMANDS[positional[0]](positional[1:], argv)
   except BadInputError as e:

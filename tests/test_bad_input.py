@@ -242,6 +242,10 @@ CASES: list[Case] = [
     ("status-override", status() + ["--config.num_trials=3"], None, "--config.num_trials"),
     ("status-config-spaced", ["--workdir", "{t}/study", "status", "--config", "{t}/c.py"],
      writes_when_run, "--config: status takes no"),
+    # -- a flag of another verb is refused, not ignored --
+    ("status-parallel", status() + ["--parallel=3"], None, "--parallel: status does not take"),
+    ("train-out", train(f"--config={C}", "--out={t}/o"), None, "--out: train does not take"),
+    ("data-workdir", prepare() + ["--workdir={t}/w"], None, "--workdir: data does not take"),
     # -- directories to write --
     ("train-workdir-empty", train(f"--config={C}", workdir=""), None, "--workdir: empty"),
     ("train-workdir-file", train(f"--config={C}", workdir="{t}/afile"), _file(),

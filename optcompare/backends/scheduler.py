@@ -30,6 +30,12 @@ class Progress:
 
   On a terminal one line is rewritten in place; otherwise a line is printed when the counts
   change (at most every 2 s) and at least every PROGRESS_S seconds.
+
+  The ETA says whether to wait or come back tomorrow: the mean wall time of the trials this
+  sweep ran to a result (from the update that first saw one running to the one that saw it
+  end; failed attempts of a trial that then finished add to its time), times the trials left
+  to run here over the worker slots. Trials of earlier sweeps are left out: their machine,
+  load and compile cache may differ. No ETA before the first trial finishes.
   """
 
   def __init__(self, manifest: dict, enabled: bool, stream=None):
@@ -40,27 +46,47 @@ class Progress:
     self.total = len(manifest["trials"])
     self.best: dict[str, tuple[float, str]] = {}
     self._last, self._last_time = "", 0.0
+    self.durations: list[float] = []      # seconds, of each trial this sweep finished
+    self._started: dict[str, float] = {}  # trial running here -> when first seen running
+    self._ended: dict[str, float] = {}    # trial no longer running -> seconds it ran
 
   def record(self, trial_id: str, result: dict | None) -> None:
     value = result.value(self.split, self.metric) if result else None
     opt = trial_id.split("/")[0]
     if value is not None and studydir.better(value, self.best.get(opt, (None,))[0], self.metric):
       self.best[opt] = (value, trial_id)
+    self._track(set(self._started) - {trial_id}, time.time())  # (it may end before update)
+    if trial_id in self._ended:  # (called for finished trials: this one ran here)
+      self.durations.append(self._ended.pop(trial_id))
+
+  def _track(self, running: set[str], now: float) -> None:
+    """Times the trials running here: each from the first call that sees it in `running`
+    to the first that does not."""
+    for tid in running - self._started.keys():
+      self._started[tid] = now
+    for tid in [t for t in self._started if t not in running]:
+      self._ended[tid] = self._ended.get(tid, 0.0) + now - self._started.pop(tid)
 
   def event(self, text: str) -> None:
     if self.enabled:
       self._write(f"sweep: {text}", final=True)
 
-  def update(self, counts: dict, here: int, force: bool = False) -> None:
+  def update(self, counts: dict, here: int, force: bool = False,
+             running: set[str] | None = None, parallel: int = 1) -> None:
+    """`running`: the trials running here now (times them); `parallel`: the worker slots."""
     if not self.enabled:
       return
+    now = time.time()
+    if running is not None:
+      self._track(running, now)
     done = counts["completed"] + counts["diverged"] + counts["failed"]
     best = ", ".join(f"{o} {self.best[o][0]:.4g}" for o in self.optimizers if o in self.best)
+    eta = self.eta_seconds(self.durations, counts["pending"] + here, parallel)
     line = (f"sweep: {done}/{self.total} done ({counts['completed']} completed, "
             f"{counts['diverged']} diverged, {counts['failed']} failed); running {here} here, "
             f"{counts['running']} elsewhere; pending {counts['pending']}"
+            + (f" | ETA {self.format_duration(eta)}" if eta is not None else "")
             + (f" | best {self.split} {self.metric}: {best}" if best else ""))
-    now = time.time()
     if self.tty:
       if force and line == self._last:
         self.stream.write("\n")
@@ -72,6 +98,23 @@ class Progress:
     else:
       return
     self._last, self._last_time = line, now
+
+  @staticmethod
+  def eta_seconds(durations: list[float], remaining: int, parallel: int) -> float | None:
+    """Mean duration x remaining trials / slots (a trial at least: fewer trials than slots
+    still take one trial's time); None without a finished trial or with nothing left."""
+    if not durations or remaining <= 0:
+      return None
+    return sum(durations) / len(durations) * max(remaining / max(parallel, 1), 1.0)
+
+  @staticmethod
+  def format_duration(seconds: float) -> str:
+    """Rounded as a person reads an ETA: `40 s`, `3 min`, `2.5 h`."""
+    if seconds < 90:
+      return f"{max(round(seconds), 1)} s"
+    if seconds < 90 * 60:
+      return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
   def _write(self, line: str, final: bool) -> None:
     if self.tty:
@@ -198,7 +241,7 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
           idle.pop(0)
       if progress:
         counts = _counts(tdir, running, settled)
-        show.update(counts, counts.pop("here"))
+        show.update(counts, counts.pop("here"), running=running, parallel=launcher.parallel)
       if not running and (queue or watched):
         time.sleep(POLL_S)  # only trials held by other sweeps are left: look again later
   except KeyboardInterrupt:

@@ -281,6 +281,8 @@ def serve(study_dir: str, requests, replies, *, lease_seconds: float | None, own
 
 
 def main(argv=None) -> int:
+  from optcompare import quiet  # pylint: disable=g-import-not-at-top
+  quiet.silence([])  # before TensorFlow loads; --verbosity reaches here through the env
   parser = argparse.ArgumentParser(prog="python -m optcompare.backends.worker",
                                    description=__doc__.split("\n\n", 1)[0])
   parser.add_argument("--study_dir", required=True)

@@ -20,10 +20,12 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tarfile
 import zlib
 
 from optcompare import inputs
+from optcompare import quiet
 from optcompare.errors import BadInputError
 
 # The original files each dataset is prepared from (names as the authors publish them).
@@ -179,6 +181,8 @@ def _download_and_prepare(dataset, manual_dir: str | None, files: tuple = ()) ->
   BadInputError naming them (`files`: the manual files; one is named by its path)."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   before = snapshot(_watched_dirs(dataset))
+  if not (sys.stderr.isatty() or quiet.is_verbose([])):
+    tfds.disable_progress_bar()  # in a log or a pipe, each redraw of a bar is a line: ~100
   try:
     dataset.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
