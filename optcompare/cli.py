@@ -26,8 +26,6 @@ from optcompare import inputs
 from optcompare import quiet
 from optcompare.errors import BadInputError
 
-quiet.silence(sys.argv)  # before JAX or TensorFlow load: their C++ loggers read it then
-
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, PATH[:ARG].",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Trial or study directory.")
@@ -356,6 +354,9 @@ def _fail(message: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+  # First: JAX and TensorFlow are imported by the commands, and their C++ loggers read the
+  # thresholds when they load.
+  quiet.silence(argv)
   positional, given = inputs.scan(argv[1:], _takes_value)
   wanted = cli_help.help_wanted(given)
   if wanted:

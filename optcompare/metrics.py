@@ -7,6 +7,9 @@ cuts the file back to the checkpoint (one `truncate`, and a torn last line goes 
 recomputed lines are then appended: one line per (step, split), as in an uninterrupted run.
 A line that is not a metrics record (damage on disk, not a torn last line) is dropped: the
 file as it was is set aside (`metrics.jsonl.corrupt`, reported) and the good lines kept.
+Train lines carry, beside the running means, the last step's learning rate and norms
+(optcompare.train). The trial's hyperparameters and status go to TensorBoard only, for its
+HParams dashboard (`write_hparams`, `end_session`; optcompare.hparams_board).
 """
 from __future__ import annotations
 
@@ -93,6 +96,16 @@ class MetricsLog:
                  ", ".join(f"{k}={v:.6g}" for k, v in sorted(metrics.items())))
     if self.writer is not None:
       self.writer.write_scalars(step, {f"{split}/{k}": v for k, v in metrics.items()})
+
+  def write_hparams(self, hparams: dict) -> None:
+    """The trial's hyperparameters: the HParams dashboard's session start (TensorBoard)."""
+    if self.writer is not None:
+      self.writer.write_hparams(hparams)
+
+  def end_session(self, status: str) -> None:
+    """The trial's status word at its end: the HParams dashboard's session end."""
+    if self.writer is not None:
+      self.writer.write_session_end(status)
 
   def close(self) -> None:
     if self._file is not None:

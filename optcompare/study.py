@@ -303,6 +303,8 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
   t0 = time.time()
   try:
     write_manifest(workdir, manifest)
+    from optcompare import hparams_board  # pylint: disable=g-import-not-at-top
+    hparams_board.write_experiment(workdir, manifest)  # TensorBoard's HParams dashboard
     summary = scheduler.run(workdir, manifest, launcher, parallel=launcher.parallel,
                             retries=retries, progress=progress)
     rerun_ids = _plan_reruns(workdir)

@@ -10,6 +10,14 @@ workload (a hashable dataclass), the graph definition and the optimizer's *name*
 hyperparameter value, schedule settings included, is an argument (traced, in the optimizer
 state), and model and optimizer initialisation is one jitted function too. A worker that
 trains trial after trial of one optimizer compiles nothing after the first.
+
+Train lines (metrics.jsonl split "train", and TensorBoard's train/*): the workload's metrics
+as running means since the previous train line, and, from the last step of that interval
+(step s, the update that produced the parameters of step s): `learning_rate` (η_{s−1}, the
+value that update applied, read from the optimizer state, schedule included), `grad_norm`,
+`update_norm` and `param_norm` (global L2 norms of the gradient, of the update the optimizer
+added to the parameters, and of the parameters θ_s after it). The train step returns them
+with the loss; the host fetches them in the train line's one `device_get` (no extra sync).
 """
 from __future__ import annotations
 
@@ -29,7 +37,7 @@ import optax
 from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from optcompare import checkpointing, metrics, optimizers, studydir, workloads
+from optcompare import checkpointing, hparams_board, metrics, optimizers, studydir, workloads
 from optcompare.data import train_eval
 from optcompare.errors import BadInputError
 
@@ -83,9 +91,17 @@ def _traced_values(hparams: dict) -> dict:
   return jax.tree.map(lambda x: np.asarray(x, np.float32), hparams)
 
 
+# What the train step returns besides the loss; the train line carries the last step's.
+STEP_STATS = ("learning_rate", "grad_norm", "update_norm", "param_norm")
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=(3,))
 def train_step(graphdef, workload, optimizer: str, state: TrainState, batch):
-  """One update: (state, batch) -> (state, {'loss': objective on this batch})."""
+  """One update: (state, batch) -> (state, out).
+
+  out: 'loss' (the objective on this batch) and STEP_STATS: the learning rate this update
+  applied and the global norms of the gradient, the update and the new parameters.
+  """
   step_key = jax.random.fold_in(state.rng, state.step)
   batch = workload.preprocess(batch, jax.random.fold_in(step_key, 0))  # data augmentation
   dropout_key = jax.random.fold_in(step_key, 1)
@@ -108,7 +124,15 @@ def train_step(graphdef, workload, optimizer: str, state: TrainState, batch):
   train_sums = jax.tree.map(jnp.add, state.train_sums, sums)
   new_state = state.replace(step=state.step + 1, params=params, model_state=model_state,
                             opt_state=opt_state, train_sums=train_sums)
-  return new_state, {"loss": loss}
+  return new_state, {"loss": loss, "learning_rate": opt_state.hyperparams["learning_rate"],
+                     "grad_norm": _global_norm(grads), "update_norm": _global_norm(updates),
+                     "param_norm": _global_norm(params)}
+
+
+def _global_norm(tree) -> jax.Array:
+  """The L2 norm of all leaves together, accumulated in at least float32."""
+  return optax.tree.norm(jax.tree.map(
+      lambda x: x.astype(jnp.promote_types(x.dtype, jnp.float32)), tree))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -127,6 +151,13 @@ def _means(sums: dict) -> dict[str, float]:
   sums = jax.device_get(sums)
   count = float(sums.pop("count"))
   return {k: float(v) / count for k, v in sums.items()}
+
+
+def _train_line(sums: dict, out: dict) -> dict[str, float]:
+  """The train line's values: the running means of `sums` and the last step's STEP_STATS
+  from its `out`, fetched together (one device_get)."""
+  sums, stats = jax.device_get((sums, {k: out[k] for k in STEP_STATS}))
+  return {**_means(sums), **{k: float(v) for k, v in stats.items()}}
 
 
 def to_global(local_batch: dict, sharding: NamedSharding) -> dict:
@@ -312,6 +343,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if start:
     logging.info("resumed %s at step %d", workdir, start)
   log = metrics.MetricsLog(workdir, lead=lead)
+  log.write_hparams(hparams_board.trial_hparams(config))  # TensorBoard's HParams dashboard
   wall_offset, records = log.resume(start)
   target = workloads.target(config)
   steps_to_target = _steps_to_target(records, target)
@@ -344,7 +376,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         break
       pending = None
       if s % config.log_every_steps == 0 or s == config.num_train_steps:
-        log.write(s, "train", _means(state.train_sums), wall())
+        log.write(s, "train", _train_line(state.train_sums, out), wall())
         state = state.replace(train_sums=jax.device_put(_zero_sums(workload), replicated))
       if s % config.eval_every_steps == 0 or s == config.num_train_steps:
         for split in eval_splits(s, config.num_train_steps, test_every, splits):
@@ -357,6 +389,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     else:
       if pending is not None and not finite(pending[1]):  # only when no step ran after it
         status, steps = studydir.DIVERGED, pending[0]
+    log.end_session(status)
   finally:
     ckpt.close()
     log.close()

@@ -155,7 +155,10 @@ def test_verbosity_is_read_before_absl_parses():
 def test_silence_sets_log_thresholds_only_and_verbosity_skips_it(monkeypatch):
   monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
   for name in ("TF_CPP_MIN_LOG_LEVEL", quiet.VERBOSE_ENV, "TF_ENABLE_ONEDNN_OPTS"):
-    monkeypatch.delenv(name, raising=False)
+    # setenv first: monkeypatch then restores the variable's original state (absent or
+    # not), also after silence() below sets it behind monkeypatch's back.
+    monkeypatch.setenv(name, "")
+    monkeypatch.delenv(name)
   assert quiet.silence(["x", "--verbosity=1"]) is False
   assert os.environ[quiet.VERBOSE_ENV] == "1" and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
   monkeypatch.delenv(quiet.VERBOSE_ENV)

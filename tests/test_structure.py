@@ -1,10 +1,23 @@
 """The package's shape: no import cycle; the study directory's layout is written in one module."""
 import ast
+import functools
 import os
 
 import pytest
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "optcompare")
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(path: str) -> ast.Module:
+  """The file's syntax tree, parsed once per session. CPython 3.11.7 raised "SystemError:
+  AST constructor recursion depth mismatch" here once, late in a full test run: the
+  interpreter's fault, not the file's, so it is retried once."""
+  source = open(path, encoding="utf-8").read()
+  try:
+    return ast.parse(source)
+  except SystemError:
+    return ast.parse(source)
 
 
 def _modules() -> dict[str, str]:
@@ -22,7 +35,7 @@ def _modules() -> dict[str, str]:
 def _imports(path: str, modules: dict[str, str]) -> set[str]:
   """Package modules that `path` imports anywhere (function-level imports included)."""
   found = set()
-  for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+  for node in ast.walk(_parse(path)):
     names = []
     if isinstance(node, ast.Import):
       names = [a.name for a in node.names]
@@ -82,7 +95,7 @@ def test_the_cycle_check_finds_a_cycle():
 def _code_strings(path: str) -> list[tuple[int, str]]:
   """String constants outside docstrings, dictionary keys and subscripts (a manifest's
   "trials" list is JSON, not a path)."""
-  tree = ast.parse(open(path, encoding="utf-8").read())
+  tree = _parse(path)
   keys = set()
   for node in ast.walk(tree):
     if isinstance(node, ast.Subscript):
@@ -106,7 +119,7 @@ def _code_strings(path: str) -> list[tuple[int, str]]:
 def _path_parts(path: str) -> list[tuple[int, str]]:
   """String constants that build a path: arguments of os.path.join, operands of `/`."""
   out = []
-  for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+  for node in ast.walk(_parse(path)):
     parts = []
     if isinstance(node, ast.Call) and ast.unparse(node.func) in ("os.path.join", "join"):
       parts = node.args
@@ -145,7 +158,7 @@ def test_analysis_and_studydir_do_not_import_train_or_jax():
 def _external(name):
   path = _modules()[name]
   out = set()
-  for node in ast.parse(open(path, encoding="utf-8").read()).body:  # module level only
+  for node in _parse(path).body:  # module level only
     if isinstance(node, ast.Import):
       out |= {a.name for a in node.names}
     elif isinstance(node, ast.ImportFrom) and node.module:

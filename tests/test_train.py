@@ -40,7 +40,9 @@ def test_smoke_trial_writes_the_trial_directory(smoke_config, tmp_path):
   assert [k for k in keys if k[1] != "train"] == [
       (10, "validation"), (10, "train_eval"), (10, "test"),
       (20, "validation"), (20, "train_eval"), (20, "test")]
-  assert all(set(r) == {"step", "split", "loss", "error"} for r in lines)
+  assert all(set(r) == {"step", "split", "loss", "error"} for r in lines if r["split"] != "train")
+  assert all(set(r) == {"step", "split", "loss", "error", *train.STEP_STATS}
+             for r in lines if r["split"] == "train")
   assert result["final"]["validation"] == {k: lines[-3][k] for k in ("loss", "error")}
   assert result["final"]["train_eval"] == {k: lines[-2][k] for k in ("loss", "error")}
   assert read_result(tmp_path) == {k: v for k, v in result.items() if k != "wall_time_s"}
@@ -140,3 +142,47 @@ def test_relative_workdir_checkpoints(smoke_config, tmp_path, monkeypatch):
   result = train.train_and_evaluate(smoke_config, "trial")
   assert result["status"] == "completed"
   assert sorted(os.listdir(tmp_path / "trial" / "checkpoints")) == ["10", "20"]
+
+
+def test_train_lines_carry_the_learning_rate_and_norms(smoke_config, tmp_path):
+  """A train line at step s carries η_{s−1}, the schedule's value at the update that made
+  step s (bit for bit in float32), and the global norms of that update's gradient, update and
+  new parameters; for SGD the update is η g, so update_norm = η · grad_norm. TensorBoard's
+  train/* scalars hold the same values."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  from optcompare import optimizers  # pylint: disable=g-import-not-at-top
+  c = smoke_config
+  c.optimizer.name = "sgd"
+  for name in ("beta1", "beta2", "epsilon"):
+    c.optimizer.hparams[name] = None
+  c.optimizer.hparams.learning_rate = 0.05
+  c.optimizer.schedule.name = "linear_decay"
+  c.optimizer.schedule.decay_factor = 0.1
+  c.optimizer.schedule.decay_steps = 12
+  c.log_every_steps = 3  # train lines at 3, 6, ..., 18, 20: on the decay and past its end
+  result = train.train_and_evaluate(c, str(tmp_path))
+  assert result["status"] == "completed"
+  lines = [r for r in read_metrics(tmp_path) if r["split"] == "train"]
+  assert [r["step"] for r in lines] == [3, 6, 9, 12, 15, 18, 20]
+
+  schedule = optimizers.settings_from_config(c.optimizer, c.num_train_steps)["learning_rate"]
+  schedule = train._traced_values(schedule)  # float32 leaves, as in the optimizer state
+  at = jax.jit(lambda sched, t: sched(t))
+  for r in lines:
+    s = r["step"]
+    assert r["learning_rate"] == float(np.float32(at(schedule, np.int32(s - 1)))), s
+    # η_{s−1} = η0 (1 − (1 − λ) min(s−1, T)/T), not η_s (they differ by 3.75% per step)
+    assert r["learning_rate"] == pytest.approx(0.05 * (1 - 0.9 * min(s - 1, 12) / 12),
+                                               rel=1e-6)
+    for key in ("grad_norm", "update_norm", "param_norm"):
+      assert np.isfinite(r[key]) and r[key] > 0, (s, key)
+    assert r["update_norm"] == pytest.approx(r["learning_rate"] * r["grad_norm"], rel=1e-5)
+  assert lines[-1]["learning_rate"] == pytest.approx(0.005, rel=1e-6)  # λ η0 after T steps
+
+  acc = event_accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
+  acc.Reload()
+  for key in train.STEP_STATS:
+    assert [(e.step, e.value) for e in acc.Scalars(f"train/{key}")] == [
+        (r["step"], pytest.approx(r[key], rel=1e-7)) for r in lines], key

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from optcompare.analysis import markdown
 from optcompare.analysis.bootstrap import metric_column
 from optcompare.hparams import is_natural_limit  # pylint: disable=unused-import  (re-exported)
 from optcompare.search import spaces
@@ -89,19 +90,36 @@ class BoundaryWarning:
   rank: int           # 1 = best trial of the optimizer
   num_top: int
   natural: bool = False  # the bound is the hyperparameter's natural limit (hparams.TABLE)
+  scale: str = ""        # the spec's scale: "log", "linear" or "one_minus_log"
+  tolerance: float = 0.05  # the fraction of the range's width on that scale
+
+  def coordinate(self) -> str:
+    """The quantity the distance to the bound is measured on: log10(epsilon),
+    log10(1 − beta2), decay_factor."""
+    return search_coordinate_name(self.hparam, self.scale)
 
   def message(self) -> str:
     advice = ("the hyperparameter's natural limit, so the space cannot grow there"
               if self.natural else "widen the search space")
     return (f"{self.optimizer}: {self.hparam} = {format_value(self.value)} of top trial "
-            f"{self.trial_id} (rank {self.rank} of the top {self.num_top}) lies within 5% of "
-            f"the search bound {self.bound} = {format_value(self.bound_value)}; {advice}")
+            f"{self.trial_id} (rank {self.rank} of the top {self.num_top}) lies within "
+            f"{self.tolerance:.0%} of the search range's width, measured on "
+            f"{self.coordinate()}, from the search bound {self.bound} = "
+            f"{format_value(self.bound_value)}; {advice}")
+
+
+def search_coordinate_name(name: str, scale: str) -> str:
+  """How the search scale of `name` reads: log10(name) (log), log10(1 − name)
+  (one_minus_log), name (linear); "the search scale" when the scale is not known."""
+  return {"log": f"log10({name})", "one_minus_log": f"log10(1 − {name})",
+          "linear": name}.get(scale, "the search scale")
 
 
 def format_value(x: float) -> str:
   """A hyperparameter value for a message, 4 significant digits; within 0.01 below 1 as
-  1 − (1 − x), since β2 = 0.99999 would print as 1 and 0.99899 and 0.999 alike."""
-  return f"1 − {1.0 - x:.4g}" if 0.99 < x < 1.0 else f"{x:.4g}"
+  1 − (1 − x), since β2 = 0.99999 would print as 1 and 0.99899 and 0.999 alike (the report's
+  tables print values with the same rule: markdown.hparam_value)."""
+  return markdown.hparam_value(float(x))
 
 
 def best_trials(df: pd.DataFrame, optimizer: str, metric: str, n: int | None = None
@@ -154,7 +172,8 @@ def boundary_warnings(df: pd.DataFrame, search_spaces: Mapping[str, Mapping[str,
             optimizer=opt, hparam=name, bound=bound, bound_value=float(spec[bound]),
             trial_id=str(row["trial_id"]), value=float(row[f"hp.{name}"]),
             metric_value=float(row[col]), rank=rank, num_top=len(top),
-            natural=is_natural_limit(name, bound, float(spec[bound]))))
+            natural=is_natural_limit(name, bound, float(spec[bound])),
+            scale=str(spec["scale"]), tolerance=tolerance))
   return out
 
 
@@ -214,4 +233,42 @@ def inclusion_check(boot: pd.DataFrame, pairs: Sequence[tuple[str, str]] = INCLU
       verdict = "inconclusive"
       reason = f"{general}'s median is above {special}'s band, but the bands overlap"
     out.append(InclusionResult(general, special, int(kk), verdict, gb, sb, reason))
+  return out
+
+
+# Below this K, or with bands this wide, an inclusion verdict is not evidence.
+MIN_EVIDENCE_K = 8
+MAX_BAND_SPAN = 0.5  # of the range of the two optimizers' outcomes
+
+
+def weak_inclusions(results: Sequence[InclusionResult], df: pd.DataFrame, metric: str,
+                    min_k: int = MIN_EVIDENCE_K, max_span: float = MAX_BAND_SPAN
+                    ) -> list[tuple[InclusionResult, str]]:
+  """The verdicts that say little, each with why: K < `min_k` trials, or the two 5–95%
+  bands together spanning more than `max_span` of the range of the two optimizers'
+  outcomes (finite validation metric of their completed trials), where a "held" follows
+  from almost any pair of results. Inconclusive verdicts for lack of trials are left out
+  (they claim nothing)."""
+  col = metric_column(metric, "validation")
+  out = []
+  for r in results:
+    bands = np.array(r.general_band + r.special_band, float)
+    if np.isnan(bands).any():  # an optimizer without finished trials: claims nothing
+      continue
+    if r.K < min_k:
+      out.append((r, f"K = {r.K} < {min_k}"))
+      continue
+    if col not in df.columns:
+      continue
+    rows = df[df["optimizer"].isin((r.general, r.special)) & (df["status"] == "completed")]
+    values = rows[col].to_numpy(float)
+    values = values[np.isfinite(values)]
+    finite = bands[np.isfinite(bands)]
+    if values.size < 2 or finite.size < 2 or values.max() <= values.min():
+      continue
+    lo = min(r.general_band[0], r.special_band[0])
+    hi = max(r.general_band[2], r.special_band[2])
+    span = (min(hi, values.max()) - max(lo, values.min())) / (values.max() - values.min())
+    if span > max_span:
+      out.append((r, f"the bands span {span:.0%} of the outcomes"))
   return out

@@ -13,7 +13,7 @@ import pandas as pd
 from etils import epath
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FuncFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
 from optcompare.analysis import diagnostics
 from optcompare.analysis.bootstrap import metric_column
@@ -23,6 +23,8 @@ _FAMILY_COLORS = {"sgd": "#1f77b4", "momentum": "#ff7f0e", "nesterov": "#2ca02c"
                   "rmsprop": "#d62728", "adam": "#9467bd", "nadam": "#8c564b"}
 _OTHER_COLORS = ("#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939")
 DPI = 120
+CURVES_NUM_BEST = 3  # trials per optimizer in the curves figure (the report says so too)
+MARKERS_BELOW = 12   # curves with fewer evaluation points than this are drawn with markers
 
 
 def color(optimizer: str, others: Sequence[str] = ()) -> str:
@@ -77,15 +79,18 @@ def best_trials_figure(df: pd.DataFrame, boot: pd.DataFrame, metric: str,
     ax.set_xticks(x, opts, rotation=20)
     ax.set_xlim(-0.6, len(opts) - 0.4)
     ax.set_title(f"{split}")
-    ax.set_ylabel(metric_label(metric, split) if split == "validation" else "")
+    ax.set_ylabel(metric_label(metric, split))
+    ax.yaxis.set_tick_params(labelleft=True)  # shared y: the test panel labels its own axis
     ax.set_xlabel("optimizer")
     ax.grid(axis="y", alpha=0.3)
   handles = [Line2D([], [], marker="o", color="k", ls="-", label=f"best-of-{k} median, 5–95% "
                     "bootstrap band"),
-             Line2D([], [], marker="x", color="k", ls="none", label="best trial (by validation)")]
-  axes[0].legend(handles=handles, loc="best", fontsize=8)
+             Line2D([], [], marker="x", color="k", ls="none",
+                    label="best trial (chosen by validation)")]
+  fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8,
+             bbox_to_anchor=(0.5, 0.0))  # below the axes: covers no data
   fig.suptitle(title or f"Best {metric} per optimizer (K = {k} trials)")
-  fig.tight_layout()
+  fig.tight_layout(rect=(0, 0.07, 1, 1))
   return fig
 
 
@@ -94,7 +99,7 @@ def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "",
   """(b) Best-of-K validation and test metric versus K, median and 5–95% band, log2 K axis;
   `settled` (optimizer -> K, from bootstrap.settling_k) ringed on the validation median."""
   opts = diagnostics.order_optimizers(boot["optimizer"])
-  fig = Figure(figsize=(11, 4.4))
+  fig = Figure(figsize=(13, 4.4))
   axes = fig.subplots(1, 2, sharey=True)
   ks = sorted(boot["K"].unique())
   # The y range follows the medians (and the lower ends); an upper band end beyond it, or
@@ -126,6 +131,7 @@ def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "",
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v)}" if v >= 1 else ""))
     ax.set_xlabel("K (trials tuned over, log₂ scale)")
     ax.set_ylabel(f"best-of-K {metric_label(metric, split)}")
+    ax.yaxis.set_tick_params(labelleft=True)  # shared y: each panel labels its own axis
     ax.set_title(split)
     ax.grid(alpha=0.3)
   for opt, k in (settled or {}).items():
@@ -133,13 +139,16 @@ def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "",
     if k is not None and len(r) and np.isfinite(r["validation_median"].iloc[0]):
       axes[0].plot([k], [r["validation_median"].iloc[0]], marker="o", markersize=13,
                    markerfacecolor="none", markeredgecolor=color(opt, opts), lw=0)
+  handles, labels = axes[0].get_legend_handles_labels()
   if settled:
-    axes[0].plot([], [], marker="o", markersize=10, markerfacecolor="none",
-                 markeredgecolor="k", lw=0, label="settled (median changes < tolerance)")
-    axes[0].legend(fontsize=8)
-  axes[1].legend(title="optimizer (median, 5–95% band)", fontsize=8, title_fontsize=8)
+    handles.append(Line2D([], [], marker="o", markersize=10, markerfacecolor="none",
+                          markeredgecolor="k", lw=0))
+    labels.append("settled: median\nchanges < tolerance")
+  # Outside the axes, on the right: a legend inside would cover curves.
+  fig.legend(handles, labels, title="optimizer (median,\n5–95% band)", fontsize=8,
+             title_fontsize=8, loc="center left", bbox_to_anchor=(0.83, 0.5))
   fig.suptitle(title or f"Best-of-K {metric} (bootstrap, {int(boot['K'].max())} trials max)")
-  fig.tight_layout()
+  fig.tight_layout(rect=(0, 0, 0.83, 1))
   return fig
 
 
@@ -217,7 +226,8 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
   else:
     ylo, ytop, pad = 0.0, 1.0, 0.06
   y_clip, y_lost = ytop + pad, ytop + 2.5 * pad
-  ylim = (ylo - pad, ytop + 3.5 * pad)
+  # The row of diverged / failed trials (above a thin line) only when there are some.
+  ylim = (ylo - pad, ytop + (3.5 if len(lost) else 1.8) * pad)
   c = color(optimizer)
   # Red titles only where the space could grow; a natural limit (λ = 1) is ringed, not red.
   warned = {w.hparam for w in warnings if w.optimizer == optimizer and not w.natural}
@@ -250,9 +260,11 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
     if len(near):
       ax.scatter(xs(near), near[col], facecolor="none", edgecolor="red", s=110, lw=1.6,
                  label="top trial near a bound")
-    ax.scatter(xs(lost), np.full(len(lost), y_lost), marker="x", color="red", s=30,
-               label="diverged / failed")
-    ax.axhline(ytop + 1.75 * pad, color="lightgray", lw=0.8)
+    if len(lost):
+      ax.scatter(xs(lost), np.full(len(lost), y_lost), marker="x", color="red", s=30,
+                 label="diverged / failed (row \"lost\": no metric)")
+      ax.axhline(ytop + 1.75 * pad, color="gray", lw=0.8,
+                 label="below: completed trials; above: the lost row")
     if spec["scale"] == "choice":
       ax.set_xticks(range(len(values)), [str(v) for v in values])
       ax.set_xlim(-0.5, len(values) - 0.5)
@@ -274,6 +286,11 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
         ax.set_xlim(lo - m, hi + m)
       ax.set_xlabel(diagnostics.scale_label(name, spec))
     ax.set_ylim(*ylim)
+    if len(lost):  # no metric tick beside the diverged row: it is labelled as such
+      ticks = [t for t in MaxNLocator(6).tick_values(ylo, ytop) if ylim[0] <= t <= ytop]
+      ax.yaxis.set_major_locator(FixedLocator(ticks + [y_lost]))
+      ax.yaxis.set_major_formatter(FuncFormatter(
+          lambda v, _, y_lost=y_lost: "lost" if v == y_lost else f"{v:.3g}"))
     ax.set_ylabel(metric_label(metric, "validation"))
     ax.set_title(("⚠ top trial near a bound: " if name in warned else "") + name,
                  color="red" if name in warned else "black", fontsize=10)
@@ -284,19 +301,26 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
   for ax in axes[:n]:
     for hd, lb in zip(*ax.get_legend_handles_labels()):
       by_label.setdefault(lb, hd)
-  fig.legend(list(by_label.values()), list(by_label), loc="lower center", ncol=len(by_label),
+  per_row = min(len(by_label), 2 * ncols)  # about 2 entries per panel's width
+  legend_rows = math.ceil(len(by_label) / max(per_row, 1))
+  fig.legend(list(by_label.values()), list(by_label), loc="lower center", ncol=per_row,
              fontsize=8, bbox_to_anchor=(0.5, 0.0))
   suffix = f" — {len(warned)} hyperparameter(s) with top trials near a bound" if warned else ""
-  fig.suptitle(f"{optimizer}: validation {metric} versus hyperparameters "
+  sep = " " if ncols > 1 else "\n"  # one panel is too narrow for the title on one line
+  fig.suptitle(f"{optimizer}: validation {metric} versus hyperparameters{sep}"
                f"({len(done)} completed, {len(lost)} diverged/failed){suffix}",
                color="red" if warned else "black")
-  fig.tight_layout(rect=(0, 0.06, 1, 1))
+  legend_h = 0.1 + 0.22 * legend_rows  # inches
+  fig.set_figheight(3.6 * nrows + 0.4 + legend_h)
+  fig.tight_layout(rect=(0, legend_h / fig.get_figheight(), 1, 1))
   return fig
 
 
-def curves_figure(curves: pd.DataFrame, df: pd.DataFrame, metric: str, num_best: int = 3,
-                  split: str = "validation") -> Figure:
-  """(e) `split` metric versus step for the best `num_best` trials of each optimizer."""
+def curves_figure(curves: pd.DataFrame, df: pd.DataFrame, metric: str,
+                  num_best: int = CURVES_NUM_BEST, split: str = "validation") -> Figure:
+  """(e) `split` metric versus step for the best `num_best` trials of each optimizer (all its
+  completed ones where it has fewer, as the panel's title says); a curve of fewer than
+  MARKERS_BELOW evaluations is drawn with a marker at each."""
   opts = diagnostics.order_optimizers(df["optimizer"])
   n = max(1, len(opts))
   ncols = min(3, n)
@@ -314,12 +338,15 @@ def curves_figure(curves: pd.DataFrame, df: pd.DataFrame, metric: str, num_best:
       if len(cur) == 0 or metric not in cur.columns:
         continue
       cur = cur.sort_values("step")
+      few = cur[metric].notna().sum() < MARKERS_BELOW
       ax.plot(cur["step"], cur[metric], ls=styles[j % len(styles)], color=color(opt, opts),
-              lw=1.6, label=f"{r['trial_id']} ({r[vcol]:.4g})")
+              lw=1.6, marker="o" if few else None, markersize=4,
+              label=f"{r['trial_id']} ({r[vcol]:.4g})")
       drawn += 1
     if not drawn:
       ax.text(0.5, 0.5, "no curves", transform=ax.transAxes, ha="center")
-    ax.set_title(f"{opt}: best {len(best)} trials")
+    ax.set_title(f"{opt}: best {num_best} trials" + (
+        f" ({len(best)} completed)" if len(best) < num_best else ""))
     ax.set_xlabel("step")
     ax.set_ylabel(metric_label(metric, split))
     ax.grid(alpha=0.3)
@@ -327,7 +354,8 @@ def curves_figure(curves: pd.DataFrame, df: pd.DataFrame, metric: str, num_best:
       ax.legend(fontsize=8, title="trial (final validation)", title_fontsize=8)
   for ax in axes[len(opts):]:
     ax.set_visible(False)
-  fig.suptitle(f"Training curves: {split} {metric} of the best trials per optimizer")
+  fig.suptitle(f"Training curves: {split} {metric} of the best {num_best} trials per "
+               "optimizer")
   fig.tight_layout()
   return fig
 

@@ -56,6 +56,41 @@ def study_metric(config: Mapping[str, Any], df: pd.DataFrame) -> str:
   return target.get("metric") or "error"
 
 
+def _setting(x: Any) -> str:
+  """A config value as the workload line writes it: (8, 16) for a list."""
+  if isinstance(x, (list, tuple)):
+    return "(" + ", ".join(_setting(v) for v in x) + ")"
+  return _f(x)
+
+
+def workload_text(config: Mapping[str, Any], target: Mapping[str, Any] | None = None) -> str:
+  """Which variant of the workload ran, from the study's base trial config: "fashion_mnist_
+  simple_cnn; model simple_cnn (conv_features (8, 16), dense_features 64); batch 64; 400
+  steps, evaluated every 200; target validation error ≤ 0.2". `target`: the study's target
+  (default the base config's)."""
+  base = config.get("base") or {}
+  parts = [str(base.get("workload") or "unknown workload")]
+  model = dict(base.get("model") or {})
+  if model:
+    name = model.pop("name", None)
+    fields = ", ".join(f"{k} {_setting(v)}" for k, v in sorted(model.items()))
+    parts.append("model" + (f" {name}" if name else "") + (f" ({fields})" if fields else ""))
+  dataset = base.get("dataset") or {}
+  if dataset.get("synthetic"):
+    parts.append("synthetic random data (a smoke run)")
+  if base.get("batch_size") is not None:
+    parts.append(f"batch {_setting(base['batch_size'])}")
+  if base.get("num_train_steps") is not None:
+    steps = f"{_setting(base['num_train_steps'])} steps"
+    if base.get("eval_every_steps"):
+      steps += f", evaluated every {_setting(base['eval_every_steps'])}"
+    parts.append(steps)
+  target = target if target is not None else base.get("target")
+  parts.append("target " + (f"{target.get('split')} {target.get('metric')} ≤ "
+                            f"{target.get('value')}" if target else "none given"))
+  return "; ".join(parts)
+
+
 def study_target(directory: epath.Path, config: Mapping[str, Any], df: pd.DataFrame
                  ) -> Mapping[str, Any] | None:
   target = (config.get("base") or {}).get("target")
@@ -121,6 +156,7 @@ class _Study:
                                              select=self.selection.column)
     self.warnings = diagnostics.boundary_warnings(self.df, self.spaces, self.metric)
     self.inclusion = diagnostics.inclusion_check(self.boot)
+    self.weak = diagnostics.weak_inclusions(self.inclusion, self.df, self.metric)
     # The protocol's name if the study config gives one; the directory name otherwise (used
     # only to label a protocol comparison: report.md must not depend on where it was run).
     self.protocol = str(self.config.get("protocol") or self.config.get("name") or "")
@@ -209,7 +245,7 @@ def _best_table(study: _Study) -> str:
     space = study.spaces.get(opt) or {}
     names = [n for n in space if f"hp.{n}" in r.index] or [
         c[3:] for c in r.index if c.startswith("hp.")]
-    hps = ", ".join(f"{n}={_f(r[f'hp.{n}'], '.3g')}" for n in names)
+    hps = ", ".join(f"{n}={markdown.hparam_value(r[f'hp.{n}'], '.3g')}" for n in names)
     rows.append([opt, r["trial_id"]] + ([] if sel.default else [_f(r[sel.column])]) +
                 [_f(r[vcol]), _f(r.get(tcol, np.nan)),
                  _f(r.get("steps_to_target", np.nan), ".0f"), hps])
@@ -258,7 +294,10 @@ def _inclusion_section(study: _Study) -> str:
   if not study.inclusion:
     return "No inclusion pair (SGD ⊆ Momentum ⊆ RMSProp/Adam, SGD ⊆ Nesterov ⊆ NAdam) " \
            "has both optimizers in this study."
-  return (markdown.inclusion_table(study.inclusion, study.metric) + "\n\n"
+  caveat = markdown.inclusion_caveat(study.weak, study.inclusion,
+                                     min_k=diagnostics.MIN_EVIDENCE_K)
+  return ((caveat + "\n\n" if caveat else "")
+          + markdown.inclusion_table(study.inclusion, study.metric) + "\n\n"
           + markdown.INCLUSION_RULE)
 
 
@@ -364,29 +403,30 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
   if curves is not None:
     robustness.save_curves_table(curves, out / robustness.CURVES_TABLE)
     put("curves.png", figures.curves_figure(curves, study.df, m),
-        f"(e) validation {m} versus step, best 3 trials per optimizer")
+        f"(e) validation {m} versus step, best {figures.CURVES_NUM_BEST} trials per optimizer")
   else:
     curves_note = ("Training curves (figure e) skipped: this directory holds the trial table "
                    "only (no trials/ directory with metrics.jsonl files).")
 
   sections = [f"# Study report: {study.workload}", ""]
   seed_text = _f(study.manifest.get("seed", study.config.get("seed")))
-  target = study.target
-  target_text = (f"{target.get('split')} {target.get('metric')} ≤ {target.get('value')}"
-                 if target else "none given")
+  caveat = markdown.inclusion_caveat(study.weak, study.inclusion, short=True,
+                                     min_k=diagnostics.MIN_EVIDENCE_K)
   sections += [
+      f"- Workload: {workload_text(study.config, study.target)}.",
       (f"- Protocol: {study.protocol}; s" if study.protocol else "- S") +
       f"tudy seed {seed_text}; {len(study.df)} trials in the "
       f"manifest; optimizers: {', '.join(study.optimizers)}.",
       (f"- Judged on validation {m} (lower is better); the test {m} reported is that of the "
-       f"trial chosen by validation. Target: {target_text}." if study.selection.default else
+       "trial chosen by validation." if study.selection.default else
        f"- Trials chosen by {study.rule} (`--select={study.selection.name}`); judged on the "
        f"validation {m} of the chosen trial (lower is better), and the test {m} reported is "
-       f"that of the same trial. Target: {target_text}."),
+       "that of the same trial."),
       f"- Bootstrap: {num_resamples} resamples, seed {seed}, K = "
       f"{', '.join(str(k) for k in study.ks)}. Diverged trials count as lost (never "
       "chosen unless all K lost; such a resample scores inf). Failed (the infrastructure's, "
       "not the optimizer's), running, pending and corrupt trials are left out.",
+  ] + ([f"- {caveat}"] if caveat else []) + [
       "", "## Headline", "", study.headline(), "",
       "## Trial status", "", _status_table(study.df, study.optimizers), "",
       "## Best trial per optimizer", "", _best_table(study), "",

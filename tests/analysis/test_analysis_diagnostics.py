@@ -91,6 +91,10 @@ def test_warning_when_a_top_trial_is_near_a_bound(name, value, bound, bound_valu
   assert ("natural limit" in w.message()) == natural
   if name == "beta1" and bound == "max":  # 0.99895 and 0.999 would both print as "0.999"
     assert "beta1 = 1 − 0.00105 " in w.message() and "max = 1 − 0.001;" in w.message()
+  # The message says on which scale the 5% is measured (the search scale of the spec).
+  coordinate = {"learning_rate": "log10(learning_rate)", "beta1": "log10(1 − beta1)",
+                "decay_factor": "decay_factor"}[name]
+  assert f"within 5% of the search range's width, measured on {coordinate}, " in w.message()
 
 
 @pytest.mark.parametrize("name,bound,value,natural", [
@@ -164,3 +168,43 @@ def test_inclusion_uses_largest_k_and_handles_lost_runs():
                 ["validation_p5", "validation_median", "validation_p95"]] = np.inf
   res2 = {(r.special, r.general): r for r in inclusion_check(both_lost)}
   assert res2[("nesterov", "nadam")].verdict == "inconclusive"
+
+
+def test_format_value_writes_values_near_one_as_one_minus():
+  from optcompare.analysis import markdown
+  assert diagnostics.format_value(0.99995) == "1 − 5e-05"
+  assert markdown.hparam_value(0.99995, ".3g") == "1 − 5e-05"
+  assert markdown.hparam_value(0.999, ".3g") == "1 − 0.001"
+  assert markdown.hparam_value(0.9, ".3g") == "0.9"
+  assert markdown.hparam_value(3300.0, ".3g") == "3.3e+03"
+  assert markdown.hparam_value(float("nan")) == "—"
+  assert markdown.hparam_value(None) == "—"
+
+
+def _verdict(k, general_band, special_band):
+  return diagnostics.InclusionResult("momentum", "sgd", k, "held", general_band, special_band,
+                                     "")
+
+
+def test_weak_inclusions_small_k_or_wide_bands():
+  rows = [{"optimizer": o, "status": "completed", "final.validation.error": v}
+          for o, v in (("sgd", 0.1), ("sgd", 0.9), ("momentum", 0.12), ("momentum", 0.5))]
+  df = pd.DataFrame(rows)
+  narrow = _verdict(16, (0.1, 0.11, 0.12), (0.1, 0.1, 0.13))
+  wide = _verdict(16, (0.12, 0.12, 0.5), (0.1, 0.1, 0.9))  # together 100% of [0.1, 0.9]
+  few = _verdict(2, (0.1, 0.11, 0.12), (0.1, 0.1, 0.13))
+  no_trials = _verdict(2, (np.nan,) * 3, (0.1, 0.1, 0.13))  # claims nothing
+  weak = diagnostics.weak_inclusions([narrow, wide, few, no_trials], df, "error")
+  assert [(r.K, why) for r, why in weak] == [
+      (16, "the bands span 100% of the outcomes"), (2, "K = 2 < 8")]
+
+
+def test_inclusion_caveat_text():
+  from optcompare.analysis import markdown
+  few = _verdict(2, (0.1, 0.11, 0.12), (0.1, 0.1, 0.13))
+  assert markdown.inclusion_caveat([], [few]) == ""
+  text = markdown.inclusion_caveat([(few, "K = 2 < 8")], [few])
+  assert text.startswith("⚠ With K = 2 trials per optimizer these verdicts are not evidence")
+  wide = _verdict(16, (0.12, 0.12, 0.5), (0.1, 0.1, 0.9))
+  text = markdown.inclusion_caveat([(wide, "the bands span 100% of the outcomes")], [few, wide])
+  assert text.startswith("⚠ Not evidence: sgd ⊆ momentum (the bands span 100% of the outcomes)")

@@ -1,11 +1,9 @@
-"""analyze / summary end to end on synthetic studies; the notebook runs."""
+"""analyze / summary end to end on synthetic studies (the notebook: test_notebook.py)."""
 import os
 import subprocess
 import sys
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from optcompare import studydir
 from optcompare.analysis import analyze
@@ -140,24 +138,6 @@ def test_analysis_does_not_import_training_code():
   subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-def test_notebook_executes(study_dir, monkeypatch):
-  monkeypatch.setenv("OPTCOMPARE_STUDY_DIR", str(study_dir))
-  nb = nbformat.read(os.path.join(ROOT, "notebooks", "inspect_trials.ipynb"), as_version=4)
-  # kernel_name "python3": jupyter_client runs a kernelspec whose argv[0] is "python" with
-  # sys.executable, i.e. this venv's interpreter; the notebook prints its prefix to check.
-  client = NotebookClient(nb, kernel_name="python3", timeout=120,
-                          resources={"metadata": {"path": str(study_dir)}})
-  client.execute()
-  outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-  assert not [o for o in outputs if o.output_type == "error"]
-  text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-  assert f"kernel prefix: {sys.prefix}" in text
-  assert "No study.json" not in text  # it used the study we gave it
-  assert "24 trials" in text
-  images = [o for o in outputs if "image/png" in o.get("data", {})]
-  assert len(images) >= 2  # curves and best-of-K
-
-
 def test_boundary_section_separates_natural_limits():
   """A bound that is the hyperparameter's natural limit (λ = 1) is listed apart and never
   asks for a wider space; an ordinary bound does."""
@@ -183,3 +163,56 @@ def test_boundary_section_separates_natural_limits():
   assert only_natural.startswith("No top-10% trial lies within 5% (on the search scale) of a "
                                  "search bound that could be widened.")
   assert "⚠" not in only_natural and "widen the search space" not in only_natural
+
+
+def test_report_says_which_workload_variant_ran(analyzed):
+  report = analyzed[4]
+  top = report.split("\n## ")[0]
+  assert ("- Workload: fashion_mnist_simple_cnn; model simple_cnn (conv_features (8, 16), "
+          "dense_features 32); synthetic random data (a smoke run); batch 32; 100 steps, "
+          "evaluated every 10; target validation error ≤ ") in top
+  assert "not evidence" not in report  # K = 8, narrow bands: no caveat
+
+
+def test_workload_text_of_a_real_study():
+  from optcompare.analysis import report
+  config = {"base": {"workload": "fashion_mnist_simple_cnn", "batch_size": 64,
+                     "num_train_steps": 400, "eval_every_steps": 200,
+                     "model": {"name": "simple_cnn", "conv_features": [8, 16],
+                               "dense_features": 64},
+                     "dataset": {"synthetic": False},
+                     "target": {"metric": "error", "split": "validation", "value": 0.2}}}
+  assert report.workload_text(config) == (
+      "fashion_mnist_simple_cnn; model simple_cnn (conv_features (8, 16), dense_features 64); "
+      "batch 64; 400 steps, evaluated every 200; target validation error ≤ 0.2")
+  assert report.workload_text({}) == "unknown workload; target none given"
+
+
+def test_small_k_verdicts_carry_a_caveat(make_study):
+  d = make_study("two", optimizers=("sgd", "momentum", "adam"), num_trials=2)
+  analyze(d, num_resamples=100)
+  report = (d / "analysis" / "report.md").read_text()
+  top = report.split("\n## ")[0]
+  assert ("- ⚠ With K = 2 trials per optimizer the inclusion verdicts of this report are not "
+          "evidence") in top
+  inclusion = _section(report, "Inclusion check").strip()
+  assert inclusion.startswith("⚠ With K = 2 trials per optimizer these verdicts are not "
+                              "evidence")
+  assert "| sgd ⊆ momentum | 2 |" in inclusion
+
+
+def test_best_table_writes_values_near_one_as_one_minus(make_study):
+  """β2 = 0.99995 is "1 − 5e-05" in the report's table, not "beta2=1" (.3g rounds it)."""
+  import types
+  import pandas as pd
+  from optcompare.analysis import report
+  row = pd.Series({"trial_id": "adam/0", "hp.beta2": 0.99995, "hp.beta1": 0.9,
+                   "hp.learning_rate": 3.3e3, "final.validation.error": 0.1,
+                   "final.test.error": 0.2, "steps_to_target": 5.0})
+  sel = types.SimpleNamespace(default=True, column="final.validation.error")
+  study = types.SimpleNamespace(
+      metric="error", selection=sel, spaces={"adam": {"beta1": {}, "beta2": {},
+                                                       "learning_rate": {}}},
+      best_rows=lambda: {"adam": row})
+  table = report._best_table(study)
+  assert "beta1=0.9, beta2=1 − 5e-05, learning_rate=3.3e+03" in table
