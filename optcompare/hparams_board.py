@@ -29,8 +29,9 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from optcompare import event_writer
+from optcompare import studydir
 
-EXPERIMENT_FILE = "events.out.tfevents.hparams"  # at the study's root
+EXPERIMENT_FILE = studydir.HPARAMS_EVENTS  # at the study's root
 EVAL_SPLITS = ("validation", "test", "train_eval")
 
 

@@ -5,6 +5,7 @@ write a study through this module, so the layout (DESIGN.md §4) is written down
 
   <study>/study.json                      the manifest (config, seed, trials)
   <study>/logs/worker-<slot>.log          what each local worker process printed
+  <study>/events.out.tfevents.hparams     the TensorBoard HParams experiment (hparams_board)
   <study>/trials/<optimizer>/<index>/     one trial directory per manifest entry
       config.json  metrics.jsonl  result.json  checkpoints/  tensorboard/
       claims/  attempts.jsonl  worker.log   (the ledger's and the worker's)
@@ -35,6 +36,7 @@ RESULT = "result.json"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 TABLE = "trials.csv"  # the analysis's committed trial table
+HPARAMS_EVENTS = "events.out.tfevents.hparams"  # the study's TensorBoard HParams experiment
 
 # ---- the status vocabulary ----
 # A result.json says how a trial ended:
