@@ -126,7 +126,7 @@ def test_killed_sweep_resumes_with_identical_results(reference, tmp_path):
     assert names in (["start", "end"], ["start", "start", "end"], ["start"]), (tid, names)
     assert _metrics(workdir, tid) == _metrics(ref_dir, tid), tid
     assert _final(workdir, tid) == _final(ref_dir, tid), tid
-    if names[0] == names[1] == "start" and events[1]["checkpoint"]:
+    if names[:2] == ["start", "start"] and events[1]["checkpoint"]:
       resumed.append(tid)  # killed after a checkpoint, resumed from it
   assert resumed or not mid_trial
 
