@@ -384,12 +384,14 @@ def main(argv: list[str]) -> int:
   logging.use_absl_handler()
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.INFO)
-  # Orbax logs every phase of every save at INFO, and JAX every backend it did not find (TPU,
-  # CUDA) when it starts; keep their warnings, drop the chatter (--verbosity=1 keeps it).
+  # Orbax logs every phase of every save at INFO, JAX every backend it did not find (TPU,
+  # CUDA) when it starts, TFDS every file it writes; keep their warnings, drop the chatter
+  # (--verbosity=1 keeps it).
   if not quiet.is_verbose(argv):
     logging.get_absl_handler().addFilter(
         lambda r: r.levelno >= logging.converter.STANDARD_WARNING or not any(
-            part in r.pathname for part in ("/orbax/", "/jax/_src/xla_bridge")))
+            part in r.pathname
+            for part in ("/orbax/", "/jax/_src/xla_bridge", "/tensorflow_datasets/")))
   try:
     return COMMANDS[positional[0]](positional[1:], argv)
   except BadInputError as e:
