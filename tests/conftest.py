@@ -34,3 +34,18 @@ def run_optcompare(*args, num_devices: int = 1, check: bool = True, timeout: int
 def smoke_config():
   from configs.workloads import fashion_mnist_simple_cnn  # pylint: disable=g-import-not-at-top
   return fashion_mnist_simple_cnn.get_config("smoke")
+
+
+def run_cli(argv: list[str], monkeypatch) -> int:
+  """`optcompare.cli.main(argv)` in this process, absl's flags reset after (a test's flags
+  must not leak into the next: config_flags defines --config.FIELD flags as it parses)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from optcompare import cli  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(sys, "argv", argv)  # config_flags reads overrides from sys.argv
+  try:
+    return cli.main(argv)
+  finally:
+    flags.FLAGS.unparse_flags()
+    for name in [n for n in flags.FLAGS if n.startswith("config.")]:
+      delattr(flags.FLAGS, name)
+

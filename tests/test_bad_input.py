@@ -11,14 +11,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from typing import Callable
 
-from absl import flags
 import pytest
 
-from optcompare import cli
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA, run_cli
 
 C = os.path.join(REPO, "configs", "workloads", "fashion_mnist_simple_cnn.py") + ":smoke"
 W = os.path.join(REPO, "configs", "workloads", "war_and_peace_lstm.py") + ":smoke"
@@ -396,14 +393,6 @@ def _snapshot(root: str) -> dict:
   return out
 
 
-def _run(argv: list[str], monkeypatch) -> int:
-  monkeypatch.setattr(sys, "argv", argv)  # config_flags reads overrides from sys.argv
-  try:
-    return cli.main(argv)
-  finally:
-    flags.FLAGS.unparse_flags()
-    for name in [n for n in flags.FLAGS if n.startswith("config.")]:
-      delattr(flags.FLAGS, name)
 
 
 def test_the_suite_is_large_and_its_ids_distinct():
@@ -424,7 +413,7 @@ def test_bad_input(case_id, args, setup, culprit, material, tmp_path, monkeypatc
       setup(env)
     before = _snapshot(env.tmp)
     argv = ["optcompare"] + [a.replace("{t}", env.tmp) for a in args]
-    rc = _run(argv, monkeypatch)
+    rc = run_cli(argv, monkeypatch)
     after = _snapshot(env.tmp)
   finally:
     for path in env.read_only:
@@ -474,7 +463,7 @@ def test_damaged_claim_holds_its_trial_only_for_the_grace(record, material, tmp_
   os.utime(claim, (old, old))
   assert not ledger.is_live(str(tdir), *ledger.current(str(tdir)))
   assert ledger.trial_state(str(tdir))[0] == "pending"
-  assert _run(["optcompare", "status", f"--workdir={tmp_path / 'study'}"], monkeypatch) == 0
+  assert run_cli(["optcompare", "status", f"--workdir={tmp_path / 'study'}"], monkeypatch) == 0
   out = capsys.readouterr().out
   assert "sgd" in out and "adam" in out
 
@@ -492,6 +481,6 @@ def test_result_with_a_non_numeric_final_value_is_a_corrupt_row(final, material,
   with pytest.warns(load.StudyFileWarning, match="trials/sgd/0/result.json"):
     df = load.load_study(tmp_path / "study")
   assert df.set_index("trial_id").loc["sgd/0", "status"] == "corrupt"
-  assert _run(["optcompare", "status", f"--workdir={tmp_path / 'study'}"], monkeypatch) == 0
+  assert run_cli(["optcompare", "status", f"--workdir={tmp_path / 'study'}"], monkeypatch) == 0
   assert "sgd" in capsys.readouterr().out
 

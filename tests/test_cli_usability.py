@@ -11,25 +11,16 @@ import pytest
 from optcompare import cli
 from optcompare import quiet
 from optcompare.backends import scheduler
-from tests.conftest import REPO, SHARED_DATA, SMOKE, optcompare_cmd, optcompare_env
+from tests.conftest import REPO, SHARED_DATA, SMOKE, optcompare_cmd, optcompare_env, run_cli
 
 
-def _main(argv: list[str], monkeypatch) -> int:
-  """cli.main in this process, its absl flags reset after (as tests/test_cli.py does)."""
-  monkeypatch.setattr(sys, "argv", argv)
-  try:
-    return cli.main(argv)
-  finally:
-    flags.FLAGS.unparse_flags()
-    for name in [n for n in flags.FLAGS if n.startswith("config.")]:
-      delattr(flags.FLAGS, name)
 
 
 # ---- help ----
 
 @pytest.mark.parametrize("arg", ["--help", "-h", "--helpshort"])
 def test_help_lists_every_verb_with_a_line(arg, monkeypatch, capsys):
-  assert _main(["optcompare", arg], monkeypatch) == 0
+  assert run_cli(["optcompare", arg], monkeypatch) == 0
   out = capsys.readouterr().out.splitlines()
   for verb in cli.COMMANDS:
     assert any(line.startswith(f"  {verb} ") and len(line.split()) > 2 for line in out), verb
@@ -37,7 +28,7 @@ def test_help_lists_every_verb_with_a_line(arg, monkeypatch, capsys):
 
 @pytest.mark.parametrize("verb", list(cli.COMMANDS))
 def test_verb_help_lists_its_flags_and_no_other(verb, monkeypatch, capsys):
-  assert _main(["optcompare", verb, "--help"], monkeypatch) == 0
+  assert run_cli(["optcompare", verb, "--help"], monkeypatch) == 0
   out = capsys.readouterr().out
   listed = {line.split()[0] for line in out.splitlines() if line.startswith("  --")}
   taken = {f"--{name}" for name in cli.VERBS[verb][1]}
@@ -49,18 +40,18 @@ def test_verb_help_lists_its_flags_and_no_other(verb, monkeypatch, capsys):
 def test_help_wins_over_a_config_that_does_not_load(monkeypatch, capsys):
   """--help never executes the config file (it may be the thing the user is unsure of)."""
   argv = ["optcompare", "train", "--config=/nonexistent/c.py", "--config.x=1", "-h"]
-  assert _main(argv, monkeypatch) == 0
+  assert run_cli(argv, monkeypatch) == 0
   assert "--workdir" in capsys.readouterr().out
 
 
 def test_helpfull_is_absl_full_help(monkeypatch, capsys):
-  assert _main(["optcompare", "--helpfull"], monkeypatch) == 0
+  assert run_cli(["optcompare", "--helpfull"], monkeypatch) == 0
   out = capsys.readouterr().out
   assert "--verbosity" in out and "--workdir" in out and "--data_dir" in out
 
 
 def test_bare_command_prints_the_whole_usage_and_exits_2(monkeypatch, capsys):
-  assert _main(["optcompare"], monkeypatch) == 2
+  assert run_cli(["optcompare"], monkeypatch) == 2
   captured = capsys.readouterr()
   for line in cli.USAGE.splitlines():
     if line.strip().startswith("optcompare "):
@@ -78,7 +69,7 @@ def test_help_through_the_installed_entry_point_exits_0():
 
 def test_a_flag_the_verb_does_not_take_is_refused(monkeypatch, capsys, tmp_path):
   argv = ["optcompare", "status", f"--workdir={tmp_path}", "--parallel=3"]
-  assert _main(argv, monkeypatch) == 2
+  assert run_cli(argv, monkeypatch) == 2
   assert "--parallel: status does not take it" in capsys.readouterr().err
 
 
@@ -137,7 +128,7 @@ def test_status_reads_a_study_under_tilde(home, monkeypatch, capsys):
   from optcompare.analysis import synthetic  # pylint: disable=g-import-not-at-top
   synthetic.write_synthetic_study(home / "study", optimizers=("sgd", "adam"), num_trials=2,
                                   curves=False)
-  assert _main(["optcompare", "status", "--workdir=~/study"], monkeypatch) == 0
+  assert run_cli(["optcompare", "status", "--workdir=~/study"], monkeypatch) == 0
   assert f"study {home}/study" in capsys.readouterr().out
   assert not os.path.exists("~")
 

@@ -8,12 +8,9 @@ import re
 import importlib
 import math
 import os
-import sys
 
-from absl import flags
 import pytest
 
-from optcompare import cli
 from optcompare import inputs
 from optcompare import refine
 from optcompare import study
@@ -22,6 +19,7 @@ from optcompare.analysis import containment
 from optcompare.analysis import load
 from optcompare.analysis import synthetic
 from optcompare.search.spaces import Spec
+from tests.conftest import run_cli
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 OPT_U = 0.4  # the optimum of every searched coordinate, as a point of the unit cube
@@ -249,19 +247,13 @@ def test_same_inputs_give_the_same_file(studies, tmp_path):
   assert re.search(r"--top=1\s", out.read_text())  # (the command line may wrap after it)
 
 
-def _main(argv, monkeypatch):
-  monkeypatch.setattr(sys, "argv", argv)
-  try:
-    return cli.main(argv)
-  finally:
-    flags.FLAGS.unparse_flags()
 
 
 def test_cli_writes_the_file(studies, tmp_path, monkeypatch, capsys):
   out = tmp_path / "sub" / "refined.py"
   argv = ["optcompare", "refine", f"--workdir={studies['choi']}", f"--out={out}",
           "--top=0.3", f"--contain={studies['wilson']}", f"--contain={studies['schneider']}"]
-  assert _main(argv, monkeypatch) == 0
+  assert run_cli(argv, monkeypatch) == 0
   printed = capsys.readouterr().out
   assert f"{out}: written" in printed and printed.count(": inside") == 6
   doc = " ".join(_module(out).__doc__.split())
@@ -300,7 +292,7 @@ def test_cli_bad_input_exits_2_and_writes_nothing(case, studies, tmp_path, not_r
                                                   monkeypatch, capsys):
   before = {p: os.stat(p).st_mtime_ns for p in tmp_path.rglob("*")}
   content = not_refine_output.read_text()
-  assert _main(["optcompare", "refine", *BAD[case](studies, tmp_path)], monkeypatch) == 2
+  assert run_cli(["optcompare", "refine", *BAD[case](studies, tmp_path)], monkeypatch) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and err[0].startswith("optcompare: error: "), err
   assert {p: os.stat(p).st_mtime_ns for p in tmp_path.rglob("*")} == before
@@ -314,7 +306,7 @@ def test_cli_out_in_a_read_only_directory(studies, tmp_path, monkeypatch, capsys
   locked.chmod(0o500)
   try:
     argv = ["optcompare", "refine", f"--workdir={studies['choi']}", f"--out={locked / 'o.py'}"]
-    assert _main(argv, monkeypatch) == 2
+    assert run_cli(argv, monkeypatch) == 2
     assert "not writable" in capsys.readouterr().err
     assert not list(locked.iterdir())
   finally:
