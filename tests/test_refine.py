@@ -5,7 +5,6 @@ arg, trimmed) with results written through `studydir.write_result`, whose valida
 a known function of the hyperparameters, so where the optimum lies is known.
 """
 import re
-import importlib
 import math
 import os
 
@@ -28,14 +27,7 @@ DATE = "2000-01-01"
 
 def _config(protocol: str, optimizers=OPTIMIZERS, num_trials: int = 48, seed: int = 0):
   """The protocol's Fashion-MNIST study config, arg smoke, trimmed to `optimizers`."""
-  module = importlib.import_module(f"configs.studies.{protocol}.fashion_mnist_simple_cnn")
-  smoke = module.get_config("smoke")
-  config = smoke.copy_and_resolve_references()
-  with config.unlocked():
-    config.optimizers = list(optimizers)
-    config.search_spaces = {o: smoke.search_spaces[o].to_dict() for o in optimizers}
-    config.num_trials = num_trials
-    config.seed = seed
+  config = synthetic.trimmed_smoke_config(protocol, optimizers, num_trials, seed)
   config.lock()
   return config
 

@@ -47,21 +47,31 @@ DIVERGE_ABOVE = 2.0
 TRAIN_SHIFT = 0.75
 
 
-def study_config(optimizers: Sequence[str] = ("sgd", "momentum", "adam"), num_trials: int = 12,
-                 seed: int = 0, num_train_steps: int = 100, target_value: float = 0.12):
-  """The study config a synthetic study is the manifest of: a locked copy of the choi2019
-  Fashion-MNIST `smoke` config, trimmed to `optimizers`, with these fields overridden."""
-  from configs.studies.choi2019 import fashion_mnist_simple_cnn  # pylint: disable=g-import-not-at-top
-  smoke = fashion_mnist_simple_cnn.get_config("smoke")
-  unknown = [o for o in optimizers if o not in smoke.optimizers or o not in OPTIMA]
-  if unknown:
-    raise ValueError(f"optimizers: no synthetic study for {unknown} (known: {list(OPTIMA)})")
+def trimmed_smoke_config(protocol: str, optimizers: Sequence[str], num_trials: int,
+                         seed: int):
+  """An unlocked copy of the protocol's Fashion-MNIST `smoke` study config, trimmed to
+  `optimizers`, with `num_trials` and `seed` set."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  module = importlib.import_module(f"configs.studies.{protocol}.fashion_mnist_simple_cnn")
+  smoke = module.get_config("smoke")
   config = smoke.copy_and_resolve_references()
   with config.unlocked():
     config.optimizers = list(optimizers)
     config.search_spaces = {o: smoke.search_spaces[o].to_dict() for o in optimizers}
     config.num_trials = num_trials
     config.seed = seed
+  return config
+
+
+def study_config(optimizers: Sequence[str] = ("sgd", "momentum", "adam"), num_trials: int = 12,
+                 seed: int = 0, num_train_steps: int = 100, target_value: float = 0.12):
+  """The study config a synthetic study is the manifest of: a locked copy of the choi2019
+  Fashion-MNIST `smoke` config, trimmed to `optimizers`, with these fields overridden."""
+  unknown = [o for o in optimizers if o not in OPTIMA]
+  if unknown:
+    raise ValueError(f"optimizers: no synthetic study for {unknown} (known: {list(OPTIMA)})")
+  config = trimmed_smoke_config("choi2019", optimizers, num_trials, seed)
+  with config.unlocked():
     config.base.num_train_steps = num_train_steps
     config.base.eval_every_steps = max(1, num_train_steps // 10)
     config.base.checkpoint_every_steps = num_train_steps

@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
+import logging
 import os
 import re
 import shutil
@@ -183,9 +185,11 @@ def _download_and_prepare(dataset, manual_dir: str | None, files: tuple = ()) ->
   before = snapshot(_watched_dirs(dataset))
   if not (sys.stderr.isatty() or quiet.is_verbose([])):
     tfds.disable_progress_bar()  # in a log or a pipe, each redraw of a bar is a line: ~100
+  printed = io.StringIO()  # TFDS prints "Downloading and preparing dataset …" on stdout
   try:
-    dataset.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    with contextlib.redirect_stdout(printed):
+      dataset.download_and_prepare(
+          download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
   except BaseException as e:
     remove_created(before)
     if isinstance(e, tfds.core.download.download_manager.NonMatchingChecksumError):
@@ -195,6 +199,10 @@ def _download_and_prepare(dataset, manual_dir: str | None, files: tuple = ()) ->
                else f"a file in {manual_dir}")
       raise BadInputError(f"--manual_dir: {where}: damaged ({inputs.describe(e)})") from e
     raise
+  finally:
+    for line in printed.getvalue().splitlines():  # to the log: shown with --verbosity=1
+      if line.strip():
+        logging.debug("tfds: %s", line.strip())
 
 
 def prepare(name: str, manual_dir: str | None = None, data_dir: str | None = None) -> str:
