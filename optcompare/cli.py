@@ -24,6 +24,7 @@ from ml_collections import config_flags
 from optcompare import cli_help
 from optcompare import inputs
 from optcompare import quiet
+from optcompare.backends import private_network
 from optcompare.errors import BadInputError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, PATH[:ARG].",
@@ -117,7 +118,6 @@ def _train(args, argv):
 
 
 def _sweep(args, argv):
-  del argv  # only train reads the raw command line
   from optcompare import study  # pylint: disable=g-import-not-at-top
   _expect_args(args, 0)
   from optcompare import analysis  # pylint: disable=g-import-not-at-top
@@ -127,6 +127,14 @@ def _sweep(args, argv):
   _check_trial_configs(config)
   workdir = _require(_WORKDIR, "workdir")
   inputs.check_writable_dir("workdir", workdir)
+  if _BACKEND.value == "ray" and not _RAY_ADDRESS.value and not private_network.active():
+    try:  # Ray's servers listen on every interface: give them only a loopback one
+      private_network.reexec(argv)
+    except private_network.Unavailable as e:
+      print(f"optcompare: error: --backend=ray: {e}; Ray would listen on every interface. "
+            "Start a cluster yourself (`ray start --head --node-ip-address=...`) and pass "
+            "--ray_address, or use --backend=local", file=sys.stderr)
+      return 1
   summary = study.sweep(config, workdir, parallel=_PARALLEL.value,
                         backend=_BACKEND.value, retries=_RETRIES.value,
                         ray_address=_RAY_ADDRESS.value)

@@ -16,6 +16,8 @@ import pytest
 from optcompare import reruns as reruns_mod
 from optcompare import study, studydir
 from optcompare.backends import local
+from optcompare.backends import private_network
+from tests.conftest import run_optcompare
 from tests.test_study import smoke_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -203,12 +205,38 @@ def test_failed_trial_is_recorded_and_retried(tmp_path):
   assert [e["event"] for e in _events(workdir, "sgd/0")] == ["start", "end"] * 4
 
 
-def test_ray_backend_runs_a_smoke_study_on_local_ray(tmp_path):
+def _private_network_or_skip():
+  try:
+    private_network.check_available()
+  except private_network.Unavailable as e:
+    pytest.skip(f"no private network namespace here: {e}")
+
+
+def test_private_network_has_only_a_loopback_interface_that_works():
+  """What `optcompare sweep --backend=ray` runs Ray in: `lo` alone, up, and usable."""
+  _private_network_or_skip()
+  code = ("import socket; s = socket.create_server(('0.0.0.0', 0)); "
+          "c = socket.create_connection(('127.0.0.1', s.getsockname()[1])); "
+          "print(sorted(n for _, n in socket.if_nameindex()))")
+  out = subprocess.run(private_network.command(["-c", code]), capture_output=True, text=True,
+                       check=True).stdout
+  assert out.strip() == "['lo']"
+
+
+def test_cli_ray_sweep_runs_in_a_private_network(tmp_path):
+  """A sweep that starts its own Ray instance runs it in a private network (no Ray port
+  exists outside it; the test above shows what that network is), and its trials finish."""
   pytest.importorskip("ray")
+  _private_network_or_skip()
+  config = tmp_path / "study.py"
+  config.write_text("from optcompare.analysis import synthetic\n\n\ndef get_config(arg=None):\n"
+                    "  return synthetic.trimmed_smoke_config('choi2019', ['adam'], 2, 0)\n")
   workdir = str(tmp_path / "study")
-  c = smoke_study(optimizers=("adam",), num_trials=2)
-  summary = study.sweep(c, workdir, parallel=2, backend="ray", progress=False)
-  assert summary["completed"] + summary["diverged"] == 2 and summary["ran_here"] == 2
+  proc = run_optcompare("sweep", f"--config={config}", f"--workdir={workdir}",
+                        "--backend=ray", "--parallel=2", "--config.base.num_train_steps=4",
+                        "--config.base.eval_every_steps=2", timeout=600)
+  assert "in a private network (loopback only)" in proc.stderr, proc.stderr[-3000:]
+  assert "every interface" not in proc.stderr
   for tid in ("adam/0", "adam/1"):
     assert [e["event"] for e in _events(workdir, tid)] == ["start", "end"]
 

@@ -7,9 +7,10 @@ accelerators, `devices_per_trial` GPUs (Ray sets CUDA_VISIBLE_DEVICES) or TPU ch
 exactly as a local worker does, so Ray sweeps and local sweeps on one directory never run a
 trial twice. An actor that dies (its process killed, its node lost) is replaced at its slot's
 next trial. Without `address`, a local Ray instance is started with parallel ·
-threads_per_trial CPUs, bound to 127.0.0.1, and shut down at the end. With a cluster, the study
-directory must be on a file system every node mounts at the same path, and optcompare must be
-installed on every node. Ray is imported only here (`pip install 'optcompare[ray]'`).
+threads_per_trial CPUs and node IP 127.0.0.1, and shut down at the end; its servers listen on
+every interface, so `optcompare sweep` starts it in a private network namespace
+(private_network.py). With a cluster, the study directory must be on a file system every node
+mounts at the same path, and optcompare must be installed on every node. Ray is imported only here (`pip install 'optcompare[ray]'`).
 
 Tested here: a local Ray instance on CPU. Clusters, GPUs and TPUs through Ray: untested recipes
 (launch/README.md).
@@ -19,7 +20,10 @@ from __future__ import annotations
 import os
 import sys
 
+from absl import logging
+
 from optcompare.backends import local
+from optcompare.backends import private_network
 from optcompare.errors import BadInputError
 
 
@@ -59,7 +63,13 @@ class RayLauncher:
     if self._owns_ray:
       if address:
         ray.init(address=address, log_to_driver=False)
-      else:  # a private instance: listen on the loopback interface only
+      else:
+        if private_network.active():
+          logging.info("ray: a local instance in a private network (loopback only)")
+        else:
+          logging.warning("ray: a local instance outside a private network: its servers listen "
+                          "on every interface (`optcompare sweep --backend=ray` starts it in "
+                          "one: optcompare/backends/private_network.py)")
         ray.init(num_cpus=parallel * threads_per_trial, include_dashboard=False,
                  log_to_driver=False, _node_ip_address="127.0.0.1")
     resources = ray.cluster_resources()
