@@ -17,7 +17,7 @@ from optcompare import reruns as reruns_mod
 from optcompare import study, studydir
 from optcompare.backends import local
 from optcompare.backends import private_network
-from tests.conftest import run_optcompare
+from tests.conftest import REPO, run_cli, run_optcompare
 from tests.test_study import smoke_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -239,6 +239,24 @@ def test_cli_ray_sweep_runs_in_a_private_network(tmp_path):
   assert "every interface" not in proc.stderr
   for tid in ("adam/0", "adam/1"):
     assert [e["event"] for e in _events(workdir, tid)] == ["start", "end"]
+
+
+def test_cli_ray_sweep_without_a_private_network_stops_before_writing(tmp_path, monkeypatch,
+                                                                     capsys):
+  """Where no network namespace can be made, a sweep that would start its own Ray instance
+  says so and exits 1, writing nothing, rather than listen on every interface."""
+  def unavailable():
+    raise private_network.Unavailable("cannot create a network namespace: Operation not "
+                                      "permitted")
+  monkeypatch.setattr(private_network, "check_available", unavailable)
+  monkeypatch.delenv(private_network.ENV_MARK, raising=False)
+  workdir = tmp_path / "study"
+  code = run_cli(["optcompare", "sweep", f"--config={REPO}/configs/studies/choi2019/"
+                  "fashion_mnist_simple_cnn.py:smoke", f"--workdir={workdir}",
+                  "--backend=ray"], monkeypatch)
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 1 and len(err) == 1 and "Operation not permitted" in err[0]
+  assert "--ray_address" in err[0] and not workdir.exists()
 
 
 def test_worker_env_gives_each_slot_its_share():
