@@ -314,3 +314,8 @@ def test_report_shows_seed_noise_of_the_reruns(tmp_path):
   assert "| momentum |" in section and "| sgd |" in section and "| 3 |" in section
   assert "sgd ⊆ momentum" in section and "seed noise" in section
   assert (tmp_path / "out" / "reruns.csv").exists()
+  # Beside the headline's values and each inclusion verdict: the seed noise.
+  headline = report.split("## Headline", 1)[1].split("\n## ", 1)[0]
+  assert "seed std of validation error" in headline
+  inclusion = report.split("## Inclusion check", 1)[1].split("\n## ", 1)[0]
+  assert "difference of medians vs seed noise" in inclusion and "(Δ " in inclusion

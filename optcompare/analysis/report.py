@@ -10,7 +10,6 @@ directory also holds the curves.csv that `analyze` writes beside trials.csv.
 from __future__ import annotations
 
 import logging
-import math
 from typing import Sequence
 import warnings
 
@@ -21,7 +20,7 @@ from etils import epath
 from optcompare import errors
 from optcompare import studydir
 from optcompare.analysis import bootstrap as bootstrap_lib
-from optcompare.analysis import containment
+from optcompare.analysis import comparison
 from optcompare.analysis import diagnostics
 from optcompare.analysis import figures
 from optcompare.analysis import load
@@ -82,6 +81,8 @@ class _Study:
     # only to label a protocol comparison: report.md must not depend on where it was run).
     self.protocol = str(self.config.get("protocol") or self.config.get("name") or "")
     self.label = self.protocol or self.dir.name
+    self.rerun_rows = seed_noise.load(self.dir, self.manifest)
+    self.noise = seed_noise.stds(self.rerun_rows, self.metric)  # {} without seed re-runs
 
   def curves(self) -> pd.DataFrame | None:
     """Every trial's metrics.jsonl rows (trial directories), else a committed curves.csv;
@@ -138,13 +139,14 @@ class _Study:
           _f(b[vcol]) if b is not None else "—",
           _f(b[tcol]) if b is not None and tcol in b else "—",
           _f(s.min(), ".0f") if s.size else "—",
-      ])
+      ] + ([_f(self.noise.get(opt))] if self.noise else []))
     m = self.metric
     head = (f"{self.workload}: best-of-{k} {m} (median [5%, 95%], {self.num_resamples} "
             f"bootstrap resamples); trials chosen by {self.rule}")
     table = _table(["optimizer", "finished", f"validation {m}", f"test {m}", "best trial"] +
                    ([] if sel.default else [f"its {sel.text}"]) +
-                   [f"its validation {m}", f"its test {m}", "fewest steps to target"], rows)
+                   [f"its validation {m}", f"its test {m}", "fewest steps to target"] +
+                   ([f"seed std of validation {m}"] if self.noise else []), rows)
     return head + "\n\n" + table
 
 
@@ -211,6 +213,11 @@ def _settling_text(study: _Study, tolerance: float) -> str:
           f"to the next: {'; '.join(parts)}.")
 
 
+_NOISE_RULE = (" Seed noise: the larger of the two optimizers' standard deviations of the "
+               "validation metric over their best trials' re-runs; a verdict resting on a "
+               "difference within it could flip with the seed.")
+
+
 def _inclusion_section(study: _Study) -> str:
   if not study.inclusion:
     return "No inclusion pair (SGD ⊆ Momentum ⊆ RMSProp/Adam, SGD ⊆ Nesterov ⊆ NAdam) " \
@@ -218,8 +225,10 @@ def _inclusion_section(study: _Study) -> str:
   caveat = markdown.inclusion_caveat(study.weak, study.inclusion,
                                      min_k=diagnostics.MIN_EVIDENCE_K)
   return ((caveat + "\n\n" if caveat else "")
-          + markdown.inclusion_table(study.inclusion, study.metric) + "\n\n"
-          + markdown.INCLUSION_RULE)
+          + markdown.inclusion_table(study.inclusion, study.metric, extra=[
+              ("difference of medians vs seed noise",
+               seed_noise.inclusion_cells(study.inclusion, study.noise))] if study.noise else [])
+          + "\n\n" + markdown.INCLUSION_RULE + (_NOISE_RULE if study.noise else ""))
 
 
 def _boundary_section(study: _Study) -> str:
@@ -241,23 +250,6 @@ def _boundary_section(study: _Study) -> str:
                  "limit (λ = 1 is no decay, γ = 0 no momentum): no setting lies beyond it, "
                  "so these need no wider space:\n\n" + "\n".join(natural))
   return "\n\n".join(parts)
-
-
-def _containment_section(a: _Study, b: _Study, la: str, lb: str) -> str:
-  """Whether each study's space holds the other's best trial (analysis/containment.py)."""
-  if not (a.spaces and b.spaces):
-    return "A study has no search spaces in its manifest; nothing checked."
-  a_in_b = containment.best_trial_containment(a.df, a.schedule, a.metric, b.spaces, b.schedule)
-  b_in_a = containment.best_trial_containment(b.df, b.schedule, b.metric, a.spaces, a.schedule)
-  rows = [[opt, a_in_b[opt].text() if opt in a_in_b else "—",
-           b_in_a[opt].text() if opt in b_in_a else "—"]
-          for opt in diagnostics.order_optimizers(list(a_in_b) + list(b_in_a))]
-  return ("Is each study's best trial a point of the other study's search space (its settings "
-          "written in that space's coordinates, e.g. α0/ε; a constant schedule is λ = 1)? A "
-          "ranking change says something about tuning only where the broader space holds the "
-          "narrower one's best point.\n\n"
-          + _table(["optimizer", f"{la}'s best in {lb}'s space", f"{lb}'s best in {la}'s space"],
-                   rows))
 
 
 def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
@@ -360,7 +352,7 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
                                       study.optimizers, study.inclusion, study.rule))
   if by_training_loss is not None:  # (the whole report is that when --select chose it)
     sections += ["## Selection by training loss", "", by_training_loss, ""]
-  rerun_rows = seed_noise.load(study.dir, study.manifest)
+  rerun_rows = study.rerun_rows
   noise = seed_noise.section(rerun_rows, m, study.optimizers) if len(rerun_rows) else None
   if noise is not None:
     seed_noise.save(rerun_rows, out / seed_noise.TABLE)
@@ -370,31 +362,9 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
     sections += ["## Data issues", "", "Skipped while loading:", ""]
     sections += [f"- {i}" for i in study.issues] + [""]
   if other is not None:
-    split = "test" if study.rank_split() == other.rank_split() == "test" else "validation"
-    ra, rb = ranking(study.boot, split), ranking(other.boot, split)
-    la, lb = study.label, other.label
-    if la == lb:
-      la, lb = f"{la} (A)", f"{lb} (B)"
-    put("protocol_comparison.png", figures.protocol_figure(ra, rb, la, lb, m, split),
-        f"(f) rankings under {la} and {lb}")
-    a, b = ra.set_index("optimizer"), rb.set_index("optimizer")
-    opts = diagnostics.order_optimizers(list(a.index) + list(b.index))
-    rows = []
-    for opt in sorted(opts, key=lambda o: (a["rank"].get(o, math.inf), o)):
-      rank_a, rank_b = a["rank"].get(opt), b["rank"].get(opt)
-      rows.append([opt, _f(rank_a), _f(a["value"].get(opt)), _f(rank_b),
-                   _f(b["value"].get(opt)),
-                   "—" if rank_a is None or rank_b is None else f"{int(rank_b) - int(rank_a):+d}"])
-    sections += ["## Protocol comparison", "",
-                 f"Same workload under two studies: A = {la}, B = {lb} (B: {other.workload}). "
-                 f"Ranked by best-of-K {split} {m} median at each study's largest K "
-                 f"(A: K = {study.kmax}, B: K = {other.kmax})" +
-                 ("." if study.selection.default else f"; trials chosen by {study.rule}."),
-                 "",
-                 _table(["optimizer", f"rank in {la}", f"{split} {m} ({la})", f"rank in {lb}",
-                         f"{split} {m} ({lb})", "rank change (B − A)"], rows), "",
-                 "### Search-space containment", "", _containment_section(study, other, la, lb),
-                 ""]
+    lines, fig, caption = comparison.section(study, other)
+    put("protocol_comparison.png", fig, caption)
+    sections += lines
   robust = robustness_report.compute(
       curves, study.df, m, study.ks, select_split=study.selection.split,
       select_metric=study.selection.metric, selection_text=study.selection.text,

@@ -109,3 +109,47 @@ def section(df: pd.DataFrame, metric: str, optimizers: list[str]) -> str | None:
     lines += ["Inclusion pairs against seed noise (a verdict on a difference within it could "
               "flip with the seed):", ""] + pairs
   return "\n".join(lines)
+
+
+def stds(df: pd.DataFrame, metric: str) -> dict[str, float]:
+  """Per optimizer, the standard deviation of the final validation metric over its best
+  trial's re-runs (the largest, if several trials were re-run); {} without re-runs."""
+  table = spread(df, metric) if len(df) else pd.DataFrame()
+  out: dict[str, float] = {}
+  for _, r in table.iterrows():
+    if np.isfinite(r["validation_std"]):
+      out[r["optimizer"]] = max(out.get(r["optimizer"], 0.0), float(r["validation_std"]))
+  return out
+
+
+def versus(diff: float, a: str, b: str, noise: dict[str, float]) -> str:
+  """A difference between optimizers a and b against the larger of their seed stds."""
+  known = [noise[o] for o in (a, b) if o in noise]
+  if not known or not np.isfinite(diff):
+    return "—"
+  word = "within" if abs(diff) < max(known) else "beyond"
+  return f"{word} (Δ {markdown.fmt(abs(diff))}, std {markdown.fmt(max(known))})"
+
+
+def inclusion_cells(results, noise: dict[str, float]) -> list[str]:
+  """For the inclusion table: each pair's difference of best-of-K medians against seed
+  noise (diagnostics.InclusionResult rows)."""
+  return [versus(r.general_band[1] - r.special_band[1], r.general, r.special, noise)
+          for r in results]
+
+
+def ranking_note(ranked: pd.DataFrame, noise: dict[str, float], label: str) -> str | None:
+  """The neighbouring ranks of a ranking (study_facts.ranking) whose values differ by less
+  than the larger seed std of the two: their order could flip with the seed."""
+  if not noise:
+    return None
+  rows = ranked.sort_values("rank").to_dict("records")
+  close = [f"{a['optimizer']} ({int(a['rank'])}) and {b['optimizer']} ({int(b['rank'])}): "
+           + versus(b["value"] - a["value"], a["optimizer"], b["optimizer"], noise)
+           for a, b in zip(rows, rows[1:])
+           if versus(b["value"] - a["value"], a["optimizer"], b["optimizer"],
+                     noise).startswith("within")]
+  if not close:
+    return f"{label}: every pair of neighbouring ranks differs by more than seed noise."
+  return (f"{label}: neighbouring ranks within seed noise (their order could flip with the "
+          "seed): " + "; ".join(close) + ".")
