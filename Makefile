@@ -1,8 +1,9 @@
 # The commands of README.md. Each creates the virtual environment it needs.
 #   make test                       the test suite
 #   make demo [DATA=idx_dir]        a small real study on Fashion-MNIST and its report
-#   make reproduce [DATA=idx_dir]   the three protocol studies (CPU-sized) and their reports
-#   make reproduce_lstm [WP_DATA=dir]  the War and Peace LSTM studies (CPU-sized), reports
+#   make reproduce [DATA=idx_dir]   the paper's protocol on Fashion-MNIST (CPU-sized): initial
+#                                   study, narrow protocols, refined final study, re-runs, reports
+#   make reproduce_lstm [WP_DATA=dir]  the same chain on War and Peace (CPU-sized LSTM)
 # DATA: a directory with the four original Fashion-MNIST IDX files, for machines without
 # internet; without it TFDS downloads the dataset. WP_DATA: a directory with
 # warpeace_input.txt (without it the text is downloaded).
@@ -43,29 +44,53 @@ demo: venv
 	$(OPTCOMPARE) analyze --workdir=$(DEMO_DIR)/study --out=$(DEMO_DIR)/report
 	@echo "report: $(DEMO_DIR)/report/report.md"
 
+# The paper's protocol (issue 13): an initial study over wide spaces; the narrow protocols,
+# each with seed re-runs of its best trials; final spaces refined from the initial study so
+# that they hold the narrow protocols' best trials; the final study (100 trials per
+# optimizer, 5 seed re-runs of each best); the reports. Resumable: rerun to continue.
+REPRO_FLAGS = --parallel=$(PARALLEL) --retries=2
+RERUNS = --config.reruns.top=1 --config.reruns.seeds=$(1)
+
 reproduce: venv
 	$(call PREPARE,$(WORK)/tfds)
-	for protocol in choi2019 wilson2017 schneider2019; do \
-	  $(OPTCOMPARE) sweep --config=$(STUDIES)/$$protocol/$(WORKLOAD).py:reduced \
-	    --config.base.dataset.data_dir=$(WORK)/tfds --workdir=$(WORK)/$$protocol \
-	    --parallel=$(PARALLEL) --retries=1 || exit 1; \
-	done
-	$(OPTCOMPARE) analyze --workdir=$(WORK)/choi2019 --out=$(RESULTS)/choi2019
+	$(OPTCOMPARE) sweep --config=$(STUDIES)/choi2019/$(WORKLOAD).py:reduced \
+	  --config.base.dataset.data_dir=$(WORK)/tfds --workdir=$(WORK)/choi2019 $(REPRO_FLAGS)
 	for protocol in wilson2017 schneider2019; do \
-	  $(OPTCOMPARE) analyze --workdir=$(WORK)/$$protocol --compare=$(WORK)/choi2019 \
+	  $(OPTCOMPARE) sweep --config=$(STUDIES)/$$protocol/$(WORKLOAD).py:reduced $(call RERUNS,5) \
+	    --config.base.dataset.data_dir=$(WORK)/tfds --workdir=$(WORK)/$$protocol \
+	    $(REPRO_FLAGS) || exit 1; \
+	done
+	$(OPTCOMPARE) refine --workdir=$(WORK)/choi2019 --out=$(WORK)/choi2019_final_spaces.py \
+	  --contain=$(WORK)/wilson2017 --contain=$(WORK)/schneider2019
+	$(OPTCOMPARE) sweep --config=$(WORK)/choi2019_final_spaces.py:reduced \
+	  --config.num_trials=100 $(call RERUNS,5) --config.base.dataset.data_dir=$(WORK)/tfds \
+	  --workdir=$(WORK)/choi2019_final $(REPRO_FLAGS)
+	$(OPTCOMPARE) analyze --workdir=$(WORK)/choi2019 --out=$(RESULTS)/choi2019
+	$(OPTCOMPARE) analyze --workdir=$(WORK)/choi2019_final --out=$(RESULTS)/choi2019_final
+	for protocol in wilson2017 schneider2019; do \
+	  $(OPTCOMPARE) analyze --workdir=$(WORK)/$$protocol --compare=$(WORK)/choi2019_final \
 	    --out=$(RESULTS)/$$protocol || exit 1; \
 	done
 
+# The same chain on War and Peace: initial choi2019 (8 trials per optimizer), final spaces
+# holding wilson2017's best trials, final choi2019 with 32 trials and wilson2017 with 16, each
+# with 3 seed re-runs of its best trials.
 reproduce_lstm: venv
 	$(OPTCOMPARE) data prepare war_and_peace $(if $(WP_DATA),--manual_dir=$(WP_DATA)) \
 	  --data_dir=$(WP_WORK)/tfds
-	for protocol in choi2019 wilson2017; do \
-	  $(OPTCOMPARE) sweep --config=$(STUDIES)/$$protocol/war_and_peace_lstm.py:reduced \
-	    --config.base.dataset.data_dir=$(WP_WORK)/tfds --workdir=$(WP_WORK)/$$protocol \
-	    --parallel=$(PARALLEL) --retries=1 || exit 1; \
-	done
+	$(OPTCOMPARE) sweep --config=$(STUDIES)/choi2019/war_and_peace_lstm.py:reduced \
+	  --config.base.dataset.data_dir=$(WP_WORK)/tfds --workdir=$(WP_WORK)/choi2019 $(REPRO_FLAGS)
+	$(OPTCOMPARE) sweep --config=$(STUDIES)/wilson2017/war_and_peace_lstm.py:reduced \
+	  --config.num_trials=16 $(call RERUNS,3) --config.base.dataset.data_dir=$(WP_WORK)/tfds \
+	  --workdir=$(WP_WORK)/wilson2017 $(REPRO_FLAGS)
+	$(OPTCOMPARE) refine --workdir=$(WP_WORK)/choi2019 --out=$(WP_WORK)/choi2019_final_spaces.py \
+	  --contain=$(WP_WORK)/wilson2017
+	$(OPTCOMPARE) sweep --config=$(WP_WORK)/choi2019_final_spaces.py:reduced \
+	  --config.num_trials=32 $(call RERUNS,3) --config.base.dataset.data_dir=$(WP_WORK)/tfds \
+	  --workdir=$(WP_WORK)/choi2019_final $(REPRO_FLAGS)
 	$(OPTCOMPARE) analyze --workdir=$(WP_WORK)/choi2019 --out=$(WP_RESULTS)/choi2019
-	$(OPTCOMPARE) analyze --workdir=$(WP_WORK)/wilson2017 --compare=$(WP_WORK)/choi2019 \
+	$(OPTCOMPARE) analyze --workdir=$(WP_WORK)/choi2019_final --out=$(WP_RESULTS)/choi2019_final
+	$(OPTCOMPARE) analyze --workdir=$(WP_WORK)/wilson2017 --compare=$(WP_WORK)/choi2019_final \
 	  --out=$(WP_RESULTS)/wilson2017
 
 clean:
