@@ -56,7 +56,7 @@ reproduce: venv
 	$(OPTCOMPARE) sweep --config=$(STUDIES)/choi2019/$(WORKLOAD).py:reduced \
 	  --config.base.dataset.data_dir=$(WORK)/tfds --workdir=$(WORK)/choi2019 $(REPRO_FLAGS)
 	for protocol in wilson2017 schneider2019; do \
-	  $(OPTCOMPARE) sweep --config=$(STUDIES)/$$protocol/$(WORKLOAD).py:reduced $(call RERUNS,5) \
+	  $(OPTCOMPARE) sweep --config=$(STUDIES)/$$protocol/$(WORKLOAD).py:reduced $(call RERUNS,3) \
 	    --config.base.dataset.data_dir=$(WORK)/tfds --workdir=$(WORK)/$$protocol \
 	    $(REPRO_FLAGS) || exit 1; \
 	done
