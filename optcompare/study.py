@@ -11,14 +11,17 @@ A study config (configs/studies/<protocol>/<workload>.py, DESIGN.md §4) has the
   lease_seconds      how long a claim outlives its holder's last heartbeat
   reruns             optional {top, seeds}: seed re-runs of each optimizer's best trials
                      after the search (optcompare.reruns); may change between runs
+  pack_size          optional, trials of one optimizer trained in one compiled program
+                     (optcompare.packed; default 1: one trial per program); an execution field
 
 `sweep(config, workdir)` validates the config (BadInputError, nothing written), writes
 study.json, and runs every unfinished trial on long-lived worker processes
 (optcompare.backends). The directory's files are read and written through
 optcompare.studydir.
 A rerun on the same directory resumes the study; a config that differs from the one in
-study.json is refused, except that num_trials may grow and the three execution fields
-(devices_per_trial, threads_per_trial, lease_seconds) may change between runs.
+study.json is refused, except that num_trials may grow and the execution fields
+(devices_per_trial, threads_per_trial, lease_seconds, pack_size) may change between runs. A
+study.json written before an optional field existed loads and resumes as it is.
 """
 from __future__ import annotations
 
@@ -34,8 +37,8 @@ from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_
 
 FIELDS = ("base", "seed", "num_trials", "optimizers", "search_spaces", "devices_per_trial",
           "threads_per_trial", "lease_seconds")
-OPTIONAL_FIELDS = ("reruns",)
-EXECUTION_FIELDS = ("devices_per_trial", "threads_per_trial", "lease_seconds")
+OPTIONAL_FIELDS = ("reruns", "pack_size")
+EXECUTION_FIELDS = ("devices_per_trial", "threads_per_trial", "lease_seconds", "pack_size")
 MANIFEST = studydir.MANIFEST
 # A failed trial is the infrastructure's accident (a killed process, a full disk), not the
 # optimizer's outcome: a sweep reruns it this many times (resuming from its checkpoint).
@@ -80,6 +83,8 @@ def validate(config) -> tuple[dict, dict[str, SearchSpace]]:
     raise BadInputError(f"{name}: not a study config field (fields: "
                         f"{', '.join(FIELDS + OPTIONAL_FIELDS)})")
   _check_reruns(c.get("reruns"))
+  if "pack_size" in c:
+    _int_field(c, "pack_size", 1)
   if isinstance(c["seed"], bool) or not isinstance(c["seed"], int):
     raise BadInputError(f"seed: must be an integer, got {c['seed']!r}")
   _int_field(c, "num_trials", 1)

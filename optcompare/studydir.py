@@ -9,6 +9,7 @@ write a study through this module, so the layout (DESIGN.md §4) is written down
   <study>/trials/<optimizer>/<index>/     one trial directory per manifest entry
       config.json  metrics.jsonl  result.json  checkpoints/  tensorboard/
       claims/  attempts.jsonl  worker.log   (the ledger's and the worker's)
+  <study>/packs/<optimizer>/<index>-<hash>/checkpoints/   a pack's (pack_size > 1; packed.py)
 
 Trial ids are `<optimizer>/<index>` and are validated wherever they are read, so a
 hand-edited study.json can never lead a read or a write outside the study.
@@ -19,6 +20,7 @@ Reads go through `etils.epath` (local paths and gs:// alike); writes are local a
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -32,6 +34,7 @@ from optcompare.errors import BadInputError
 
 MANIFEST = "study.json"
 TRIALS = "trials"
+PACKS = "packs"  # trials trained together in one program checkpoint as one (pack_size > 1)
 RESULT = "result.json"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -73,10 +76,6 @@ def check_trial_id(trial_id: Any, where: str = "trial id") -> str:
   return trial_id
 
 
-def trial_id(optimizer: str, index: int) -> str:
-  return check_trial_id(f"{optimizer}/{index}")
-
-
 def trial_dir(study_dir: Any, trial_id_: str) -> str:
   """`<study_dir>/trials/<optimizer>/<index>` of a validated trial id (a str path)."""
   opt, index = check_trial_id(trial_id_).split("/")
@@ -91,6 +90,13 @@ def trial_path(study_dir: epath.PathLike, trial_id_: str) -> epath.Path:
 
 def trials_root(study_dir: epath.PathLike) -> epath.Path:
   return epath.Path(study_dir) / TRIALS
+
+
+def pack_dir(study_dir: str, members: list[str]) -> str:
+  """`<study>/packs/<optimizer>/<first index>-<hash of the member ids>` (a str path)."""
+  opt, first = check_trial_id(members[0]).split("/")
+  digest = hashlib.sha1("+".join(map(check_trial_id, members)).encode()).hexdigest()[:12]
+  return os.path.join(os.fspath(study_dir), PACKS, opt, f"{first}-{digest}")
 
 
 def is_study_dir(path: str) -> bool:
@@ -197,8 +203,7 @@ class Result:
     final = {split: {k: _finite_or_none(v) for k, v in sorted(m.items())}
              for split, m in sorted(self.final.items())}
     return {"status": self.status, "steps": int(self.steps), "final": final,
-            "steps_to_target": None if self.steps_to_target is None
-            else int(self.steps_to_target),
+            "steps_to_target": None if self.steps_to_target is None else int(self.steps_to_target),
             "wall_time_s": round(float(self.wall_time_s), 3), "error": self.error}
 
   @classmethod
@@ -298,8 +303,7 @@ def read_manifest(study_dir: epath.PathLike) -> dict:
     t.setdefault("id", f"{t['optimizer']}/{t['index']}")
     tid = check_trial_id(t["id"], f"{path}: trials[{i}].id")
     if tid != f"{t['optimizer']}/{t['index']}":
-      raise BadInputError(f"{path}: trials[{i}].id {tid!r} disagrees with its optimizer "
-                          f"and index")
+      raise BadInputError(f"{path}: trials[{i}].id {tid!r} disagrees with its optimizer and index")
     if tid in seen:
       raise BadInputError(f"{path}: trials[{i}].id {tid!r} is listed twice")
     seen.add(tid)
@@ -388,8 +392,7 @@ def _check_manifest_fields(manifest: dict) -> None:
       raise ValueError(f"config.search_spaces.{opt}: {_short(space)} is not an object")
     for name, spec in space.items():
       if not isinstance(spec, dict):
-        raise ValueError(f"config.search_spaces.{opt}.{name}: {_short(spec)} is not a spec "
-                         "object")
+        raise ValueError(f"config.search_spaces.{opt}.{name}: {_short(spec)} is not a spec object")
   bad = _first_nonfinite(manifest.get("config"), "config")
   if bad:
     raise ValueError(f"{bad}: not a finite number")

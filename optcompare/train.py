@@ -95,9 +95,9 @@ def _traced_values(hparams: dict) -> dict:
 STEP_STATS = ("learning_rate", "grad_norm", "update_norm", "param_norm")
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=(3,))
-def train_step(graphdef, workload, optimizer: str, state: TrainState, batch):
-  """One update: (state, batch) -> (state, out).
+def _step(graphdef, workload, optimizer: str, state: TrainState, batch):
+  """One update: (state, batch) -> (state, out); un-jitted, so that `train_step` and the
+  packed step (optcompare.packed, vmapped over trials) share one update rule.
 
   out: 'loss' (the objective on this batch) and STEP_STATS: the learning rate this update
   applied and the global norms of the gradient, the update and the new parameters.
@@ -129,18 +129,24 @@ def train_step(graphdef, workload, optimizer: str, state: TrainState, batch):
                      "param_norm": _global_norm(params)}
 
 
+# One update of one trial, compiled per (graph, workload, optimizer name); the state is donated.
+train_step = jax.jit(_step, static_argnums=(0, 1, 2), donate_argnums=(3,))
+
+
 def _global_norm(tree) -> jax.Array:
   """The L2 norm of all leaves together, accumulated in at least float32."""
   return optax.tree.norm(jax.tree.map(
       lambda x: x.astype(jnp.promote_types(x.dtype, jnp.float32)), tree))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def eval_step(graphdef, workload, params, model_state, batch):
-  """Metric sums of one (padded, masked) evaluation batch."""
+def _eval_sums(graphdef, workload, params, model_state, batch):
+  """Metric sums of one (padded, masked) evaluation batch (un-jitted; see _step)."""
   batch = workload.preprocess(batch, None)
   logits = nnx.merge(graphdef, params, model_state)(batch["inputs"])
   return workload.metric_sums(logits, batch)
+
+
+eval_step = jax.jit(_eval_sums, static_argnums=(0, 1))
 
 
 def _zero_sums(workload) -> dict:

@@ -302,6 +302,8 @@ CASES: list[Case] = [
      "base.dataset.num_synthetic_examples"),
     ("sweep-validation-neg", sweep("base.dataset.num_validation_examples=-3"), None,
      "base.dataset.num_validation_examples"),
+    ("sweep-pack-size-0", sweep("pack_size=0"), None, "pack_size: must be an integer >= 1"),
+    ("sweep-pack-size-float", sweep("pack_size=1.5"), None, "pack_size"),
     # -- study.json (status, analyze, sweep) --
     ("status-utf8", status(), _raw_manifest("study", b'{"trials": ["\xff"]}'), "study.json"),
     ("analyze-utf8", analyze(), _raw_manifest("study", b'{"trials": ["\xff"]}'), "study.json"),

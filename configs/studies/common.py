@@ -44,6 +44,9 @@ def study(base: ml_collections.ConfigDict, search_spaces: dict, *, num_trials: i
   c.devices_per_trial = 0  # 0: no restriction (every device; CPU-only machines)
   c.threads_per_trial = 1  # CPU threads per trial process
   c.lease_seconds = 120.0  # a claim outlives its holder's last heartbeat this long
+  # Trials of one optimizer trained in one compiled program, vmapped and sharded over the
+  # devices (optcompare/packed.py): for accelerators; 1 (one trial per program) on CPU.
+  c.pack_size = 1
   # Seed re-runs of each optimizer's `top` best trials with `seeds` new seeds, after the search
   # (optcompare/reruns.py); 0: none. May be changed on a finished study to add them.
   c.reruns = ml_collections.ConfigDict({"top": 0, "seeds": 0})

@@ -1,9 +1,9 @@
 """Ray backend: `parallel` long-lived Ray actors, each training trial after trial.
 
-Each actor is one worker process (`worker.run_trial` in a loop, as the local backend's
-worker processes): it asks Ray for `threads_per_trial` CPUs and, when the cluster has
-accelerators, `devices_per_trial` GPUs (Ray sets CUDA_VISIBLE_DEVICES) or TPU chips
-(resources={"TPU": k}). It claims every trial through the study directory's claim files,
+Each actor is one worker process (`worker.run_job` in a loop, a trial or a pack at a time,
+as the local backend's worker processes): it asks Ray for `threads_per_trial` CPUs and, when
+the cluster has accelerators, `devices_per_trial` GPUs (Ray sets CUDA_VISIBLE_DEVICES) or TPU
+chips (resources={"TPU": k}). It claims every trial through the study directory's claim files,
 exactly as a local worker does, so Ray sweeps and local sweeps on one directory never run a
 trial twice. An actor that dies (its process killed, its node lost) is replaced at its slot's
 next trial. Without `address`, a local Ray instance is started with parallel ·
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from absl import logging
 
@@ -38,12 +39,13 @@ class TrialWorker:
     self.manifest = studydir.read_manifest(study_dir)
     worker.install_signal_handlers()
 
-  def run(self, trial_id: str, retry: bool) -> tuple[int, str | None]:
-    if trial_id not in set(self._studydir.trial_ids(self.manifest)):
+  def run(self, job: str, retry: bool) -> tuple[int, Any]:
+    """A trial, or a pack of trials (a job key: optcompare.packs)."""
+    from optcompare import packs  # pylint: disable=g-import-not-at-top
+    if not set(packs.members(job)) <= set(self._studydir.trial_ids(self.manifest)):
       self.manifest = self._studydir.read_manifest(self.study_dir)
-    return self._worker.run_trial(self.study_dir, self.manifest, trial_id, retry=retry,
-                                  lease_seconds=self.lease_seconds,
-                                  owner=f"{self.owner}-{trial_id}")
+    return self._worker.run_job(self.study_dir, self.manifest, job, retry=retry,
+                                lease_seconds=self.lease_seconds, owner=self.owner)
 
 
 class RayLauncher:

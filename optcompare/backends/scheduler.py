@@ -8,14 +8,16 @@ claims each trial itself, so any number of sweeps, of any backend, can share a d
 Trials are queued in the order adam/0, sgd/0, adam/1, sgd/1, ... (a study stopped early has
 about as many trials of every optimizer), and an idle worker takes the first queued trial of an
 optimizer it has compiled, or that no other worker has compiled; only then any trial. So each
-optimizer is compiled about once per sweep, and the optimizers still advance together.
+optimizer is compiled about once per sweep, and the optimizers still advance together. With
+pack_size > 1 the queue holds packs (optcompare.packs: K trials of one optimizer, in the same
+order) and a worker takes a whole pack.
 """
 from __future__ import annotations
 
 import sys
 import time
 
-from optcompare import studydir
+from optcompare import packs, studydir
 from optcompare.backends import ledger
 from optcompare.backends.worker import (EXIT_CLAIMED, EXIT_DONE, EXIT_IO_ERROR, EXIT_LOST,
                                         log_tail, write_failed)
@@ -156,21 +158,30 @@ def _record_crash(tdir: str, trial_id: str, code: int) -> str | None:
 def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int,
         progress: bool = True, trial_ids: list[str] | None = None) -> dict:
   """Runs the study's unfinished search trials (or `trial_ids`, in that order) through
-  `launcher`; see study.sweep."""
+  `launcher`; see study.sweep.
+
+  The unit handed to a worker is a job (optcompare.packs): a trial, or with pack_size > 1 a
+  pack of trials of one optimizer, claimed, trained and released together. A job runs when
+  none of its trials is held elsewhere and one needs running; retries count per trial.
+  """
   del parallel  # the launcher's slots
   order = _order(manifest) if trial_ids is None else list(trial_ids)
+  size = packs.pack_size(manifest)
+  jobs = packs.partition(order, size)
+  members = {job: packs.members(job) for job in jobs}
   tdir = {tid: studydir.trial_dir(study_dir, tid) for tid in order}
   show = Progress(manifest, progress)
   show.total = len(order)  # the search's trials, or the re-runs'
   retries_used = {tid: 0 for tid in order}
-  running: set[str] = set()
-  final: dict[str, str] = {}      # trial -> terminal status (this sweep will not run it)
-  watched: dict[str, float] = {}  # trial held elsewhere -> when it was last looked at
+  running: set[str] = set()       # jobs running here
+  launched: dict[str, list[str]] = {}  # job -> the trials it was started to run
+  final: dict[str, str] = {}      # job -> why this sweep will not run it again
+  watched: dict[str, float] = {}  # job held elsewhere -> when it was last looked at
   settled: dict[str, str] = {}   # trial -> completed/diverged (never changes again)
   ran_here, worker_errors = 0, 0
   stopped = None  # why no more trials are started (the disk is full)
 
-  def decide(tid: str) -> tuple[str, bool]:
+  def decide_trial(tid: str) -> tuple[str, bool]:
     """("final" | "launch" | "watch", retry?) from the trial's files."""
     status, result = ledger.trial_state(tdir[tid])
     if status in studydir.FINISHED:
@@ -182,66 +193,81 @@ def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int
       return "final", False
     return ("watch" if status == studydir.RUNNING else "launch"), False
 
-  queue = list(order)
+  def decide(job: str) -> tuple[str, list[str], list[str]]:
+    """(action, the trials to run, those of them to retry): a job is watched while one of
+    its trials is held elsewhere, final when none needs running."""
+    actions = {tid: decide_trial(tid) for tid in members[job]}
+    if any(action == "watch" for action, _ in actions.values()):
+      return "watch", [], []
+    to_run = [tid for tid, (action, _) in actions.items() if action == "launch"]
+    return ("launch" if to_run else "final"), to_run, [t for t in to_run if actions[t][1]]
+
+  queue = list(jobs)
   try:
     while queue or running or watched:
-      for tid, code, detail in launcher.poll(timeout=POLL_S if running else 0.0):
-        running.discard(tid)
+      for job, code, detail in launcher.poll(timeout=POLL_S if running else 0.0):
+        running.discard(job)
         if code not in (EXIT_DONE, EXIT_CLAIMED, EXIT_LOST, EXIT_IO_ERROR):  # it died
           worker_errors += 1
-          detail = _record_crash(tdir[tid], tid, code)
+          detail = next(filter(None, [_record_crash(tdir[t], t, code)
+                                      for t in launched[job]]), None)
           if detail:
             code = EXIT_IO_ERROR
           else:
-            show.event(f"{tid}: the worker process died (exit status {code}); a new one "
-                       "takes the next trial")
+            show.event(f"{packs.label(job)}: the worker process died (exit status {code}); "
+                       "a new one takes the next trial")
         if code == EXIT_IO_ERROR:
-          # The trial's files cannot be written: it has no result; bounded like a failure.
-          retries_used[tid] += 1
-          if retries_used[tid] > retries:
-            final[tid] = "error"
+          # The trials' files cannot be written: no result; bounded like a failure.
+          for tid in launched[job]:
+            retries_used[tid] += 1
+          if max(retries_used[t] for t in launched[job]) > retries:
+            final[job] = "error"
           if stopped is None and "No space left on device" in (detail or ""):
             stopped = detail
-            show.event(f"stopping: {detail} (writing {tid}); free some space and rerun the "
-                       "sweep: it resumes")
+            show.event(f"stopping: {detail} (writing {packs.label(job)}); free some space and "
+                       "rerun the sweep: it resumes")
           elif stopped is None:
-            show.event(f"{tid}: cannot write its files: {detail}")
+            show.event(f"{packs.label(job)}: cannot write its files: {detail}")
         elif code == EXIT_DONE:
-          ran_here += 1
-          status, result = ledger.trial_state(tdir[tid])
-          if status == studydir.FAILED:
-            error = ((result and result.error) or "").strip().splitlines()
-            show.event(f"{tid} failed: {error[-1] if error else '?'}")
-        queue.insert(0, tid)
+          ran_here += len(launched[job])
+          for tid in launched[job]:
+            status, result = ledger.trial_state(tdir[tid])
+            if status == studydir.FAILED:
+              error = ((result and result.error) or "").strip().splitlines()
+              show.event(f"{tid} failed: {error[-1] if error else '?'}")
+        queue.insert(0, job)
       now = time.time()
-      for tid, seen in list(watched.items()):
+      for job, seen in list(watched.items()):
         if now - seen >= WATCH_S:
-          del watched[tid]
-          queue.append(tid)
-      queue = [tid for tid in queue if tid not in final]
+          del watched[job]
+          queue.append(job)
+      queue = [job for job in queue if job not in final]
       if stopped is not None:
-        final.update((tid, "stopped") for tid in queue)
+        final.update((job, "stopped") for job in queue)
         queue = []
       idle = launcher.idle_slots()
       while idle and queue:
         slot = idle[0]
         others = set().union(*(launcher.compiled(s) for s in range(launcher.parallel)
                                if s != slot))
-        tid = queue.pop(pick(queue, launcher.compiled(slot), others))
-        action, retry = decide(tid)
+        job = queue.pop(pick(queue, launcher.compiled(slot), others))
+        action, to_run, to_retry = decide(job)
         if action == "final":
-          final[tid] = "done"
+          final[job] = "done"
         elif action == "watch":
-          watched[tid] = now
+          watched[job] = now
         else:
-          if retry:
+          for tid in to_retry:
             retries_used[tid] += 1
-          launcher.start(slot, tid, retry=retry)
-          running.add(tid)
+          launcher.start(slot, job, retry=bool(to_retry))
+          running.add(job)
+          launched[job] = to_run
           idle.pop(0)
       if progress:
-        counts = _counts(tdir, running, settled)
-        show.update(counts, counts.pop("here"), running=running, parallel=launcher.parallel)
+        here = {tid for job in running for tid in members[job]}
+        counts = _counts(tdir, here, settled)
+        show.update(counts, counts.pop("here"), running=here,
+                    parallel=launcher.parallel * size)
       if not running and (queue or watched):
         time.sleep(POLL_S)  # only trials held by other sweeps are left: look again later
   except KeyboardInterrupt:

@@ -4,7 +4,13 @@
 requests from stdin, one JSON line each, `{"trial": "<optimizer>/<index>", "retry": bool}`,
 and answers each on stdout with `{"trial": ..., "code": EXIT_*, "status": ...}`; it exits at
 the end of its input. Everything else it prints goes to stderr (the sweep's worker log).
-The Ray backend calls `run_trial` from a long-lived actor instead.
+The Ray backend calls `run_job` from a long-lived actor instead.
+
+A request's "trial" may be a pack (study field pack_size > 1): trial ids joined by "+"
+(optcompare.packs). `run_pack` claims every trial of it that needs running (all or none:
+one held elsewhere makes the pack EXIT_CLAIMED), trains them in one program
+(optcompare.packed.train_pack, checkpointing under studydir.pack_dir) and releases them
+together; its reply's status maps each trial it ran to its result status.
 
 `run_trial` claims the trial (ledger.py: the claim names this process, so a worker that dies
 frees its trial at once on this machine), logs the attempt, heartbeats from a thread, and
@@ -21,6 +27,7 @@ next time) and with EXIT_BAD_ARGS on bad arguments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import json
@@ -31,8 +38,9 @@ import sys
 import threading
 import time
 import traceback
+from typing import Any
 
-from optcompare import studydir
+from optcompare import packs, studydir
 from optcompare.backends import ledger
 from optcompare.errors import BadInputError
 
@@ -228,6 +236,114 @@ def _run_trial(study_dir: str, manifest: dict, trial_id: str, *, retry: bool,
   return EXIT_DONE, status
 
 
+def run_job(study_dir: str, manifest: dict, job: str, *, retry: bool, lease_seconds: float,
+            owner: str) -> tuple[int, Any]:
+  """A trial (run_trial) or a pack of trials (run_pack), by its job key (optcompare.packs)."""
+  ids = packs.members(job)
+  if len(ids) == 1:
+    return run_trial(study_dir, manifest, ids[0], retry=retry, lease_seconds=lease_seconds,
+                     owner=f"{owner}-{ids[0]}")
+  try:
+    return run_pack(study_dir, manifest, ids, retry=retry, lease_seconds=lease_seconds,
+                    owner=f"{owner}-pack-{ids[0]}")
+  except OSError as e:
+    return EXIT_IO_ERROR, str(e)
+
+
+def _wants_run(tdir: str, retry: bool) -> bool:
+  status = _status(tdir)
+  return not (status in studydir.FINISHED or (status == studydir.FAILED and not retry))
+
+
+def _claim_all(tdirs: list[str], lease_seconds: float, owner: str) -> dict | None:
+  """Claims of every trial in `tdirs`, or None (each claim taken released) if one is held."""
+  claims = {}
+  for d in tdirs:
+    claim = ledger.Claim.acquire(d, lease_seconds=lease_seconds, owner=owner)
+    if claim is None:
+      for c in claims.values():
+        c.release()
+      return None
+    claims[d] = claim
+  return claims
+
+
+def run_pack(study_dir: str, manifest: dict, trial_ids: list[str], *, retry: bool,
+             lease_seconds: float, owner: str) -> tuple[int, Any]:
+  """Claims, trains (as one pack) and releases the trials that need running among
+  `trial_ids`: (code, {trial id: result status}) (see the module docstring)."""
+  tdirs = [studydir.trial_dir(study_dir, t) for t in trial_ids]
+  for d in tdirs:
+    os.makedirs(d, exist_ok=True)
+  claims = _claim_all([d for d in tdirs if _wants_run(d, retry)], lease_seconds, owner)
+  if claims is None:
+    return EXIT_CLAIMED, None
+  for d in [d for d in claims if not _wants_run(d, retry)]:  # finished since the first look
+    claims.pop(d).release()
+  if not claims:
+    return EXIT_DONE, {}
+  for d in claims:
+    if _status(d) == studydir.FAILED:  # a retry: keep the failed result beside
+      studydir.keep_failed_result(d)
+  pack_dir = studydir.pack_dir(study_dir, trial_ids)
+  ids = dict(zip(tdirs, trial_ids))
+  attempts = {d: {"trial": ids[d], "pack": trial_ids, "generation": c.generation,
+                  "owner": c.record["owner"], "host": c.record["host"], "pid": os.getpid()}
+              for d, c in claims.items()}
+  for d in claims:
+    ledger.log_attempt(d, {"event": "start", "checkpoint": _newest_checkpoint(pack_dir),
+                           **attempts[d]})
+  stops = [c.keep_alive(on_lost=_interrupt_main_on_lost) for c in claims.values()]
+  t0 = time.time()
+  try:
+    with contextlib.ExitStack() as stack:
+      logs = [stack.enter_context(_TrialLog(d)) for d in claims]
+      try:
+        from optcompare import packed  # pylint: disable=g-import-not-at-top  (JAX)
+        configs = [trial_config(manifest, t) for t in trial_ids]
+        _active.set()
+        try:
+          results = packed.train_pack(configs, tdirs, pack_dir,
+                                      writes=[d in claims for d in tdirs])
+        finally:
+          _active.clear()
+        status = {d: (r or {}).get("status") for d, r in zip(tdirs, results) if d in claims}
+      except ClaimLost:
+        _release_all(claims)
+        for d in claims:
+          ledger.log_attempt(d, {"event": "lost", **attempts[d]})
+        return EXIT_LOST, None
+      except Interrupted:
+        _release_all(claims)
+        for d in claims:
+          ledger.log_attempt(d, {"event": "interrupted", **attempts[d]})
+        raise
+      except Exception:  # pylint: disable=broad-except  (the trials' failure, not the worker's)
+        error = traceback.format_exc()
+        for log in logs:
+          log.write(error)
+        for d in claims:
+          write_failed(d, error, time.time() - t0)
+        status = {d: studydir.FAILED for d in claims}
+  except OSError:
+    _release_all(claims)
+    raise
+  finally:
+    for stop in stops:
+      stop.set()
+    gc.collect()
+  for d, claim in claims.items():
+    ledger.log_attempt(d, {"event": "end", "status": status[d], **attempts[d]})
+    claim.release()
+  return EXIT_DONE, {ids[d]: status[d] for d in claims}
+
+
+def _release_all(claims: dict) -> None:
+  """Releases a pack's claims (a lost one is left alone: Claim.release checks)."""
+  for claim in claims.values():
+    _release_quietly(claim)
+
+
 def _release_quietly(claim) -> None:
   """Releases a claim when its files may not be writable (a full disk): the ledger removes
   a claim it cannot rewrite; failing even that, the claim's lease runs out."""
@@ -262,19 +378,19 @@ def install_signal_handlers() -> None:
 
 
 def serve(study_dir: str, requests, replies, *, lease_seconds: float | None, owner: str) -> int:
-  """Answers trial requests (JSON lines) until the input ends."""
+  """Answers trial (and pack) requests (JSON lines) until the input ends."""
   manifest = studydir.read_manifest(study_dir)
   lease = lease_seconds or float(manifest["config"]["lease_seconds"])
   for line in requests:
     if not line.strip():
       continue
     request = json.loads(line)
-    trial_id = studydir.check_trial_id(request["trial"], "request trial")
-    if trial_id not in set(studydir.trial_ids(manifest)):
+    job = request["trial"]
+    if not set(packs.members(job)) <= set(studydir.trial_ids(manifest)):
       manifest = studydir.read_manifest(study_dir)  # the study may have grown
-    code, status = run_trial(study_dir, manifest, trial_id, retry=bool(request.get("retry")),
-                             lease_seconds=lease, owner=f"{owner}-{trial_id}")
-    reply = {"trial": trial_id, "code": code, "status": status}
+    code, status = run_job(study_dir, manifest, job, retry=bool(request.get("retry")),
+                           lease_seconds=lease, owner=owner)
+    reply = {"trial": job, "code": code, "status": status}
     replies.write(json.dumps(reply) + "\n")
     replies.flush()
   return EXIT_DONE
