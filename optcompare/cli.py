@@ -25,7 +25,7 @@ from optcompare import cli_help
 from optcompare import inputs
 from optcompare import quiet
 from optcompare.backends import private_network
-from optcompare.errors import BadInputError
+from optcompare.errors import BadInputError, EnvironmentFailure
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, PATH[:ARG].",
                                           lock_config=True)
@@ -404,6 +404,9 @@ def main(argv: list[str]) -> int:
     return COMMANDS[positional[0]](positional[1:], argv)
   except BadInputError as e:
     return _fail(str(e))
+  except EnvironmentFailure as e:  # not bad input (exit 2), and not a bug (a traceback)
+    print(f"optcompare: error: {e}", file=sys.stderr)
+    return 1
   except OSError as e:  # a full disk, a file system gone: not bad input, and not a bug
     if e.errno is None:
       raise

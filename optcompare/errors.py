@@ -7,3 +7,9 @@ class BadInputError(ValueError):
   The message is one line that names the offending field or file. Raised before anything is
   written, so a rejected command leaves no trace.
   """
+
+
+class EnvironmentFailure(RuntimeError):
+  """The machine, not the input, stopped a command before it did any work (a backend that
+  would not start, a cluster that cannot be reached). The command line prints the message,
+  one line, and exits with status 1; running the command again may succeed."""

@@ -259,6 +259,25 @@ def test_cli_ray_sweep_without_a_private_network_stops_before_writing(tmp_path, 
   assert "--ray_address" in err[0] and not workdir.exists()
 
 
+def test_ray_that_will_not_start_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
+  """Ray raising (here: the start-up timeout seen on an overloaded machine) ends the sweep
+  with one line naming it, exit 1, nothing written; not a traceback."""
+  ray = pytest.importorskip("ray")
+  def timeout(*args, **kwargs):
+    del args, kwargs
+    raise Exception("The current node timed out during startup.")  # pylint: disable=broad-exception-raised
+  monkeypatch.setattr(ray, "init", timeout)
+  monkeypatch.setenv(private_network.ENV_MARK, "1")  # as if re-executed already
+  workdir = tmp_path / "study"
+  code = run_cli(["optcompare", "sweep", f"--config={REPO}/configs/studies/choi2019/"
+                  "fashion_mnist_simple_cnn.py:smoke", f"--workdir={workdir}",
+                  "--backend=ray"], monkeypatch)
+  err = [l for l in capsys.readouterr().err.splitlines() if l.startswith("optcompare")]
+  assert code == 1 and err == ["optcompare: error: --backend=ray: could not start or reach a "
+                               "local Ray instance: The current node timed out during startup."]
+  assert not workdir.exists()
+
+
 def test_worker_env_gives_each_slot_its_share():
   env = local.worker_env(1, parallel=2, threads_per_trial=2, devices_per_trial=0,
                          platform=("cpu", 0), cpus=[0, 1, 2, 3])

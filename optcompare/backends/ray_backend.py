@@ -25,7 +25,7 @@ from absl import logging
 
 from optcompare.backends import local
 from optcompare.backends import private_network
-from optcompare.errors import BadInputError
+from optcompare.errors import BadInputError, EnvironmentFailure
 
 
 class TrialWorker:
@@ -63,17 +63,7 @@ class RayLauncher:
     self.parallel, self.threads = parallel, threads_per_trial
     self._owns_ray = not ray.is_initialized()
     if self._owns_ray:
-      if address:
-        ray.init(address=address, log_to_driver=False)
-      else:
-        if private_network.active():
-          logging.info("ray: a local instance in a private network (loopback only)")
-        else:
-          logging.warning("ray: a local instance outside a private network: its servers listen "
-                          "on every interface (`optcompare sweep --backend=ray` starts it in "
-                          "one: optcompare/backends/private_network.py)")
-        ray.init(num_cpus=parallel * threads_per_trial, include_dashboard=False,
-                 log_to_driver=False, _node_ip_address="127.0.0.1")
+      self._init_ray(address, parallel * threads_per_trial)
     resources = ray.cluster_resources()
     env = local.cache_env(local.thread_env(threads_per_trial))
     options = {"num_cpus": threads_per_trial, "max_restarts": 0,
@@ -87,6 +77,28 @@ class RayLauncher:
     self._actors: list = [None] * parallel
     self._compiled: list[set[str]] = [set() for _ in range(parallel)]
     self._refs: dict = {}  # ObjectRef -> (slot, trial_id)
+
+  def _init_ray(self, address: str | None, num_cpus: int) -> None:
+    """Connects to the cluster at `address`, or starts a local instance; EnvironmentFailure
+    (one line, exit 1) when Ray will not start or answer (Ray raises bare Exceptions)."""
+    if not address:
+      if private_network.active():
+        logging.info("ray: a local instance in a private network (loopback only)")
+      else:
+        logging.warning("ray: a local instance outside a private network: its servers listen "
+                        "on every interface (`optcompare sweep --backend=ray` starts it in "
+                        "one: optcompare/backends/private_network.py)")
+    try:
+      if address:
+        self._ray.init(address=address, log_to_driver=False)
+      else:
+        self._ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                       _node_ip_address="127.0.0.1")
+    except Exception as e:  # pylint: disable=broad-exception-caught
+      where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+      message = " ".join(str(e).split()) or type(e).__name__
+      raise EnvironmentFailure(f"--backend=ray: could not start or reach {where}: "
+                               f"{message}") from e
 
   def idle_slots(self) -> list[int]:
     busy = {slot for slot, _ in self._refs.values()}
