@@ -272,3 +272,26 @@ def weak_inclusions(results: Sequence[InclusionResult], df: pd.DataFrame, metric
     if span > max_span:
       out.append((r, f"the bands span {span:.0%} of the outcomes"))
   return out
+
+
+def closing_budget(boot: pd.DataFrame, result: InclusionResult) -> str | None:
+  """For a pair that is not held: how many trials the general optimizer would need for its
+  best-of-K median to reach the included one's 95th percentile (the held threshold), if the
+  median kept falling per doubling of K as it did over the last doubling. Best-of-K curves
+  flatten, so this is a lower bound; a median that stopped falling cannot close the gap with
+  more trials of the same space. None for a held pair or a K below 2."""
+  if result.verdict == "held" or result.K < 2:
+    return None
+  g = boot[boot["optimizer"] == result.general].set_index("K")["validation_median"]
+  gap = result.general_band[1] - result.special_band[2]
+  half = result.K // 2
+  if half not in g.index or not (math.isfinite(gap) and math.isfinite(g[half])):
+    return None
+  drop = float(g[half] - g[result.K])
+  pair = f"{result.special} ⊆ {result.general}"
+  if drop <= 0:
+    return (f"{pair}: {result.general}'s best-of-K median did not fall from K = {half} to "
+            f"{result.K}; more trials of this space would not close the gap of {gap:.3g}")
+  k_needed = result.K * 2.0 ** (gap / drop)
+  return (f"{pair}: the gap of {gap:.3g} at {drop:.3g} per doubling of K (the last one) "
+          f"needs K ≥ {k_needed:.3g} trials of {result.general}")

@@ -228,7 +228,19 @@ def _inclusion_section(study: _Study) -> str:
           + markdown.inclusion_table(study.inclusion, study.metric, extra=[
               ("difference of medians vs seed noise",
                seed_noise.inclusion_cells(study.inclusion, study.noise))] if study.noise else [])
-          + "\n\n" + markdown.INCLUSION_RULE + (_NOISE_RULE if study.noise else ""))
+          + "\n\n" + markdown.INCLUSION_RULE + (_NOISE_RULE if study.noise else "")
+          + _budget_text(study))
+
+
+def _budget_text(study: _Study) -> str:
+  """What budget would close each pair that is not held (diagnostics.closing_budget)."""
+  lines = [b for r in study.inclusion
+           if (b := diagnostics.closing_budget(study.boot, r)) is not None]
+  if not lines:
+    return ""
+  return ("\n\nBudget to close, extrapolating the general optimizer's best-of-K median at its "
+          "last doubling's rate (best-of-K curves flatten: a lower bound):\n\n"
+          + "\n".join(f"- {line}" for line in lines))
 
 
 def _boundary_section(study: _Study) -> str:

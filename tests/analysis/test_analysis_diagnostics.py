@@ -208,3 +208,31 @@ def test_inclusion_caveat_text():
   wide = _verdict(16, (0.12, 0.12, 0.5), (0.1, 0.1, 0.9))
   text = markdown.inclusion_caveat([(wide, "the bands span 100% of the outcomes")], [few, wide])
   assert text.startswith("⚠ Not evidence: sgd ⊆ momentum (the bands span 100% of the outcomes)")
+
+
+def _boot(rows):
+  return pd.DataFrame([{"optimizer": o, "K": k, "validation_p5": m, "validation_median": m,
+                        "validation_p95": p95} for o, k, m, p95 in rows])
+
+
+def test_closing_budget_extrapolates_the_last_doubling():
+  """RMSProp 0.150 → 0.146 from K = 32 to 64 (0.004 per doubling), Momentum's p95 0.138: a
+  gap of 0.008 is two more doublings, K ≥ 256."""
+  boot = _boot([("rmsprop", 32, 0.150, 0.16), ("rmsprop", 64, 0.146, 0.15),
+                ("momentum", 32, 0.140, 0.139), ("momentum", 64, 0.137, 0.138)])
+  [pair] = diagnostics.inclusion_check(boot, pairs=[("rmsprop", "momentum")])
+  assert pair.verdict == "violated"
+  assert diagnostics.closing_budget(boot, pair) == (
+      "momentum ⊆ rmsprop: the gap of 0.008 at 0.004 per doubling of K (the last one) needs "
+      "K ≥ 256 trials of rmsprop")
+
+
+def test_closing_budget_of_a_flat_curve_and_of_a_held_pair():
+  flat = _boot([("rmsprop", 32, 0.146, 0.16), ("rmsprop", 64, 0.146, 0.15),
+                ("momentum", 32, 0.140, 0.139), ("momentum", 64, 0.137, 0.138)])
+  [pair] = diagnostics.inclusion_check(flat, pairs=[("rmsprop", "momentum")])
+  assert "did not fall from K = 32 to 64" in diagnostics.closing_budget(flat, pair)
+  held = _boot([("adam", 32, 0.13, 0.14), ("adam", 64, 0.12, 0.13),
+                ("momentum", 32, 0.140, 0.139), ("momentum", 64, 0.137, 0.138)])
+  [pair] = diagnostics.inclusion_check(held, pairs=[("adam", "momentum")])
+  assert pair.verdict == "held" and diagnostics.closing_budget(held, pair) is None
