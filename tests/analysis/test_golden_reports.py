@@ -1,8 +1,9 @@
 """The committed reports under results/ are what `optcompare analyze` makes of their files.
 
 Each results/<workload>/<protocol>/ holds study.json, trials.csv and report.md from the
-Makefile's `analyze` step: choi2019 (and its earlier choi2019_* runs) alone, every other
-protocol with --compare against the same workload's choi2019. Analyzing the committed files
+Makefile's `analyze` step: choi2019 (and its other choi2019_* runs) alone, every other
+protocol with --compare against the same workload's choi2019_final (choi2019 where there is
+none). Analyzing the committed files
 again must give the same report.md byte for byte but for figure (e)'s line: the training curves
 need the per-step logs, which are not committed, so a re-analysis notes the curves as skipped
 where the original run (from its trial directories) listed curves.png.
@@ -29,10 +30,14 @@ def committed_studies() -> list[str]:
 
 
 def compare_with(study: str) -> str | None:
-  """The study the Makefile compares `study` against: its workload's choi2019, or none."""
+  """The study the Makefile compares `study` against: its workload's final choi2019 study
+  (refined spaces), or its choi2019 study where no final one is committed; none for choi2019
+  studies themselves."""
   workload, protocol = study.split(os.sep)
-  return None if protocol.startswith("choi2019") else os.path.join(RESULTS, workload,
-                                                                   "choi2019")
+  if protocol.startswith("choi2019"):
+    return None
+  final = os.path.join(RESULTS, workload, "choi2019_final")
+  return final if os.path.isdir(final) else os.path.join(RESULTS, workload, "choi2019")
 
 
 def without_curves_line(report: str) -> str:
