@@ -144,11 +144,10 @@ def ranking_note(ranked: pd.DataFrame, noise: dict[str, float], label: str) -> s
   if not noise:
     return None
   rows = ranked.sort_values("rank").to_dict("records")
+  pairs = [(a, b, versus(b["value"] - a["value"], a["optimizer"], b["optimizer"], noise))
+           for a, b in zip(rows, rows[1:])]
   close = [f"{a['optimizer']} ({int(a['rank'])}) and {b['optimizer']} ({int(b['rank'])}): "
-           + versus(b["value"] - a["value"], a["optimizer"], b["optimizer"], noise)
-           for a, b in zip(rows, rows[1:])
-           if versus(b["value"] - a["value"], a["optimizer"], b["optimizer"],
-                     noise).startswith("within")]
+           f"{verdict}" for a, b, verdict in pairs if verdict.startswith("within")]
   if not close:
     return f"{label}: every pair of neighbouring ranks differs by more than seed noise."
   return (f"{label}: neighbouring ranks within seed noise (their order could flip with the "
