@@ -11,7 +11,9 @@ import pytest
 
 from configs.studies.choi2019 import fashion_mnist_simple_cnn as choi
 from configs.studies.schneider2019 import fashion_mnist_simple_cnn as schneider
+from configs.studies.choi2019 import fashion_mnist_simple_cnn_final as choi_final
 from configs.studies.choi2019 import war_and_peace_lstm as choi_lstm
+from configs.studies.choi2019 import war_and_peace_lstm_final as choi_lstm_final
 from configs.studies.wilson2017 import fashion_mnist_simple_cnn as wilson
 from configs.studies.wilson2017 import war_and_peace_lstm as wilson_lstm
 from optcompare import study, studydir
@@ -37,7 +39,10 @@ def smoke_study(optimizers=("adam", "sgd"), num_trials=4, steps=10, lease_second
   return c
 
 
-@pytest.mark.parametrize("module", [choi, wilson, schneider, choi_lstm, wilson_lstm])
+# The *_final configs are written by `optcompare refine` and committed: they must stay loadable
+# study configs as the code under them changes.
+@pytest.mark.parametrize("module", [choi, wilson, schneider, choi_lstm, wilson_lstm, choi_final,
+                                    choi_lstm_final])
 def test_study_configs_are_valid(module):
   for arg in (None, "smoke", "reduced", "demo"):
     c = module.get_config(arg)
