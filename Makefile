@@ -73,7 +73,7 @@ reproduce: venv
 	done
 
 # The same chain on War and Peace: initial choi2019 (8 trials per optimizer), final spaces
-# holding wilson2017's best trials, final choi2019 with 40 trials and wilson2017 with 16, each
+# holding wilson2017's best trials, final choi2019 with 32 trials and wilson2017 with 16, each
 # with 3 seed re-runs of its best trials.
 reproduce_lstm: venv
 	$(OPTCOMPARE) data prepare war_and_peace $(if $(WP_DATA),--manual_dir=$(WP_DATA)) \
@@ -86,7 +86,7 @@ reproduce_lstm: venv
 	$(OPTCOMPARE) refine --workdir=$(WP_WORK)/choi2019 --out=$(WP_WORK)/choi2019_final_spaces.py \
 	  --contain=$(WP_WORK)/wilson2017
 	$(OPTCOMPARE) sweep --config=$(WP_WORK)/choi2019_final_spaces.py:reduced \
-	  --config.num_trials=40 $(call RERUNS,3) --config.base.dataset.data_dir=$(WP_WORK)/tfds \
+	  --config.num_trials=32 $(call RERUNS,3) --config.base.dataset.data_dir=$(WP_WORK)/tfds \
 	  --workdir=$(WP_WORK)/choi2019_final $(REPRO_FLAGS)
 	$(OPTCOMPARE) analyze --workdir=$(WP_WORK)/choi2019 --out=$(WP_RESULTS)/choi2019
 	$(OPTCOMPARE) analyze --workdir=$(WP_WORK)/choi2019_final --out=$(WP_RESULTS)/choi2019_final
