@@ -11,6 +11,10 @@ optimizer it has compiled, or that no other worker has compiled; only then any t
 optimizer is compiled about once per sweep, and the optimizers still advance together. With
 pack_size > 1 the queue holds packs (optcompare.packs: K trials of one optimizer, in the same
 order) and a worker takes a whole pack.
+
+`Sweep` is the state of one run (the queue, what runs here, what other sweeps hold, retries,
+counts) and makes every decision; `run` is the loop that feeds it the launcher's replies and
+the clock. Tests drive a Sweep with a fake launcher (tests/backends/test_scheduler.py).
 """
 from __future__ import annotations
 
@@ -132,10 +136,16 @@ def _order(manifest: dict) -> list[str]:
   return [t["id"] for t in trials]
 
 
+def _optimizer(job: str) -> str:
+  """The optimizer of a job key (a pack's trials share one)."""
+  return packs.optimizer(packs.members(job)[0])
+
+
 def pick(queue: list[str], mine: set[str], others: set[str]) -> int:
-  """Index in `queue` of the trial an idle worker takes (see the module docstring)."""
-  for i, tid in enumerate(queue):
-    opt = tid.split("/")[0]
+  """Index in `queue` (job keys) of the job an idle worker takes: the first of an optimizer
+  it has compiled (`mine`) or that no other worker has (`others`); else the first."""
+  for i, job in enumerate(queue):
+    opt = _optimizer(job)
     if opt in mine or opt not in others:
       return i
   return 0
@@ -155,145 +165,205 @@ def _record_crash(tdir: str, trial_id: str, code: int) -> str | None:
   return None
 
 
-def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int,
-        progress: bool = True, trial_ids: list[str] | None = None) -> dict:
-  """Runs the study's unfinished search trials (or `trial_ids`, in that order) through
-  `launcher`; see study.sweep.
+_REPLIES = (EXIT_DONE, EXIT_CLAIMED, EXIT_LOST, EXIT_IO_ERROR)  # codes of a worker that lives
 
-  The unit handed to a worker is a job (optcompare.packs): a trial, or with pack_size > 1 a
-  pack of trials of one optimizer, claimed, trained and released together. A job runs when
-  none of its trials is held elsewhere and one needs running; retries count per trial.
+
+class Sweep:
+  """The state of one scheduler run: which jobs are queued, running here, held elsewhere
+  (watched) or final, the retries each trial has used, and the counts its summary reports.
+
+  A job (optcompare.packs) is a trial, or with pack_size > 1 a pack of trials of one
+  optimizer, claimed, trained and released together. It is launched when none of its trials
+  is held elsewhere and one needs running; retries count per trial. `run` drives it: `ended`
+  for each job a worker finished, `look_again` for jobs held elsewhere, `launch` to hand
+  queued jobs to a launcher's idle slots, `summary` at the end. It reads trial files (and
+  writes a dead worker's `failed` result); the launcher alone starts work.
   """
-  del parallel  # the launcher's slots
-  order = _order(manifest) if trial_ids is None else list(trial_ids)
-  size = packs.pack_size(manifest)
-  jobs = packs.partition(order, size)
-  members = {job: packs.members(job) for job in jobs}
-  tdir = {tid: studydir.trial_dir(study_dir, tid) for tid in order}
-  show = Progress(manifest, progress)
-  show.total = len(order)  # the search's trials, or the re-runs'
-  retries_used = {tid: 0 for tid in order}
-  running: set[str] = set()       # jobs running here
-  launched: dict[str, list[str]] = {}  # job -> the trials it was started to run
-  final: dict[str, str] = {}      # job -> why this sweep will not run it again
-  watched: dict[str, float] = {}  # job held elsewhere -> when it was last looked at
-  settled: dict[str, str] = {}   # trial -> completed/diverged (never changes again)
-  ran_here, worker_errors = 0, 0
-  stopped = None  # why no more trials are started (the disk is full)
 
-  def decide_trial(tid: str) -> tuple[str, bool]:
+  def __init__(self, study_dir: str, order: list[str], *, pack_size: int, retries: int,
+               show: Progress):
+    self.order, self.pack_size, self.retries, self.show = list(order), pack_size, retries, show
+    self.jobs = packs.partition(self.order, pack_size)
+    self.members = {job: packs.members(job) for job in self.jobs}
+    self.tdir = {tid: studydir.trial_dir(study_dir, tid) for tid in self.order}
+    self.queue = list(self.jobs)                  # jobs to look at, the next first
+    self.retries_used = {tid: 0 for tid in self.order}
+    self.running: set[str] = set()                # jobs running here
+    self.launched: dict[str, list[str]] = {}      # job -> the trials it was started to run
+    self.final: dict[str, str] = {}               # job -> why it will not run again here
+    self.watched: dict[str, float] = {}           # job held elsewhere -> when last looked at
+    self.settled: dict[str, str] = {}             # trial -> completed/diverged (for good)
+    self.ran_here, self.worker_errors = 0, 0
+    self.stopped: str | None = None  # why no more jobs are launched (the disk is full)
+
+  def active(self) -> bool:
+    """Something is left to launch, to wait for, or to look at again."""
+    return bool(self.queue or self.running or self.watched)
+
+  def waiting_elsewhere(self) -> bool:
+    """Nothing runs here and jobs are left: only ones held by other sweeps."""
+    return not self.running and bool(self.queue or self.watched)
+
+  # ---- what a job needs, from its trials' files ----
+
+  def _decide_trial(self, tid: str) -> tuple[str, bool]:
     """("final" | "launch" | "watch", retry?) from the trial's files."""
-    status, result = ledger.trial_state(tdir[tid])
+    status, result = ledger.trial_state(self.tdir[tid])
     if status in studydir.FINISHED:
-      show.record(tid, result)
+      self.show.record(tid, result)
       return "final", False
     if status == studydir.FAILED:
-      if retries_used[tid] < retries:
-        return "launch", True
-      return "final", False
+      return ("launch", True) if self.retries_used[tid] < self.retries else ("final", False)
     return ("watch" if status == studydir.RUNNING else "launch"), False
 
-  def decide(job: str) -> tuple[str, list[str], list[str]]:
+  def decide(self, job: str) -> tuple[str, list[str], list[str]]:
     """(action, the trials to run, those of them to retry): a job is watched while one of
     its trials is held elsewhere, final when none needs running."""
-    actions = {tid: decide_trial(tid) for tid in members[job]}
+    actions = {tid: self._decide_trial(tid) for tid in self.members[job]}
     if any(action == "watch" for action, _ in actions.values()):
       return "watch", [], []
     to_run = [tid for tid, (action, _) in actions.items() if action == "launch"]
     return ("launch" if to_run else "final"), to_run, [t for t in to_run if actions[t][1]]
 
-  queue = list(jobs)
+  # ---- a job ends ----
+
+  def ended(self, job: str, code: int, detail) -> None:
+    """A launcher's report: the worker running `job` replied `code` (an EXIT_* code) with
+    `detail` (result statuses or an error), or died with exit status `code`."""
+    self.running.discard(job)
+    if code not in _REPLIES:
+      code, detail = self._died(job, code)
+    if code == EXIT_IO_ERROR:
+      self._io_error(job, detail)
+    elif code == EXIT_DONE:
+      self.ran_here += len(self.launched[job])
+      for tid in self.launched[job]:
+        status, result = ledger.trial_state(self.tdir[tid])
+        if status == studydir.FAILED:
+          error = ((result and result.error) or "").strip().splitlines()
+          self.show.event(f"{tid} failed: {error[-1] if error else '?'}")
+    self.queue.insert(0, job)  # looked at again first: a retry, or a claim lost to a sweep
+
+  def _died(self, job: str, code: int) -> tuple[int, str | None]:
+    """Records a dead worker's trials as failed; (EXIT_IO_ERROR, why) if that cannot be
+    written, else (code, None)."""
+    self.worker_errors += 1
+    error = next(filter(None, [_record_crash(self.tdir[t], t, code)
+                               for t in self.launched[job]]), None)
+    if error:
+      return EXIT_IO_ERROR, error
+    self.show.event(f"{packs.label(job)}: the worker process died (exit status {code}); "
+                    "a new one takes the next trial")
+    return code, None
+
+  def _io_error(self, job: str, detail: str | None) -> None:
+    """The job's files cannot be written: no result; bounded like a failure; a full disk
+    stops the sweep (nothing more is launched)."""
+    for tid in self.launched[job]:
+      self.retries_used[tid] += 1
+    if max(self.retries_used[t] for t in self.launched[job]) > self.retries:
+      self.final[job] = "error"
+    if self.stopped is None and "No space left on device" in (detail or ""):
+      self.stopped = detail
+      self.show.event(f"stopping: {detail} (writing {packs.label(job)}); free some space and "
+                      "rerun the sweep: it resumes")
+    elif self.stopped is None:
+      self.show.event(f"{packs.label(job)}: cannot write its files: {detail}")
+
+  # ---- handing out jobs ----
+
+  def look_again(self, now: float) -> None:
+    """Queues again the jobs held elsewhere that were last looked at WATCH_S ago."""
+    for job, seen in list(self.watched.items()):
+      if now - seen >= WATCH_S:
+        del self.watched[job]
+        self.queue.append(job)
+
+  def launch(self, launcher, now: float) -> None:
+    """Hands queued jobs to the launcher's idle slots, each slot the job `pick` chooses;
+    a job that needs no run is made final, one held elsewhere is watched."""
+    self.queue = [job for job in self.queue if job not in self.final]
+    if self.stopped is not None:
+      self.final.update((job, "stopped") for job in self.queue)
+      self.queue = []
+    idle = launcher.idle_slots()
+    while idle and self.queue:
+      slot = idle[0]
+      others = set().union(*(launcher.compiled(s) for s in range(launcher.parallel)
+                             if s != slot))
+      job = self.queue.pop(pick(self.queue, launcher.compiled(slot), others))
+      action, to_run, to_retry = self.decide(job)
+      if action == "final":
+        self.final[job] = "done"
+      elif action == "watch":
+        self.watched[job] = now
+      else:
+        for tid in to_retry:
+          self.retries_used[tid] += 1
+        launcher.start(slot, job, retry=bool(to_retry))
+        self.running.add(job)
+        self.launched[job] = to_run
+        idle.pop(0)
+
+  # ---- counts ----
+
+  def counts(self, running_here: set[str]) -> dict[str, int]:
+    """Trials per status; unfinished ones in `running_here` are counted as "here"."""
+    counts = {s: 0 for s in (*studydir.STATUSES, "here")}
+    for tid, d in self.tdir.items():
+      status = self.settled.get(tid) or ledger.trial_state(d)[0]
+      if status in studydir.FINISHED:
+        self.settled[tid] = status
+      counts["here" if status in (studydir.RUNNING, studydir.PENDING) and tid in running_here
+             else status] += 1
+    return counts
+
+  def report(self, parallel: int) -> None:
+    """The progress line (when enabled), for a launcher of `parallel` slots."""
+    if not self.show.enabled:
+      return
+    here = {tid for job in self.running for tid in self.members[job]}
+    counts = self.counts(here)
+    self.show.update(counts, counts.pop("here"), running=here,
+                     parallel=parallel * self.pack_size)
+
+  def summary(self) -> dict:
+    """The final progress line, and the counts `run` returns (see study.sweep)."""
+    counts = self.counts(set())
+    self.show.update(counts, counts.pop("here"), force=True)
+    failed = [tid for tid in self.order if self.settled.get(tid) is None and
+              ledger.trial_state(self.tdir[tid])[0] == studydir.FAILED]
+    return {"trials": len(self.order), "completed": counts["completed"],
+            "diverged": counts["diverged"], "failed": counts["failed"],
+            "unfinished": counts["running"] + counts["pending"], "ran_here": self.ran_here,
+            "retried": sum(self.retries_used.values()), "worker_errors": self.worker_errors,
+            "failed_trials": failed}
+
+
+def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int,
+        progress: bool = True, trial_ids: list[str] | None = None) -> dict:
+  """Runs the study's unfinished search trials (or `trial_ids`, in that order) through
+  `launcher` until none is left to run or wait for, and returns the summary (study.sweep).
+  On Ctrl-C the launcher is closed (its workers release their claims) and it re-raises."""
+  del parallel  # the launcher's slots
+  order = _order(manifest) if trial_ids is None else list(trial_ids)
+  show = Progress(manifest, progress)
+  show.total = len(order)  # the search's trials, or the re-runs'
+  sweep = Sweep(study_dir, order, pack_size=packs.pack_size(manifest), retries=retries,
+                show=show)
   try:
-    while queue or running or watched:
-      for job, code, detail in launcher.poll(timeout=POLL_S if running else 0.0):
-        running.discard(job)
-        if code not in (EXIT_DONE, EXIT_CLAIMED, EXIT_LOST, EXIT_IO_ERROR):  # it died
-          worker_errors += 1
-          detail = next(filter(None, [_record_crash(tdir[t], t, code)
-                                      for t in launched[job]]), None)
-          if detail:
-            code = EXIT_IO_ERROR
-          else:
-            show.event(f"{packs.label(job)}: the worker process died (exit status {code}); "
-                       "a new one takes the next trial")
-        if code == EXIT_IO_ERROR:
-          # The trials' files cannot be written: no result; bounded like a failure.
-          for tid in launched[job]:
-            retries_used[tid] += 1
-          if max(retries_used[t] for t in launched[job]) > retries:
-            final[job] = "error"
-          if stopped is None and "No space left on device" in (detail or ""):
-            stopped = detail
-            show.event(f"stopping: {detail} (writing {packs.label(job)}); free some space and "
-                       "rerun the sweep: it resumes")
-          elif stopped is None:
-            show.event(f"{packs.label(job)}: cannot write its files: {detail}")
-        elif code == EXIT_DONE:
-          ran_here += len(launched[job])
-          for tid in launched[job]:
-            status, result = ledger.trial_state(tdir[tid])
-            if status == studydir.FAILED:
-              error = ((result and result.error) or "").strip().splitlines()
-              show.event(f"{tid} failed: {error[-1] if error else '?'}")
-        queue.insert(0, job)
+    while sweep.active():
+      for job, code, detail in launcher.poll(timeout=POLL_S if sweep.running else 0.0):
+        sweep.ended(job, code, detail)
       now = time.time()
-      for job, seen in list(watched.items()):
-        if now - seen >= WATCH_S:
-          del watched[job]
-          queue.append(job)
-      queue = [job for job in queue if job not in final]
-      if stopped is not None:
-        final.update((job, "stopped") for job in queue)
-        queue = []
-      idle = launcher.idle_slots()
-      while idle and queue:
-        slot = idle[0]
-        others = set().union(*(launcher.compiled(s) for s in range(launcher.parallel)
-                               if s != slot))
-        job = queue.pop(pick(queue, launcher.compiled(slot), others))
-        action, to_run, to_retry = decide(job)
-        if action == "final":
-          final[job] = "done"
-        elif action == "watch":
-          watched[job] = now
-        else:
-          for tid in to_retry:
-            retries_used[tid] += 1
-          launcher.start(slot, job, retry=bool(to_retry))
-          running.add(job)
-          launched[job] = to_run
-          idle.pop(0)
-      if progress:
-        here = {tid for job in running for tid in members[job]}
-        counts = _counts(tdir, here, settled)
-        show.update(counts, counts.pop("here"), running=here,
-                    parallel=launcher.parallel * size)
-      if not running and (queue or watched):
+      sweep.look_again(now)
+      sweep.launch(launcher, now)
+      sweep.report(launcher.parallel)
+      if sweep.waiting_elsewhere():
         time.sleep(POLL_S)  # only trials held by other sweeps are left: look again later
   except KeyboardInterrupt:
     show.event("interrupted; stopping workers (their claims are released, trials resume "
                "from checkpoints next time)")
     launcher.close()
     raise
-  counts = _counts(tdir, set(), settled)
-  show.update(counts, counts.pop("here"), force=True)
-  summary = {"trials": len(order), "completed": counts["completed"],
-             "diverged": counts["diverged"], "failed": counts["failed"],
-             "unfinished": counts["running"] + counts["pending"], "ran_here": ran_here,
-             "retried": sum(retries_used.values()), "worker_errors": worker_errors,
-             "failed_trials": [tid for tid in order if settled.get(tid) is None and
-                               ledger.trial_state(tdir[tid])[0] == studydir.FAILED]}
-  return summary
-
-
-def _counts(tdir: dict[str, str], running_here: set[str], settled: dict[str, str]
-            ) -> dict[str, int]:
-  """Trials per status; unfinished ones that this sweep runs are counted as "here"."""
-  counts = {s: 0 for s in (*studydir.STATUSES, "here")}
-  for tid, d in tdir.items():
-    status = settled.get(tid) or ledger.trial_state(d)[0]
-    if status in studydir.FINISHED:
-      settled[tid] = status
-    counts["here" if status in (studydir.RUNNING, studydir.PENDING) and tid in running_here
-           else status] += 1
-  return counts
+  return sweep.summary()
