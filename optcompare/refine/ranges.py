@@ -214,6 +214,181 @@ def _keep_initial(r: _Range, bounds: tuple[Bound, Bound]) -> tuple[Bound, Bound]
   return low, high
 
 
+def _schedule_of(config: Mapping) -> str | None:
+  """The study's schedule name (a study-wide choice, not searched)."""
+  return config["base"]["optimizer"]["schedule"].get("name")
+
+
+def _record_top(result: Refinement, opt: str, rows: pd.DataFrame, n: int, col: str) -> None:
+  """Counts, notes and best trial of one optimizer's top trials, into `result`."""
+  result.counts[opt] = (len(rows), n)
+  result.notes[opt] = []
+  if n == 0:
+    result.notes[opt].append("no completed trials: the initial space is kept")
+  else:
+    result.best[opt] = (str(rows.iloc[0]["trial_id"]), float(rows.iloc[0][col]))
+
+
+def _top_coordinates(spec: spaces_lib.Spec, name: str, rows: pd.DataFrame) -> np.ndarray:
+  """The finite search coordinates of the top trials' values of `name`."""
+  column = f"hp.{name}"
+  values = np.asarray(rows[column], dtype=float) if column in rows.columns else np.array([])
+  coords = spec.search_coordinate(values[np.isfinite(values)]) if len(values) else values
+  return coords[np.isfinite(coords)]
+
+
+def _at_least(lo: float, hi: float, min_width: float, clip: tuple[float, float]
+              ) -> tuple[float, float]:
+  """[lo, hi] grown on both sides, within `clip`, to `min_width` where it is narrower."""
+  if hi - lo >= min_width:
+    return lo, hi
+  extra = min_width - (hi - lo)
+  lo_room, hi_room = lo - clip[0], clip[1] - hi
+  down = min(lo_room, max(extra / 2, extra - hi_room))
+  up = min(hi_room, extra - down)
+  return lo - down, hi + up
+
+
+def _growth_notes(spec: spaces_lib.Spec, lo: float, hi: float, old_lo: float,
+                  old_hi: float) -> list[str]:
+  """A note for each side of x that grew past its initial bound."""
+  notes = []
+  for side, grown in (("min", lo < old_lo), ("max", hi > old_hi)):
+    if grown:
+      which = side if spec.scale != "one_minus_log" else {"min": "max", "max": "min"}[side]
+      notes.append(f"grown past the initial {which} (a top trial at that bound)")
+  return notes
+
+
+def _range(name: str, spec: spaces_lib.Spec, rows: pd.DataFrame, margin: float,
+           grow: tuple[bool, bool]) -> _Range:
+  """The top trials' range of one coordinate (steps 1-3): their span widened by `margin`,
+  clipped (past an initial bound only on a side in `grow`), at least the minimum width."""
+  old = (_coordinate(spec, spec.low), _coordinate(spec, spec.high))
+  old_lo, old_hi = min(old), max(old)
+  limits = _limits(name, spec, (spec.low, spec.high))
+  coords = _top_coordinates(spec, name, rows)
+  if not len(coords):
+    return _Range(spec, old_lo, old_hi, old_lo, old_hi, limits, [])
+  span = float(coords.max() - coords.min())
+  lo, hi = float(coords.min()) - margin * span, float(coords.max()) + margin * span
+  clip = (limits[0] if grow[0] else max(old_lo, limits[0]),
+          limits[1] if grow[1] else min(old_hi, limits[1]))
+  lo, hi = _at_least(max(lo, clip[0]), min(hi, clip[1]),
+                     MIN_WIDTH_FRACTION * (old_hi - old_lo), clip)
+  return _Range(spec, lo, hi, old_lo, old_hi, limits,
+                _growth_notes(spec, lo, hi, old_lo, old_hi))
+
+
+def _optimizer_ranges(result: Refinement, df: pd.DataFrame, opt: str,
+                      space: Mapping[str, Mapping], metric: str, top: float, margin: float,
+                      flagged: set) -> dict[str, _Range]:
+  """The ranges of one optimizer's bounded coordinates; its counts, notes and best trial
+  go into `result`."""
+  rows, n = _top_trials(df, opt, metric, top)
+  _record_top(result, opt, rows, n, metric_column(metric, "validation"))
+  ranges = {}
+  for name, raw in space.items():
+    spec = spaces_lib.Spec.from_dict(name, raw)
+    if spec.scale in spaces_lib.BOUNDED:
+      ranges[name] = _range(name, spec, rows, margin, _grow_sides(spec, opt, name, flagged))
+  return ranges
+
+
+def _hold(r: _Range, c: float, why: str) -> None:
+  """Grows `r` (in place) to hold the coordinate `c`, a pad beyond it, within its limits."""
+  if not math.isfinite(c) or r.lo <= c <= r.hi:
+    return
+  lo, hi = min(r.lo, c), max(r.hi, c)
+  pad = CONTAIN_PAD * (hi - lo)
+  if c < r.lo:
+    lo = max(c - pad, r.limits[0])
+  else:
+    hi = min(c + pad, r.limits[1])
+  r.lo, r.hi = lo, hi
+  r.notes.append(why)
+
+
+def _grow_to_contain(result: Refinement, ranges: dict[str, dict[str, _Range]],
+                     initial: Mapping[str, Mapping], schedule: str | None, label: str,
+                     other: Mapping, other_df: pd.DataFrame) -> None:
+  """Step 4: grows `ranges` (in place) to hold each optimizer's best trial of the study
+  `other` (`label`), where the unbounded specs and the schedule let them."""
+  _, other_metric = studydir.target_of(other)
+  other_schedule = _schedule_of(other["config"])
+  for opt in diagnostics.order_optimizers(other_df["optimizer"]):
+    if opt not in initial:
+      continue  # reported by _contained
+    best = diagnostics.best_trials(other_df, opt, other_metric, 1)
+    if best.empty:
+      result.notes[opt].append(f"{label}: no completed {opt} trial to contain")
+      continue
+    row = best.iloc[0]
+    settings = containment.settings_of(row, other_schedule)
+    unbounded = {n: raw for n, raw in initial[opt].items()
+                 if raw.get("scale") not in spaces_lib.BOUNDED}
+    if containment.contains(unbounded, schedule, settings)[0] is False:
+      continue  # a fixed or choice spec (or the schedule) excludes it: growing cannot help
+    coords = _settings_coordinates(settings, initial[opt])
+    no_decay = math.isclose(coords.get("decay_factor", math.nan), 1.0, rel_tol=1e-9)
+    for name, r in ranges[opt].items():
+      if name in coords and not (name == "decay_steps_fraction" and no_decay):
+        _hold(r, _coordinate(r.spec, coords[name]),
+              f"widened to hold {label} {row['trial_id']}")
+
+
+def _change(opt: str, name: str, r: _Range, bounds: tuple[Bound, Bound]) -> Change:
+  """The record of one refined coordinate: width ratio and notes (natural limits reached)."""
+  new = spaces_lib.Spec.from_dict(name, {"scale": r.spec.scale, "min": bounds[0].value,
+                                         "max": bounds[1].value})
+  new_c = [_coordinate(new, new.low), _coordinate(new, new.high)]
+  ratio = abs(new_c[1] - new_c[0]) / (r.old_hi - r.old_lo)
+  notes = list(r.notes)
+  for side, bound, was in (("min", new.low, r.spec.low), ("max", new.high, r.spec.high)):
+    if bound != was and hparams_lib.is_natural_limit(name, side, bound):
+      notes.append(f"{side} at the natural limit")
+  return Change(opt, name, r.spec.scale, (r.spec.low, r.spec.high), bounds, ratio, notes)
+
+
+def _refined_space(opt: str, initial: Mapping[str, Mapping], ranges: Mapping[str, _Range],
+                   untouched: bool) -> tuple[dict[str, Any], list[Change]]:
+  """Step 5: one optimizer's refined space (bounded specs holding `Bound`s) and its
+  changes; `untouched` (no completed trials): a range without notes keeps its bounds."""
+  space, changes = {}, []
+  for name, raw in initial.items():
+    if name not in ranges:
+      space[name] = dict(raw)
+      continue
+    r = ranges[name]
+    if untouched and not r.notes:  # the initial bounds, as given
+      bounds = (Bound(r.spec.low, repr(r.spec.low)), Bound(r.spec.high, repr(r.spec.high)))
+    else:
+      bounds = _keep_initial(r, _to_bounds(name, r.spec, r.lo, r.hi, r.limits))
+    space[name] = {"scale": r.spec.scale, "min": bounds[0], "max": bounds[1]}
+    changes.append(_change(opt, name, r, bounds))
+  return space, changes
+
+
+def _contained(plain: Mapping[str, Mapping], schedule: str | None, label: str,
+               other: Mapping, other_df: pd.DataFrame) -> list[Contained]:
+  """Where each optimizer's best trial of the study `other` lies in the refined spaces."""
+  other_schedule = _schedule_of(other["config"])
+  _, other_metric = studydir.target_of(other)
+  checked = containment.best_trial_containment(other_df, other_schedule, other_metric,
+                                               plain, schedule)
+  out = []
+  for opt in diagnostics.order_optimizers(other_df["optimizer"]):
+    if opt in checked:
+      c = checked[opt]
+      out.append(Contained(label, opt, c.trial_id, c.inside, c.reasons))
+    elif opt not in plain:
+      best = diagnostics.best_trials(other_df, opt, other_metric, 1)
+      if not best.empty:
+        out.append(Contained(label, opt, str(best.iloc[0]["trial_id"]), None,
+                             ("no such optimizer in the refined study",)))
+  return out
+
+
 def refine_spaces(manifest: Mapping, df: pd.DataFrame, *, top: float = DEFAULT_TOP,
                   margin: float = DEFAULT_MARGIN,
                   contain: Sequence[tuple[str, Mapping, pd.DataFrame]] = ()) -> Refinement:
@@ -222,127 +397,17 @@ def refine_spaces(manifest: Mapping, df: pd.DataFrame, *, top: float = DEFAULT_T
   config = manifest["config"]
   _, metric = studydir.target_of(manifest)
   initial = config["search_spaces"]
-  schedule = config["base"]["optimizer"]["schedule"].get("name")
+  schedule = _schedule_of(config)
   flagged = _flagged(df, initial, metric)
-  col = metric_column(metric, "validation")
   result = Refinement({}, {}, {}, {}, {}, [])
-  ranges: dict[str, dict[str, _Range]] = {}
-  for opt in config["optimizers"]:
-    space = initial[opt]
-    rows, n = _top_trials(df, opt, metric, top)
-    result.counts[opt] = (len(rows), n)
-    result.notes[opt] = []
-    ranges[opt] = {}
-    if n == 0:
-      result.notes[opt].append("no completed trials: the initial space is kept")
-    else:
-      result.best[opt] = (str(rows.iloc[0]["trial_id"]), float(rows.iloc[0][col]))
-    for name, raw in space.items():
-      spec = spaces_lib.Spec.from_dict(name, raw)
-      if spec.scale not in spaces_lib.BOUNDED:
-        continue
-      old = (_coordinate(spec, spec.low), _coordinate(spec, spec.high))
-      old_lo, old_hi = min(old), max(old)
-      limits = _limits(name, spec, (spec.low, spec.high))
-      notes: list[str] = []
-      column = f"hp.{name}"
-      values = (np.asarray(rows[column], dtype=float) if column in rows.columns
-                else np.array([]))
-      coords = spec.search_coordinate(values[np.isfinite(values)]) if len(values) else values
-      coords = coords[np.isfinite(coords)]
-      if not len(coords):
-        lo, hi = old_lo, old_hi
-      else:
-        span = float(coords.max() - coords.min())
-        lo, hi = float(coords.min()) - margin * span, float(coords.max()) + margin * span
-        grow_lo, grow_hi = _grow_sides(spec, opt, name, flagged)
-        clip_lo = limits[0] if grow_lo else max(old_lo, limits[0])
-        clip_hi = limits[1] if grow_hi else min(old_hi, limits[1])
-        lo, hi = max(lo, clip_lo), min(hi, clip_hi)
-        min_width = MIN_WIDTH_FRACTION * (old_hi - old_lo)
-        if hi - lo < min_width:  # grow on both sides, within the clip
-          extra = min_width - (hi - lo)
-          lo_room, hi_room = lo - clip_lo, clip_hi - hi
-          down = min(lo_room, max(extra / 2, extra - hi_room))
-          up = min(hi_room, extra - down)
-          lo, hi = lo - down, hi + up
-        for side, grown in (("min", lo < old_lo), ("max", hi > old_hi)):
-          if grown:
-            which = side if spec.scale != "one_minus_log" else {"min": "max",
-                                                                "max": "min"}[side]
-            notes.append(f"grown past the initial {which} (a top trial at that bound)")
-      ranges[opt][name] = _Range(spec, lo, hi, old_lo, old_hi, limits, notes)
-
+  ranges = {opt: _optimizer_ranges(result, df, opt, initial[opt], metric, top, margin, flagged)
+            for opt in config["optimizers"]}
   for label, other, other_df in contain:
-    _, other_metric = studydir.target_of(other)
-    other_schedule = other["config"]["base"]["optimizer"]["schedule"].get("name")
-    for opt in diagnostics.order_optimizers(other_df["optimizer"]):
-      if opt not in initial:
-        continue  # reported below
-      best = diagnostics.best_trials(other_df, opt, other_metric, 1)
-      if best.empty:
-        result.notes[opt].append(f"{label}: no completed {opt} trial to contain")
-        continue
-      row = best.iloc[0]
-      settings = containment.settings_of(row, other_schedule)
-      unbounded = {n: raw for n, raw in initial[opt].items()
-                   if raw.get("scale") not in spaces_lib.BOUNDED}
-      if containment.contains(unbounded, schedule, settings)[0] is False:
-        continue  # a fixed or choice spec (or the schedule) excludes it: growing cannot help
-      coords = _settings_coordinates(settings, initial[opt])
-      no_decay = math.isclose(coords.get("decay_factor", math.nan), 1.0, rel_tol=1e-9)
-      for name, r in ranges[opt].items():
-        if name not in coords or (name == "decay_steps_fraction" and no_decay):
-          continue
-        c = _coordinate(r.spec, coords[name])
-        if not math.isfinite(c) or r.lo <= c <= r.hi:
-          continue
-        lo, hi = min(r.lo, c), max(r.hi, c)
-        pad = CONTAIN_PAD * (hi - lo)
-        if c < r.lo:
-          lo = max(c - pad, r.limits[0])
-        else:
-          hi = min(c + pad, r.limits[1])
-        r.lo, r.hi = lo, hi
-        r.notes.append(f"widened to hold {label} {row['trial_id']}")
-
+    _grow_to_contain(result, ranges, initial, schedule, label, other, other_df)
   for opt in config["optimizers"]:
-    space, changes = {}, []
-    for name, raw in initial[opt].items():
-      if name not in ranges[opt]:
-        space[name] = dict(raw)
-        continue
-      r = ranges[opt][name]
-      if result.counts[opt][1] == 0 and not r.notes:  # untouched: the initial bounds, as given
-        bounds = (Bound(r.spec.low, repr(r.spec.low)), Bound(r.spec.high, repr(r.spec.high)))
-      else:
-        bounds = _keep_initial(r, _to_bounds(name, r.spec, r.lo, r.hi, r.limits))
-      space[name] = {"scale": r.spec.scale, "min": bounds[0], "max": bounds[1]}
-      new = spaces_lib.Spec.from_dict(name, _plain(space[name]))
-      new_c = [_coordinate(new, new.low), _coordinate(new, new.high)]
-      ratio = abs(new_c[1] - new_c[0]) / (r.old_hi - r.old_lo)
-      notes = list(r.notes)
-      for side, bound, was in (("min", new.low, r.spec.low), ("max", new.high, r.spec.high)):
-        if bound != was and hparams_lib.is_natural_limit(name, side, bound):
-          notes.append(f"{side} at the natural limit")
-      changes.append(Change(opt, name, r.spec.scale, (r.spec.low, r.spec.high), bounds, ratio,
-                            notes))
-    result.spaces[opt] = space
-    result.changes[opt] = changes
-
+    result.spaces[opt], result.changes[opt] = _refined_space(
+        opt, initial[opt], ranges[opt], untouched=result.counts[opt][1] == 0)
   plain = result.plain_spaces()
   for label, other, other_df in contain:
-    other_schedule = other["config"]["base"]["optimizer"]["schedule"].get("name")
-    _, other_metric = studydir.target_of(other)
-    checked = containment.best_trial_containment(other_df, other_schedule, other_metric,
-                                                 plain, schedule)
-    for opt in diagnostics.order_optimizers(other_df["optimizer"]):
-      if opt in checked:
-        c = checked[opt]
-        result.contained.append(Contained(label, opt, c.trial_id, c.inside, c.reasons))
-      elif opt not in plain:
-        best = diagnostics.best_trials(other_df, opt, other_metric, 1)
-        if not best.empty:
-          result.contained.append(Contained(label, opt, str(best.iloc[0]["trial_id"]), None,
-                                            ("no such optimizer in the refined study",)))
+    result.contained += _contained(plain, schedule, label, other, other_df)
   return result

@@ -42,16 +42,13 @@ def _wrap(text: str, indent: str = "", hang: str = "") -> list[str]:
                        break_long_words=False, break_on_hyphens=False)
 
 
-def _docstring(ref: Refinement, *, workdir: str, manifest: Mapping, date: str, command: str,
-               top: float, margin: float, contain: Sequence[str], mode: str | None,
-               differences: Sequence[str]) -> str:
-  config = manifest["config"]
-  _, metric = studydir.target_of(manifest)
-  workload = config["base"]["workload"]
+def _provenance(workdir: str, config: Mapping, metric: str, *, date: str, command: str,
+                top: float, margin: float, contain: Sequence[str]) -> list[str]:
+  """The docstring's "Provenance" block: the initial study, the date, the command and what
+  each option did."""
   schedule = config["base"]["optimizer"]["schedule"].get("name")
   hang = " " * 14
-  lines = [f"{workload}: search spaces refined from an initial study by `optcompare refine`.",
-           "", "Provenance"]
+  lines = ["Provenance"]
   lines += _wrap(f"initial study {workdir} ({config['num_trials']} trials per optimizer, seed "
                  f"{config['seed']}, schedule {schedule})", "  ", hang)
   lines.append(f"  date          {date}")
@@ -64,49 +61,80 @@ def _docstring(ref: Refinement, *, workdir: str, manifest: Mapping, date: str, c
                  "the boundary check flags a top trial at it) and at natural limits; bounds "
                  f"rounded outward to {SIGNIFICANT_DIGITS} significant digits", "  ", hang)
   lines += _wrap(f"contain       {', '.join(contain) if contain else '(none)'}", "  ", hang)
-  lines += ["", "Ranges of x, initial → refined (width: refined / initial, on the search scale)"]
-  for opt in config["optimizers"]:
-    k, n = ref.counts[opt]
-    best = ref.best.get(opt)
-    head = f"{opt}: top {k} of {n} completed trials"
-    if best:
-      head += f"; best {best[0]} (validation {metric} {best[1]:.4g})"
-    lines += _wrap(head, "  ", "  ")
-    for note in ref.notes[opt]:
-      lines += _wrap(f"({note})", "    ", " ")
-    for c in ref.changes[opt]:
-      old = f"[{_fmt(c.old[0])}, {_fmt(c.old[1])}]"
-      new = f"[{_fmt(c.new[0].value)}, {_fmt(c.new[1].value)}]"
-      lines.append(f"    {c.name} ({c.scale}) {old} → {new}, width {c.width_ratio:.2f}")
-      if c.notes:
-        lines += _wrap("; ".join(c.notes), "      ")
-    unchanged = [name for name, spec in ref.spaces[opt].items()
-                 if spec.get("scale") not in spaces_lib.BOUNDED]
-    if unchanged:
-      lines += _wrap(f"unchanged (fixed, choice, derived): {', '.join(unchanged)}", "    ")
-  if contain:
-    lines += ["", "Best trials of the --contain studies in these spaces "
-              "(optcompare.analysis.containment)"]
-    for c in ref.contained:
-      lines += _wrap(c.text(), "  ", "  ")
-  lines += [""]
-  lines += _wrap(
+  return lines
+
+
+def _optimizer_ranges(ref: Refinement, opt: str, metric: str) -> list[str]:
+  """One optimizer's lines of the ranges block: its top trials, notes and changes."""
+  k, n = ref.counts[opt]
+  best = ref.best.get(opt)
+  head = f"{opt}: top {k} of {n} completed trials"
+  if best:
+    head += f"; best {best[0]} (validation {metric} {best[1]:.4g})"
+  lines = _wrap(head, "  ", "  ")
+  for note in ref.notes[opt]:
+    lines += _wrap(f"({note})", "    ", " ")
+  for c in ref.changes[opt]:
+    old = f"[{_fmt(c.old[0])}, {_fmt(c.old[1])}]"
+    new = f"[{_fmt(c.new[0].value)}, {_fmt(c.new[1].value)}]"
+    lines.append(f"    {c.name} ({c.scale}) {old} → {new}, width {c.width_ratio:.2f}")
+    if c.notes:
+      lines += _wrap("; ".join(c.notes), "      ")
+  unchanged = [name for name, spec in ref.spaces[opt].items()
+               if spec.get("scale") not in spaces_lib.BOUNDED]
+  if unchanged:
+    lines += _wrap(f"unchanged (fixed, choice, derived): {', '.join(unchanged)}", "    ")
+  return lines
+
+
+def _args_text(config: Mapping) -> list[str]:
+  """What each arg of the written get_config gives."""
+  workload = config["base"]["workload"]
+  schedule = config["base"]["optimizer"]["schedule"].get("name")
+  return _wrap(
       "Args as in configs/studies (None, 'reduced', 'demo', 'smoke'): the base trial config is "
       f"configs/workloads/{workload}.py's with the arg and schedule {schedule!r}; num_trials "
       f"{config['num_trials']} (the initial study's) for None and 'reduced', 2 for 'demo', 4 "
       f"for 'smoke' (configs/studies/common.study); seed {config['seed']}. More trials: "
       "--config.num_trials=N.")
-  if mode is not None or differences:
-    where = "the workload config" + (f" with arg {mode!r}" if mode else "")
-    if differences:
-      lines += _wrap(f"The initial study's base trial config differs from {where}, as it is "
-                     "now, in (initial → now; not pinned here):")
-      for d in differences[:20]:
-        lines += _wrap(d, "  ", "  ")
-      if len(differences) > 20:
-        lines.append(f"  and {len(differences) - 20} more")
-    else:
-      lines += _wrap(f"The initial study's base trial config is {where}.")
+
+
+def _base_text(mode: str | None, differences: Sequence[str]) -> list[str]:
+  """How the initial study's base trial config compares with the workload config now."""
+  if mode is None and not differences:
+    return []
+  where = "the workload config" + (f" with arg {mode!r}" if mode else "")
+  if not differences:
+    return _wrap(f"The initial study's base trial config is {where}.")
+  lines = _wrap(f"The initial study's base trial config differs from {where}, as it is "
+                "now, in (initial → now; not pinned here):")
+  for d in differences[:20]:
+    lines += _wrap(d, "  ", "  ")
+  if len(differences) > 20:
+    lines.append(f"  and {len(differences) - 20} more")
+  return lines
+
+
+def _docstring(ref: Refinement, *, workdir: str, manifest: Mapping, date: str, command: str,
+               top: float, margin: float, contain: Sequence[str], mode: str | None,
+               differences: Sequence[str]) -> str:
+  """The written file's docstring (escaped for a triple-quoted string): provenance, the
+  ranges initial → refined, the --contain studies' best trials, the args."""
+  config = manifest["config"]
+  _, metric = studydir.target_of(manifest)
+  lines = [f"{config['base']['workload']}: search spaces refined from an initial study by "
+           "`optcompare refine`.", ""]
+  lines += _provenance(workdir, config, metric, date=date, command=command, top=top,
+                       margin=margin, contain=contain)
+  lines += ["", "Ranges of x, initial → refined (width: refined / initial, on the search scale)"]
+  for opt in config["optimizers"]:
+    lines += _optimizer_ranges(ref, opt, metric)
+  if contain:
+    lines += ["", "Best trials of the --contain studies in these spaces "
+              "(optcompare.analysis.containment)"]
+    for c in ref.contained:
+      lines += _wrap(c.text(), "  ", "  ")
+  lines += [""] + _args_text(config) + _base_text(mode, differences)
   text = "\n".join(line.rstrip() for line in lines)
   return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
