@@ -11,8 +11,11 @@ write a study through this module, so the layout (DESIGN.md §4) is written down
       claims/  attempts.jsonl  worker.log   (the ledger's and the worker's)
   <study>/packs/<optimizer>/<index>-<hash>/checkpoints/   a pack's (pack_size > 1; packed.py)
 
-Trial ids are `<optimizer>/<index>` and are validated wherever they are read, so a
-hand-edited study.json can never lead a read or a write outside the study.
+Every file and folder name above is a constant of this module (MANIFEST, CHECKPOINTS, CLAIMS,
+ATTEMPTS, WORKER_LOG, ...); no other module spells one. Trial ids are `<optimizer>/<index>`
+(`<optimizer>/<index>s<seed>` for a seed re-run), parsed only by `TrialId.parse` and validated
+wherever they are read, so a hand-edited study.json can never lead a read or a write outside
+the study.
 
 Reads go through `etils.epath` (local paths and gs:// alike); writes are local and atomic
 (a temporary file, fsync, rename), so a reader never sees half a file.
@@ -32,14 +35,29 @@ from etils import epath
 
 from optcompare.errors import BadInputError
 
+# ---- the names of the layout (the only place they are written) ----
+# A study's:
 MANIFEST = "study.json"
 TRIALS = "trials"
 PACKS = "packs"  # trials trained together in one program checkpoint as one (pack_size > 1)
+LOGS = "logs"  # the local workers' logs, logs/worker-<slot>.log
+ANALYSIS = "analysis"  # where `analyze` writes by default
+TABLE = "trials.csv"  # the analysis's committed trial table
+RERUNS_TABLE = "reruns.csv"  # the seed re-runs' committed table (beside trials.csv)
+CURVES_TABLE = "curves.csv"  # the evaluation curves `analyze` writes beside trials.csv
+HPARAMS_EVENTS = "events.out.tfevents.hparams"  # the study's TensorBoard HParams experiment
+# A trial's (and a pack's CHECKPOINTS):
 RESULT = "result.json"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
-TABLE = "trials.csv"  # the analysis's committed trial table
-HPARAMS_EVENTS = "events.out.tfevents.hparams"  # the study's TensorBoard HParams experiment
+CHECKPOINTS = "checkpoints"  # <step>/ per checkpoint (checkpointing.py)
+TENSORBOARD = "tensorboard"  # the metrics' TensorBoard event files
+CLAIMS = "claims"  # the ledger's claims, claims/<generation>.json
+LEGACY_CLAIM = "claim.json"  # an older single claim file (read only: it marks a started trial)
+ATTEMPTS = "attempts.jsonl"  # the ledger's log of attempts, one JSON line each
+WORKER_LOG = "worker.log"  # the worker's log lines of the trial's attempts
+# Files whose presence without a result.json means that a trial was started.
+STARTED = (CLAIMS, LEGACY_CLAIM, ATTEMPTS, METRICS)
 
 # ---- the status vocabulary ----
 # A result.json says how a trial ended:
@@ -76,16 +94,59 @@ def check_trial_id(trial_id: Any, where: str = "trial id") -> str:
   return trial_id
 
 
+@dataclasses.dataclass(frozen=True)
+class TrialId:
+  """A trial id `<optimizer>/<index>`, or `<optimizer>/<index>s<seed>` for a seed re-run.
+
+  The one parser of trial ids: everyone else reads the optimizer, index or directory from
+  here (`str(TrialId)` is the id as study.json and the scheduler write it).
+  """
+  optimizer: str
+  index: int
+  seed: int | None = None
+
+  def __post_init__(self):
+    if not _is_int(self.index) or (self.seed is not None and not _is_int(self.seed)):
+      raise BadInputError(f"trial id: index {self.index!r} and seed {self.seed!r} must be "
+                          "integers")
+    check_trial_id(str(self))
+
+  @classmethod
+  def parse(cls, text: Any, where: str = "trial id") -> "TrialId":
+    """The TrialId of `text`; BadInputError naming `where` unless it is a trial id."""
+    optimizer, rest = check_trial_id(text, where).split("/")
+    index, _, seed = rest.partition("s")
+    return cls(optimizer, int(index), int(seed) if seed else None)
+
+  def __str__(self) -> str:
+    return f"{self.optimizer}/{self.dir_name}"
+
+  @property
+  def search_id(self) -> str:
+    """`<optimizer>/<index>`: the search trial (itself, or the trial a re-run repeats)."""
+    return f"{self.optimizer}/{self.index}"
+
+  @property
+  def dir_name(self) -> str:
+    """The last component of the trial's directory, trials/<optimizer>/<dir_name>."""
+    return f"{self.index}" + ("" if self.seed is None else f"s{self.seed}")
+
+
+def optimizer_of(trial_id_: str) -> str:
+  """The optimizer of a trial id (validated), e.g. "adam" of "adam/3" or "adam/3s1"."""
+  return TrialId.parse(trial_id_).optimizer
+
+
 def trial_dir(study_dir: Any, trial_id_: str) -> str:
   """`<study_dir>/trials/<optimizer>/<index>` of a validated trial id (a str path)."""
-  opt, index = check_trial_id(trial_id_).split("/")
-  return os.path.join(os.fspath(study_dir), TRIALS, opt, index)
+  tid = TrialId.parse(trial_id_)
+  return os.path.join(os.fspath(study_dir), TRIALS, tid.optimizer, tid.dir_name)
 
 
 def trial_path(study_dir: epath.PathLike, trial_id_: str) -> epath.Path:
   """As trial_dir, as an epath.Path (for readers of remote studies)."""
-  opt, index = check_trial_id(trial_id_).split("/")
-  return epath.Path(study_dir) / TRIALS / opt / index
+  tid = TrialId.parse(trial_id_)
+  return epath.Path(study_dir) / TRIALS / tid.optimizer / tid.dir_name
 
 
 def trials_root(study_dir: epath.PathLike) -> epath.Path:
@@ -94,9 +155,9 @@ def trials_root(study_dir: epath.PathLike) -> epath.Path:
 
 def pack_dir(study_dir: str, members: list[str]) -> str:
   """`<study>/packs/<optimizer>/<first index>-<hash of the member ids>` (a str path)."""
-  opt, first = check_trial_id(members[0]).split("/")
+  first = TrialId.parse(members[0])
   digest = hashlib.sha1("+".join(map(check_trial_id, members)).encode()).hexdigest()[:12]
-  return os.path.join(os.fspath(study_dir), PACKS, opt, f"{first}-{digest}")
+  return os.path.join(os.fspath(study_dir), PACKS, first.optimizer, f"{first.dir_name}-{digest}")
 
 
 def is_study_dir(path: str) -> bool:
@@ -107,7 +168,7 @@ def is_study_dir(path: str) -> bool:
 
 def worker_log(study_dir: str, slot: int) -> str:
   """`<study>/logs/worker-<slot>.log`: what a local worker process prints (created)."""
-  path = os.path.join(study_dir, "logs", f"worker-{int(slot)}.log")
+  path = os.path.join(study_dir, LOGS, f"worker-{int(slot)}.log")
   os.makedirs(os.path.dirname(path), exist_ok=True)
   return path
 

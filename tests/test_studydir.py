@@ -22,6 +22,29 @@ def test_bad_trial_ids_are_refused(tmp_path, tid):
     studydir.trial_dir(str(tmp_path), tid)
 
 
+@pytest.mark.parametrize("text,parts,search", [("adam/0", ("adam", 0, None), "adam/0"),
+                                               ("sgd/12s3", ("sgd", 12, 3), "sgd/12"),
+                                               ("nadamw/3s0", ("nadamw", 3, 0), "nadamw/3")])
+def test_trial_id_parses_and_prints_back(text, parts, search):
+  tid = studydir.TrialId.parse(text)
+  assert (tid.optimizer, tid.index, tid.seed) == parts
+  assert str(tid) == text and studydir.TrialId(*parts) == tid
+  assert tid.search_id == search
+  assert studydir.optimizer_of(text) == parts[0]
+
+
+@pytest.mark.parametrize("parts", [("adam", True), ("adam", -1), ("Adam", 0), ("adam", 0, "1"),
+                                   ("../x", 0)])
+def test_trial_id_refuses_bad_parts(parts):
+  with pytest.raises(BadInputError, match="trial id"):
+    studydir.TrialId(*parts)
+
+
+def test_a_rerun_lives_beside_its_trial(tmp_path):
+  assert studydir.trial_dir(str(tmp_path), "adam/3s1") == str(tmp_path / "trials" / "adam" / "3s1")
+  assert studydir.TrialId.parse("adam/3s1").search_id == "adam/3"
+
+
 def test_manifest_with_a_traversing_id_is_refused(tmp_path):
   (tmp_path / "study.json").write_text(json.dumps(
       {"config": {}, "trials": [{"id": "../../x/0", "optimizer": "adam", "index": 0}]}))
