@@ -176,12 +176,12 @@ def _status(args, argv):
 
 def _analyze(args, argv):
   del argv  # only train reads the raw command line
-  from optcompare import analysis  # pylint: disable=g-import-not-at-top
+  from optcompare import analysis, studydir  # pylint: disable=g-import-not-at-top
   _expect_args(args, 0)
   workdir = _require(_WORKDIR, "workdir")
   analysis.read_manifest(workdir)  # "no study here" before judging where the output goes
   if _OUT.value is None:
-    inputs.check_writable_dir("workdir", os.path.join(workdir, "analysis"))
+    inputs.check_writable_dir("workdir", os.path.join(workdir, studydir.ANALYSIS))
   else:
     inputs.check_writable_dir("out", _OUT.value)
   if _COMPARE.value is not None:

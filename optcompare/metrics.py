@@ -50,7 +50,7 @@ class MetricsLog:
     """`lead=False` (every process but the first of a multi-host job) reads, never writes."""
     self.path = os.path.join(workdir, studydir.METRICS)
     self.lead = lead
-    self.writer = (event_writer.EventFileWriter(os.path.join(workdir, "tensorboard"))
+    self.writer = (event_writer.EventFileWriter(os.path.join(workdir, studydir.TENSORBOARD))
                    if tensorboard and lead else None)
     self._file = None
 

@@ -44,8 +44,9 @@ def label(job: str) -> str:
   return ids[0] if len(ids) == 1 else f"pack {ids[0]} … {ids[-1]} ({len(ids)} trials)"
 
 
-def optimizer(trial_id: str) -> str:
-  return trial_id.split("/")[0]
+def optimizer(job: str) -> str:
+  """The optimizer of a job's trials (a pack holds one optimizer's trials)."""
+  return studydir.optimizer_of(members(job)[0])
 
 
 def partition(trial_ids: list[str], size: int) -> list[str]:
@@ -53,7 +54,7 @@ def partition(trial_ids: list[str], size: int) -> list[str]:
   ordered by their first trial's position in `trial_ids` (see the module docstring)."""
   groups: dict[str, list[str]] = {}
   for tid in trial_ids:
-    groups.setdefault(optimizer(tid), []).append(tid)
+    groups.setdefault(studydir.optimizer_of(tid), []).append(tid)
   chunks = [ids[i:i + size] for ids in groups.values() for i in range(0, len(ids), size)]
   position = {tid: i for i, tid in enumerate(trial_ids)}
   return [key(c) for c in sorted(chunks, key=lambda c: position[c[0]])]

@@ -41,9 +41,6 @@ read_manifest = studydir.read_manifest
 
 _log = logging.getLogger(__name__)
 
-# Files whose presence (without result.json) means a trial was started: a claim (the ledger's
-# claims/<generation>.json, or a single claim.json), the attempts log, or metrics.
-_STARTED = ("claims", "claim.json", "attempts.jsonl", "metrics.jsonl")
 
 
 class StudyFileWarning(UserWarning):
@@ -105,7 +102,7 @@ def _read_trial(root: epath.Path, entry: dict[str, Any]) -> tuple[dict[str, Any]
     row["status"] = "corrupt"
     return row, issues
   if result is None:
-    started = any((tdir / name).exists() for name in _STARTED)
+    started = any((tdir / name).exists() for name in studydir.STARTED)
     row["status"] = studydir.RUNNING if started else studydir.PENDING
     return row, issues
   row.update(_result_columns(result))

@@ -19,7 +19,7 @@ from etils import epath
 from optcompare import studydir
 from optcompare.analysis import diagnostics, markdown
 
-TABLE = "reruns.csv"
+TABLE = studydir.RERUNS_TABLE
 
 
 def load(directory: epath.PathLike, manifest: dict) -> pd.DataFrame:
@@ -42,7 +42,7 @@ def load(directory: epath.PathLike, manifest: dict) -> pd.DataFrame:
       result = studydir.read_result(studydir.trial_path(root, tid))
     except studydir.DamagedFileError:
       result = None
-    row = {"trial_id": tid, "optimizer": of.split("/")[0], "of": of, "seed": seed,
+    row = {"trial_id": tid, "optimizer": studydir.optimizer_of(of), "of": of, "seed": seed,
            "status": result.status if result else "pending"}
     for split, values in (result.final.items() if result else []):
       row.update({f"final.{split}.{k}": v for k, v in values.items()})

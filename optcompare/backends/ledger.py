@@ -31,7 +31,6 @@ from typing import Callable
 
 from optcompare import studydir
 
-CLAIMS = "claims"
 _UNWRITTEN_GRACE_S = 60.0  # a claim file still empty after this long was left by a crash
 
 
@@ -80,14 +79,14 @@ def _process_alive(pid: int, start: str | None) -> bool:
 
 def _generations(trial_dir: str) -> list[int]:
   try:
-    names = os.listdir(os.path.join(trial_dir, CLAIMS))
+    names = os.listdir(os.path.join(trial_dir, studydir.CLAIMS))
   except FileNotFoundError:
     return []
   return sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
 
 
 def _path(trial_dir: str, generation: int) -> str:
-  return os.path.join(trial_dir, CLAIMS, f"{generation:06d}.json")
+  return os.path.join(trial_dir, studydir.CLAIMS, f"{generation:06d}.json")
 
 
 def current(trial_dir: str) -> tuple[int, dict | None]:
@@ -200,7 +199,7 @@ class Claim:
     gen, record = current(trial_dir)
     if is_live(trial_dir, gen, record):
       return None
-    os.makedirs(os.path.join(trial_dir, CLAIMS), exist_ok=True)
+    os.makedirs(os.path.join(trial_dir, studydir.CLAIMS), exist_ok=True)
     pid = os.getpid() if pid is None else pid
     now = time.time()
     mine = {"owner": owner or uuid.uuid4().hex, "host": socket.gethostname(),
@@ -257,7 +256,7 @@ class Claim:
 def log_attempt(trial_dir: str, event: dict) -> None:
   """Appends one JSON line to `attempts.jsonl` (one write, so lines never interleave)."""
   line = (json.dumps({"time": round(time.time(), 3), **event}, sort_keys=True) + "\n").encode()
-  fd = os.open(os.path.join(trial_dir, "attempts.jsonl"),
+  fd = os.open(os.path.join(trial_dir, studydir.ATTEMPTS),
                os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o644)
   try:
     os.write(fd, line)

@@ -34,6 +34,7 @@ import threading
 import time
 import uuid
 
+from optcompare import packs
 from optcompare import studydir
 
 _TPU_PORT0 = 8476
@@ -152,7 +153,7 @@ class _Worker:
 
   def send(self, trial_id: str, retry: bool) -> None:
     self.trial = trial_id
-    self.compiled.add(trial_id.split("/")[0])
+    self.compiled.add(packs.optimizer(trial_id))
     self.proc.stdin.write((json.dumps({"trial": trial_id, "retry": retry}) + "\n").encode())
     self.proc.stdin.flush()
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from absl import logging
 
+from optcompare import packs
 from optcompare.backends import local
 from optcompare.backends import private_network
 from optcompare.errors import BadInputError, EnvironmentFailure
@@ -112,7 +113,7 @@ class RayLauncher:
       self._actors[slot] = self._actor_class.remote(self.study_dir, self.lease_seconds,
                                                     f"{self.sweep_id}-{slot}")
       self._compiled[slot] = set()
-    self._compiled[slot].add(trial_id.split("/")[0])
+    self._compiled[slot].add(packs.optimizer(trial_id))
     self._refs[self._actors[slot].run.remote(trial_id, retry)] = (slot, trial_id)
 
   def poll(self, timeout: float = 0.0) -> list[tuple[str, int, str | None]]:
