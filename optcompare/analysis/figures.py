@@ -5,6 +5,7 @@ scripts, threads and notebooks alike, whatever the selected backend.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Mapping, Sequence
 
@@ -194,6 +195,150 @@ def steps_to_target_figure(df: pd.DataFrame, target: Mapping[str, Any] | None,
   return fig
 
 
+@dataclasses.dataclass(frozen=True)
+class _YLayout:
+  """The y axis of an hparam figure: the completed trials' range [low, top] (a long tail of
+  poor ones cut off at `top`, drawn as ^ at `clip`), and the row `lost` above it where
+  diverged / failed trials are drawn."""
+  low: float
+  top: float
+  pad: float
+  lim: tuple[float, float]
+
+  @property
+  def clip(self) -> float:
+    return self.top + self.pad
+
+  @property
+  def lost(self) -> float:
+    return self.top + 2.5 * self.pad
+
+
+def _y_layout(y: np.ndarray, any_lost: bool) -> _YLayout:
+  """The y layout for completed trials' metrics `y`; the lost row only when `any_lost`."""
+  if y.size:
+    ylo, q90 = float(y.min()), float(np.quantile(y, 0.9))
+    ytop = min(float(y.max()), q90 + max(q90 - ylo, 1e-12) * 0.5)
+    pad = 0.06 * max(ytop - ylo, 1e-12)
+  else:
+    ylo, ytop, pad = 0.0, 1.0, 0.06
+  return _YLayout(ylo, ytop, pad, (ylo - pad, ytop + (3.5 if any_lost else 1.8) * pad))
+
+
+def _x_of(name: str, spec: Mapping[str, Any]):
+  """Trials (a frame) -> their x positions in the panel of `name`: the search scale as shown,
+  or a choice's index with a deterministic jitter per trial."""
+  h = f"hp.{name}"
+  if spec["scale"] == "choice":
+    pos = {v: i for i, v in enumerate(spec["values"])}
+
+    def xs(frame):
+      # Deterministic jitter per trial, the same for a trial in every layer.
+      jitter = ((frame["index"].to_numpy(float) * 0.618034) % 1.0 - 0.5) * 0.3
+      return np.array([pos.get(v, np.nan) for v in frame[h]], float) + jitter
+    return xs
+  scale = spaces.BOUNDED[spec["scale"]]
+  return lambda frame: scale.shown(frame[h].to_numpy(float))
+
+
+@dataclasses.dataclass(frozen=True)
+class _HparamTrials:
+  """The trials of one optimizer as an hparam figure draws them."""
+  done: pd.DataFrame   # completed, with a finite metric
+  lost: pd.DataFrame   # diverged, failed, or completed without a metric
+  top: pd.DataFrame    # the top fraction
+  col: str             # the validation metric's column
+  color: str
+  flagged: frozenset   # (hparam, trial_id) of top trials near a bound
+
+
+def _draw_trials(ax, xs, name: str, t: _HparamTrials, yl: _YLayout,
+                 top_fraction: float) -> None:
+  """One panel's points: completed (^ above the range), top ringed, those near a bound
+  ringed red, lost ones as x on their row above a thin line."""
+  y = t.done[t.col].to_numpy(float)
+  yy, clipped = np.where(y > yl.top, yl.clip, y), y > yl.top
+  c = t.color
+  ax.scatter(xs(t.done)[~clipped], yy[~clipped], color=c, alpha=0.55, s=18, label="completed")
+  if clipped.any():
+    ax.scatter(xs(t.done)[clipped], yy[clipped], color=c, marker="^", s=22, alpha=0.55,
+               label="completed, above the range")
+  ax.scatter(xs(t.top), t.top[t.col], facecolor="none", edgecolor="k", s=60, lw=1.2,
+             label=f"top {top_fraction:.0%}")
+  near = t.top[[(name, i) in t.flagged for i in t.top["trial_id"]]]
+  if len(near):
+    ax.scatter(xs(near), near[t.col], facecolor="none", edgecolor="red", s=110, lw=1.6,
+               label="top trial near a bound")
+  if len(t.lost):
+    ax.scatter(xs(t.lost), np.full(len(t.lost), yl.lost), marker="x", color="red", s=30,
+               label="diverged / failed (row \"lost\": no metric)")
+    ax.axhline(yl.top + 1.75 * yl.pad, color="gray", lw=0.8,
+               label="below: completed trials; above: the lost row")
+
+
+def _x_axis(ax, name: str, spec: Mapping[str, Any]) -> None:
+  """A choice's values as ticks, or the search scale with its bounds dashed, 5% beyond."""
+  if spec["scale"] == "choice":
+    values = list(spec["values"])
+    ax.set_xticks(range(len(values)), [str(v) for v in values])
+    ax.set_xlim(-0.5, len(values) - 0.5)
+    ax.set_xlabel(f"{name} (choice)")
+    return
+  scale = spaces.BOUNDED[spec["scale"]]
+  bounds = (scale.shown(spec["min"]), scale.shown(spec["max"]))
+  if scale.flipped:
+    bounds = bounds[::-1]
+  for b in bounds:
+    ax.axvline(b, color="gray", ls="--", lw=1, label="search bounds")
+  if scale.log:
+    ax.set_xscale("log")
+    lo, hi = math.log10(min(bounds)), math.log10(max(bounds))
+    m = 0.05 * (hi - lo)
+    ax.set_xlim(10 ** (lo - m), 10 ** (hi + m))
+  else:
+    lo, hi = min(bounds), max(bounds)
+    m = 0.05 * (hi - lo)
+    ax.set_xlim(lo - m, hi + m)
+  ax.set_xlabel(diagnostics.scale_label(name, spec))
+
+
+def _y_axis(ax, yl: _YLayout, any_lost: bool, metric: str) -> None:
+  ax.set_ylim(*yl.lim)
+  if any_lost:  # no metric tick beside the diverged row: it is labelled as such
+    ticks = [t for t in MaxNLocator(6).tick_values(yl.low, yl.top) if yl.lim[0] <= t <= yl.top]
+    ax.yaxis.set_major_locator(FixedLocator(ticks + [yl.lost]))
+    ax.yaxis.set_major_formatter(FuncFormatter(
+        lambda v, _, y_lost=yl.lost: "lost" if v == y_lost else f"{v:.3g}"))
+  ax.set_ylabel(metric_label(metric, "validation"))
+
+
+def _shared_legend(fig: Figure, axes, ncols: int) -> int:
+  """One legend below the panels, each label once; returns its number of rows."""
+  by_label: dict[str, Any] = {}
+  for ax in axes:
+    for hd, lb in zip(*ax.get_legend_handles_labels()):
+      by_label.setdefault(lb, hd)
+  per_row = min(len(by_label), 2 * ncols)  # about 2 entries per panel's width
+  fig.legend(list(by_label.values()), list(by_label), loc="lower center", ncol=per_row,
+             fontsize=8, bbox_to_anchor=(0.5, 0.0))
+  return math.ceil(len(by_label) / max(per_row, 1))
+
+
+def _hparam_trials(df: pd.DataFrame, optimizer: str, metric: str,
+                   warnings: Sequence[diagnostics.BoundaryWarning],
+                   top_fraction: float) -> _HparamTrials:
+  rows = df[df["optimizer"] == optimizer]
+  col = metric_column(metric, "validation")
+  finite = np.isfinite(rows[col].to_numpy(float))
+  completed = rows["status"] == "completed"
+  return _HparamTrials(
+      done=rows[completed & finite],
+      lost=rows[rows["status"].isin(("diverged", "failed")) | (completed & ~finite)],
+      top=diagnostics.top_trials(df, optimizer, metric, top_fraction), col=col,
+      color=color(optimizer),
+      flagged=frozenset((w.hparam, w.trial_id) for w in warnings if w.optimizer == optimizer))
+
+
 def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], metric: str,
                   warnings: Sequence[diagnostics.BoundaryWarning] = (),
                   top_fraction: float = 0.1) -> Figure | None:
@@ -201,114 +346,32 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
   on the search scale, search bounds dashed, top trials highlighted, diverged / failed trials
   marked along the top edge. A title line warns of top trials near a bound that could be
   widened."""
-  tuned = diagnostics.tuned_hparams(space)
-  tuned = {n: s for n, s in tuned.items() if f"hp.{n}" in df.columns}
+  tuned = {n: s for n, s in diagnostics.tuned_hparams(space).items() if f"hp.{n}" in df.columns}
   if not tuned:
     return None
-  rows = df[df["optimizer"] == optimizer]
-  col = metric_column(metric, "validation")
-  done = rows[(rows["status"] == "completed") & np.isfinite(rows[col].to_numpy(float))]
-  lost = rows[rows["status"].isin(("diverged", "failed"))
-              | ((rows["status"] == "completed") & ~np.isfinite(rows[col].to_numpy(float)))]
-  top = diagnostics.top_trials(df, optimizer, metric, top_fraction)
+  t = _hparam_trials(df, optimizer, metric, warnings, top_fraction)
+  yl = _y_layout(t.done[t.col].to_numpy(float), bool(len(t.lost)))
   n = len(tuned)
   ncols = min(3, n)
   nrows = math.ceil(n / ncols)
   fig = Figure(figsize=(4.3 * ncols, 3.6 * nrows + 0.6))
   axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-  y = done[col].to_numpy(float)
-  # y range: the completed trials, with a long tail of poor ones cut off (drawn as ^ at the
-  # top of the data range); diverged / failed trials are drawn as x on a row above it.
-  if y.size:
-    ylo, q90 = float(y.min()), float(np.quantile(y, 0.9))
-    ytop = min(float(y.max()), q90 + max(q90 - ylo, 1e-12) * 0.5)
-    pad = 0.06 * max(ytop - ylo, 1e-12)
-  else:
-    ylo, ytop, pad = 0.0, 1.0, 0.06
-  y_clip, y_lost = ytop + pad, ytop + 2.5 * pad
-  # The row of diverged / failed trials (above a thin line) only when there are some.
-  ylim = (ylo - pad, ytop + (3.5 if len(lost) else 1.8) * pad)
-  c = color(optimizer)
   # Red titles only where the space could grow; a natural limit (λ = 1) is ringed, not red.
   warned = {w.hparam for w in warnings if w.optimizer == optimizer and not w.natural}
-  flagged = {(w.hparam, w.trial_id) for w in warnings if w.optimizer == optimizer}
-  yy = np.where(y > ytop, y_clip, y)
-  clipped = y > ytop
   for ax, (name, spec) in zip(axes, tuned.items()):
-    h = f"hp.{name}"
-    if spec["scale"] == "choice":
-      values = list(spec["values"])
-      pos = {v: i for i, v in enumerate(values)}
-
-      def xs(frame, pos=pos, h=h):
-        # Deterministic jitter per trial, the same for a trial in every layer.
-        jitter = ((frame["index"].to_numpy(float) * 0.618034) % 1.0 - 0.5) * 0.3
-        return np.array([pos.get(v, np.nan) for v in frame[h]], float) + jitter
-    else:
-      scale = spaces.BOUNDED[spec["scale"]]
-
-      def xs(frame, scale=scale, h=h):
-        return scale.shown(frame[h].to_numpy(float))
-    ax.scatter(xs(done)[~clipped], yy[~clipped], color=c, alpha=0.55, s=18,
-               label="completed")
-    if clipped.any():
-      ax.scatter(xs(done)[clipped], yy[clipped], color=c, marker="^", s=22, alpha=0.55,
-                 label="completed, above the range")
-    ax.scatter(xs(top), top[col], facecolor="none", edgecolor="k", s=60, lw=1.2,
-               label=f"top {top_fraction:.0%}")
-    near = top[[(name, t) in flagged for t in top["trial_id"]]]
-    if len(near):
-      ax.scatter(xs(near), near[col], facecolor="none", edgecolor="red", s=110, lw=1.6,
-                 label="top trial near a bound")
-    if len(lost):
-      ax.scatter(xs(lost), np.full(len(lost), y_lost), marker="x", color="red", s=30,
-                 label="diverged / failed (row \"lost\": no metric)")
-      ax.axhline(ytop + 1.75 * pad, color="gray", lw=0.8,
-                 label="below: completed trials; above: the lost row")
-    if spec["scale"] == "choice":
-      ax.set_xticks(range(len(values)), [str(v) for v in values])
-      ax.set_xlim(-0.5, len(values) - 0.5)
-      ax.set_xlabel(f"{name} (choice)")
-    else:
-      bounds = (scale.shown(spec["min"]), scale.shown(spec["max"]))
-      if scale.flipped:
-        bounds = bounds[::-1]
-      for b in bounds:
-        ax.axvline(b, color="gray", ls="--", lw=1, label="search bounds")
-      if scale.log:
-        ax.set_xscale("log")
-        lo, hi = math.log10(min(bounds)), math.log10(max(bounds))
-        m = 0.05 * (hi - lo)
-        ax.set_xlim(10 ** (lo - m), 10 ** (hi + m))
-      else:
-        lo, hi = min(bounds), max(bounds)
-        m = 0.05 * (hi - lo)
-        ax.set_xlim(lo - m, hi + m)
-      ax.set_xlabel(diagnostics.scale_label(name, spec))
-    ax.set_ylim(*ylim)
-    if len(lost):  # no metric tick beside the diverged row: it is labelled as such
-      ticks = [t for t in MaxNLocator(6).tick_values(ylo, ytop) if ylim[0] <= t <= ytop]
-      ax.yaxis.set_major_locator(FixedLocator(ticks + [y_lost]))
-      ax.yaxis.set_major_formatter(FuncFormatter(
-          lambda v, _, y_lost=y_lost: "lost" if v == y_lost else f"{v:.3g}"))
-    ax.set_ylabel(metric_label(metric, "validation"))
+    _draw_trials(ax, _x_of(name, spec), name, t, yl, top_fraction)
+    _x_axis(ax, name, spec)
+    _y_axis(ax, yl, bool(len(t.lost)), metric)
     ax.set_title(("⚠ top trial near a bound: " if name in warned else "") + name,
                  color="red" if name in warned else "black", fontsize=10)
     ax.grid(alpha=0.3)
   for ax in axes[n:]:
     ax.set_visible(False)
-  by_label: dict[str, Any] = {}
-  for ax in axes[:n]:
-    for hd, lb in zip(*ax.get_legend_handles_labels()):
-      by_label.setdefault(lb, hd)
-  per_row = min(len(by_label), 2 * ncols)  # about 2 entries per panel's width
-  legend_rows = math.ceil(len(by_label) / max(per_row, 1))
-  fig.legend(list(by_label.values()), list(by_label), loc="lower center", ncol=per_row,
-             fontsize=8, bbox_to_anchor=(0.5, 0.0))
+  legend_rows = _shared_legend(fig, axes[:n], ncols)
   suffix = f" — {len(warned)} hyperparameter(s) with top trials near a bound" if warned else ""
   sep = " " if ncols > 1 else "\n"  # one panel is too narrow for the title on one line
   fig.suptitle(f"{optimizer}: validation {metric} versus hyperparameters{sep}"
-               f"({len(done)} completed, {len(lost)} diverged/failed){suffix}",
+               f"({len(t.done)} completed, {len(t.lost)} diverged/failed){suffix}",
                color="red" if warned else "black")
   legend_h = 0.1 + 0.22 * legend_rows  # inches
   fig.set_figheight(3.6 * nrows + 0.4 + legend_h)
