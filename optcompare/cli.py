@@ -154,12 +154,12 @@ def _check_trial_configs(config) -> None:
   otherwise fail every trial in its worker. Errors name the field under `base.`."""
   from optcompare import study, train  # pylint: disable=g-import-not-at-top
   from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
-  manifest = study.make_manifest(config)  # BadInputError for a bad study config
+  manifest = study.manifest_of(config)  # BadInputError for a bad study config
   first = {}
-  for t in manifest["trials"]:
-    first.setdefault(t["optimizer"], t)
+  for t in manifest.trials:
+    first.setdefault(t.optimizer, t)
   for t in first.values():
-    trial = spaces.build_trial_config(manifest["config"]["base"], t["optimizer"], t["hparams"])
+    trial = spaces.build_trial_config(manifest.base, t.optimizer, t.hparams)
     try:
       train.validate(trial, num_devices=1)  # (workers see devices of their own)
     except BadInputError as e:

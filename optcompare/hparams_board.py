@@ -29,6 +29,7 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from optcompare import event_writer
+from optcompare import reruns
 from optcompare import studydir
 
 EXPERIMENT_FILE = studydir.HPARAMS_EVENTS  # at the study's root
@@ -60,12 +61,12 @@ def metric_tags(metric_names, num_train_eval_examples: int | None) -> list[str]:
   return [f"{split}/{m}" for split in (*splits, "train") for m in metric_names]
 
 
-def _seeds(manifest: dict, base_seed: int) -> set[int]:
+def _seeds(manifest: studydir.StudyManifest) -> set[int]:
   """The base seeds the study's trials run with: its own and its seed re-runs' (planned, or
   to come: base seed + 1 … + reruns.seeds)."""
-  seeds = {int(base_seed)} | {int(r["seed"]) for r in manifest.get("reruns", [])}
-  reruns = manifest["config"].get("reruns") or {}
-  seeds |= {int(base_seed) + i for i in range(1, int(reruns.get("seeds", 0) or 0) + 1)}
+  base_seed = manifest.base_seed
+  seeds = {base_seed} | {r.seed for r in manifest.reruns}
+  seeds |= {base_seed + i for i in range(1, reruns.settings(manifest)["seeds"] + 1)}
   return seeds
 
 
@@ -82,27 +83,25 @@ def _hparam_info(name: str, values: list) -> api_pb2.HParamInfo:
   return info
 
 
-def experiment(manifest: dict, study_dir: str = "") -> api_pb2.Experiment:
+def experiment(manifest: studydir.StudyManifest, study_dir: str = "") -> api_pb2.Experiment:
   """The study's HParams experiment: hyperparameters (with domains) and metrics."""
   from optcompare import workloads  # pylint: disable=g-import-not-at-top  (models: loaded late)
   from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
-  c = manifest["config"]
-  configs = [spaces.build_trial_config(c["base"], t["optimizer"], t["hparams"])
-             for t in manifest["trials"]]
+  base = manifest.base
+  configs = [spaces.build_trial_config(base, t.optimizer, t.hparams) for t in manifest.trials]
   values: dict[str, list] = {}
   for config in configs:
     for name, value in trial_hparams(config).items():
       values.setdefault(name, []).append(value)
-  values["optimizer"] += list(c["optimizers"])
-  values["seed"] += sorted(_seeds(manifest, c["base"]["seed"]))
+  values["optimizer"] += manifest.optimizers
+  values["seed"] += sorted(_seeds(manifest))
   first = ["optimizer", "seed"]
   names = first + sorted(n for n in values if n not in first)
   try:
     metric_names = workloads.create(configs[0]).metric_names
   except Exception:  # pylint: disable=broad-except  (a bad base fails its trials, not this)
-    metric_names = tuple(dict.fromkeys(("loss", c["base"]["target"]["metric"])))
-  tags = metric_tags(metric_names,
-                     (c["base"].get("dataset") or {}).get("num_train_eval_examples"))
+    metric_names = tuple(dict.fromkeys(("loss", manifest.target[1])))
+  tags = metric_tags(metric_names, (base.get("dataset") or {}).get("num_train_eval_examples"))
   dataset = {"validation": api_pb2.DATASET_VALIDATION, "train": api_pb2.DATASET_TRAINING,
              "train_eval": api_pb2.DATASET_TRAINING}
   metrics = [api_pb2.MetricInfo(
@@ -112,13 +111,13 @@ def experiment(manifest: dict, study_dir: str = "") -> api_pb2.Experiment:
       dataset_type=dataset.get(tag.split("/")[0], api_pb2.DATASET_UNKNOWN)) for tag in tags]
   return api_pb2.Experiment(
       name=os.path.basename(os.path.normpath(study_dir)) if study_dir else "",
-      description=(f"optcompare study of {c['base'].get('workload')}: "
-                   f"{c['num_trials']} trials per optimizer ({', '.join(c['optimizers'])})"),
+      description=(f"optcompare study of {base.get('workload')}: {manifest.num_trials} "
+                   f"trials per optimizer ({', '.join(manifest.optimizers)})"),
       time_created_secs=time.time(),
       hparam_infos=[_hparam_info(n, values[n]) for n in names], metric_infos=metrics)
 
 
-def write_experiment(study_dir: str, manifest: dict) -> str:
+def write_experiment(study_dir: str, manifest: studydir.StudyManifest) -> str:
   """Writes (atomically, replacing an earlier one) the study's experiment event file."""
   summary = event_writer.hparams_plugin_summary(
       hparams_metadata.EXPERIMENT_TAG,

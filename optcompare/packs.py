@@ -21,9 +21,10 @@ from optcompare import studydir
 SEPARATOR = "+"
 
 
-def pack_size(manifest: dict) -> int:
-  """The study's trials per compiled program (1 for a study.json older than the field)."""
-  return int((manifest.get("config") or {}).get("pack_size") or 1)
+def pack_size(manifest) -> int:
+  """The study's trials per compiled program (StudyManifest.pack_size, of a StudyManifest or
+  of study.json's JSON)."""
+  return studydir.as_manifest(manifest).pack_size
 
 
 def key(trial_ids: list[str]) -> str:

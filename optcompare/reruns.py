@@ -18,61 +18,56 @@ from optcompare import studydir
 DEFAULT = {"top": 0, "seeds": 0}
 
 
-def settings(config: dict) -> dict:
+def settings(manifest: studydir.StudyManifest) -> dict:
   """The study's {"top", "seeds"} (both 0 when the config has no `reruns`)."""
-  return {**DEFAULT, **(config.get("reruns") or {})}
+  return {**DEFAULT, **(manifest.config.get("reruns") or {})}
 
 
-def best_trials(study_dir: str, manifest: dict, optimizer: str, top: int) -> list[str]:
+def best_trials(study_dir: str, manifest: studydir.StudyManifest, optimizer: str,
+                top: int) -> list[str]:
   """The `top` best completed search trials of `optimizer` (ties: the lower index)."""
-  split, metric = studydir.target_of(manifest)
+  split, metric = manifest.target
   scored = []
-  for t in manifest["trials"]:
-    if t["optimizer"] != optimizer:
+  for t in manifest.trials:
+    if t.optimizer != optimizer:
       continue
     try:
-      result = studydir.read_result(studydir.trial_dir(study_dir, t["id"]))
+      result = studydir.read_result(studydir.trial_dir(study_dir, t.id))
     except studydir.DamagedFileError:
       continue
     value = result.value(split, metric) if result else None
     if value is not None:
       sign = -1.0 if metric in studydir.HIGHER_IS_BETTER else 1.0
-      scored.append((sign * value, t["index"], t["id"]))
+      scored.append((sign * value, t.index, t.id))
   return [tid for _, _, tid in sorted(scored)[:top]]
 
 
-def plan(study_dir: str, manifest: dict, finished: set[str]) -> list[dict]:
+def plan(study_dir: str, manifest: studydir.StudyManifest, finished: set[str]
+         ) -> tuple[studydir.RerunEntry, ...]:
   """The manifest's `reruns` extended by the re-runs of every optimizer whose search trials
   are all in `finished` (ids of trials with a result)."""
-  want = settings(manifest["config"])
-  entries = list(manifest.get("reruns", []))
+  want = settings(manifest)
+  entries = list(manifest.reruns)
   if not (want["top"] and want["seeds"]):
-    return entries
-  have = {r["id"] for r in entries}
-  base_seed = manifest["config"]["base"].get("seed", 0)
-  for opt in manifest["config"]["optimizers"]:
-    ids = [t["id"] for t in manifest["trials"] if t["optimizer"] == opt]
+    return tuple(entries)
+  have = {r.id for r in entries}
+  for opt in manifest.optimizers:
+    ids = [t.id for t in manifest.trials if t.optimizer == opt]
     if not set(ids) <= finished:
       continue
     for tid in best_trials(study_dir, manifest, opt, want["top"]):
       for k in range(1, want["seeds"] + 1):
-        rid = studydir.rerun_id(tid, base_seed + k)
+        seed = manifest.base_seed + k
+        rid = studydir.rerun_id(tid, seed)
         if rid not in have:
-          entries.append({"id": rid, "of": tid, "seed": base_seed + k})
+          entries.append(studydir.RerunEntry(rid, tid, seed))
           have.add(rid)
-  return entries
+  return tuple(entries)
 
 
-def entry(manifest: dict, trial_id: str) -> tuple[dict, int | None]:
-  """(the search trial's manifest entry, the seed) of `trial_id` (seed None for a search
-  trial); KeyError if the study has no such trial."""
-  for r in manifest.get("reruns", []):
-    if r["id"] == trial_id:
-      trial_id, seed = r["of"], r["seed"]
-      break
-  else:
-    seed = None
-  for t in manifest["trials"]:
-    if t["id"] == trial_id:
-      return t, seed
-  raise KeyError(trial_id)
+def entry(manifest, trial_id: str) -> tuple[dict, int | None]:
+  """(the search trial's manifest entry as JSON, the seed) of `trial_id` (seed None for a
+  search trial); KeyError if the study has no such trial. For readers of study.json's JSON:
+  the others use StudyManifest.entry."""
+  t, seed = studydir.as_manifest(manifest).entry(trial_id)
+  return t.to_json(), seed

@@ -129,14 +129,14 @@ def _check_reruns(value) -> None:
     _int_field(value, key, 0)
 
 
-def _check_trial(c: dict, trial: dict) -> None:
+def _check_trial(c: dict, trial: studydir.TrialEntry) -> None:
   """Builds the trial's optimizer as the worker will; errors name the search-space field."""
   from optcompare import optimizers  # pylint: disable=g-import-not-at-top  (jax, no devices)
-  space_field = f"search_spaces.{trial['optimizer']}"
+  space_field = f"search_spaces.{trial.optimizer}"
   try:
-    config = build_trial_config(c["base"], trial["optimizer"], trial["hparams"])
+    config = build_trial_config(c["base"], trial.optimizer, trial.hparams)
   except (TypeError, ValueError, AttributeError, KeyError) as e:
-    raise BadInputError(f"{space_field}: cannot apply trial {trial['id']} to base "
+    raise BadInputError(f"{space_field}: cannot apply trial {trial.id} to base "
                         f"({str(e).splitlines()[0]})") from e
   try:
     optimizers.from_config(config.optimizer, config.num_train_steps)
@@ -145,8 +145,8 @@ def _check_trial(c: dict, trial: dict) -> None:
     name = path.rsplit(".", 1)[-1]
     if not path.startswith("optimizer."):
       raise BadInputError(f"base.{path}: {reason}") from e
-    where = (f"trial {trial['id']} has {name}={trial['hparams'][name]!r}"
-             if name in trial["hparams"] else f"not in the space; base.{path} is "
+    where = (f"trial {trial.id} has {name}={trial.hparams[name]!r}"
+             if name in trial.hparams else f"not in the space; base.{path} is "
              f"{_get(c['base'], path)!r}")
     raise BadInputError(f"{space_field}.{name}: {reason} ({where})") from e
 
@@ -157,89 +157,108 @@ def _get(d: dict, path: str):
   return d
 
 
-def _trials(c: dict, spaces: dict[str, SearchSpace]) -> list[dict]:
+def _trials(c: dict, spaces: dict[str, SearchSpace]) -> list[studydir.TrialEntry]:
   trials = []
   for o in c["optimizers"]:
     space = spaces[o]
     points = quasirandom.halton(space.dims, c["num_trials"],
                                 quasirandom.stable_seed(c["seed"], o))
     for i, u in enumerate(points):
-      trials.append({"id": f"{o}/{i}", "optimizer": o, "index": i, "hparams": space.values(u)})
+      trials.append(studydir.TrialEntry(str(studydir.TrialId(o, i)), o, i, space.values(u)))
   return trials
 
 
-def make_manifest(config) -> dict:
-  """The study.json content of a study config (validated)."""
+def manifest_of(config) -> studydir.StudyManifest:
+  """The manifest (study.json) of a study config (validated); no re-runs planned yet."""
   c, spaces = validate(config)
-  return {"config": c, "seed": c["seed"], "trials": _trials(c, spaces), "reruns": []}
+  return studydir.StudyManifest(c, c["seed"], tuple(_trials(c, spaces)))
 
 
-def load_manifest(workdir: str) -> dict:
-  return studydir.read_manifest(workdir)
+def make_manifest(config) -> dict:
+  """study.json's JSON content of a study config (for readers of the JSON; see manifest_of)."""
+  return manifest_of(config).to_json()
 
 
-def trial_config(manifest: dict, trial_id: str):
+def load_manifest(workdir: str) -> studydir.StudyManifest:
+  return studydir.StudyManifest.read(workdir)
+
+
+def trial_config(manifest, trial_id: str):
   """The trial config (a locked ConfigDict) of `trial_id` in a loaded manifest."""
   from optcompare.backends import worker  # pylint: disable=g-import-not-at-top
-  return worker.trial_config(manifest, trial_id)
+  return worker.trial_config(studydir.as_manifest(manifest).to_json(), trial_id)
 
 
-def check_workdir(workdir: str, manifest: dict) -> bool:
-  """Whether study.json must be (re)written; BadInputError if `workdir` holds another study.
+def _strip(c: Mapping[str, Any]) -> dict:
+  """The fields of a study config that must not change between runs of one study."""
+  return {k: v for k, v in c.items()
+          if k not in EXECUTION_FIELDS + OPTIONAL_FIELDS + ("num_trials",)}
+
+
+def merge_with_workdir(workdir: str, manifest) -> tuple[studydir.StudyManifest, bool]:
+  """(the manifest to run, whether study.json must be (re)written); BadInputError if
+  `workdir` holds another study.
 
   A study.json may be rewritten with more trials (num_trials grew; earlier trials unchanged),
   other execution fields or other `reruns` settings; any other difference is refused. The
-  re-runs already planned are kept (copied into `manifest`).
+  re-runs already planned are kept (in the manifest returned).
   """
+  manifest = studydir.as_manifest(manifest)
   path = os.path.join(workdir, MANIFEST)
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise BadInputError(f"workdir: {workdir} is not a directory")
-  if os.path.exists(path):
-    old = load_manifest(workdir)
-    strip = lambda c: {k: v for k, v in c.items()  # pylint: disable=g-long-lambda
-                       if k not in EXECUTION_FIELDS + OPTIONAL_FIELDS + ("num_trials",)}
-    if strip(old.get("config", {})) != strip(manifest["config"]):
-      field = studydir.first_difference(strip(old.get("config", {})), strip(manifest["config"]))
-      raise BadInputError(f"{path}: holds a different study ({field} differs); use another "
-                          "--workdir or the config it was made with")
-    old_n, new_n = old["config"]["num_trials"], manifest["config"]["num_trials"]
-    if new_n < old_n:
-      raise BadInputError(f"{path}: holds {old_n} trials per optimizer; num_trials={new_n} "
-                          "would shrink it")
-    new_trials = {t["id"]: t for t in manifest["trials"]}
-    for t in old["trials"]:
-      if new_trials.get(t["id"]) != t:
-        raise BadInputError(f"{path}: trial {t['id']} differs from this config's (another "
-                            "scipy version?)")
-    manifest["reruns"] = old.get("reruns", [])
-    return old != manifest
-  others = [n for n in os.listdir(workdir)  # (another sweep writing study.json: fine)
-            if not (n.startswith(f"{MANIFEST}.") and n.endswith(".tmp"))
-            ] if os.path.isdir(workdir) else []
-  if others:
-    raise BadInputError(f"workdir: {workdir} is not empty and holds no {MANIFEST}")
-  return True
+  if not os.path.exists(path):
+    others = [n for n in os.listdir(workdir)  # (another sweep writing study.json: fine)
+              if not (n.startswith(f"{MANIFEST}.") and n.endswith(".tmp"))
+              ] if os.path.isdir(workdir) else []
+    if others:
+      raise BadInputError(f"workdir: {workdir} is not empty and holds no {MANIFEST}")
+    return manifest, True
+  old = load_manifest(workdir)
+  if _strip(old.config) != _strip(manifest.config):
+    field = studydir.first_difference(_strip(old.config), _strip(manifest.config))
+    raise BadInputError(f"{path}: holds a different study ({field} differs); use another "
+                        "--workdir or the config it was made with")
+  if manifest.num_trials < old.num_trials:
+    raise BadInputError(f"{path}: holds {old.num_trials} trials per optimizer; "
+                        f"num_trials={manifest.num_trials} would shrink it")
+  new_trials = {t.id: t for t in manifest.trials}
+  for t in old.trials:
+    if new_trials.get(t.id) != t:
+      raise BadInputError(f"{path}: trial {t.id} differs from this config's (another "
+                          "scipy version?)")
+  manifest = manifest.with_reruns(old.reruns)
+  return manifest, old != manifest
 
 
-def write_manifest(workdir: str, manifest: dict) -> None:
-  """Writes study.json after check_workdir (atomically: concurrent sweeps write alike)."""
-  if check_workdir(workdir, manifest):
-    studydir.write_manifest(workdir, manifest)
+def check_workdir(workdir: str, manifest) -> bool:
+  """Whether study.json must be (re)written; BadInputError if `workdir` holds another study
+  (see merge_with_workdir)."""
+  return merge_with_workdir(workdir, manifest)[1]
+
+
+def write_manifest(workdir: str, manifest) -> studydir.StudyManifest:
+  """Writes study.json after merge_with_workdir (atomically: concurrent sweeps write alike);
+  returns the manifest as written (the planned re-runs kept)."""
+  manifest, changed = merge_with_workdir(workdir, manifest)
+  if changed:
+    manifest.write(workdir)
+  return manifest
 
 
 def status_table(workdir: str) -> str:
   """A table per optimizer of trial states and the best target metric, from the files."""
   from optcompare.backends import ledger  # pylint: disable=g-import-not-at-top
   manifest = load_manifest(workdir)
-  split, metric = studydir.target_of(manifest)
+  split, metric = manifest.target
   rows: dict[str, dict[str, Any]] = {}
-  for t in manifest["trials"]:
-    row = rows.setdefault(t["optimizer"], {s: 0 for s in studydir.STATUSES} | {"best": None})
-    status, result = ledger.trial_state(studydir.trial_dir(workdir, t["id"]))
+  for t in manifest.trials:
+    row = rows.setdefault(t.optimizer, {s: 0 for s in studydir.STATUSES} | {"best": None})
+    status, result = ledger.trial_state(studydir.trial_dir(workdir, t.id))
     row[status] += 1
     value = result.value(split, metric) if result else None
     if value is not None and studydir.better(value, row["best"] and row["best"][0], metric):
-      row["best"] = (value, t["id"])
+      row["best"] = (value, t.id)
   best_head = f"best {split} {metric}"
   head = ["optimizer", "trials", "done", "running", "pending", "diverged", "failed", best_head]
   lines = [head]
@@ -252,8 +271,7 @@ def status_table(workdir: str) -> str:
   fmt = lambda line: "  ".join(  # pylint: disable=g-long-lambda
       str(x).ljust(w) if i in (0, len(head) - 1) else str(x).rjust(w)
       for i, (x, w) in enumerate(zip(line, widths))).rstrip()
-  c = manifest["config"]
-  title = (f"study {workdir}: {c['num_trials']} trials per optimizer, seed {manifest['seed']} "
+  title = (f"study {workdir}: {manifest.num_trials} trials per optimizer, seed {manifest.seed} "
            "(done: completed trials; best: among them)")
   return "\n".join([title, fmt(head)] + [fmt(line) for line in lines[1:]])
 
@@ -262,14 +280,13 @@ def _plan_reruns(workdir: str) -> list[str]:
   """Records the seed re-runs that the finished search calls for; returns every re-run id."""
   from optcompare.backends import ledger  # pylint: disable=g-import-not-at-top
   manifest = load_manifest(workdir)
-  finished = {t["id"] for t in manifest["trials"]
-              if ledger.trial_state(studydir.trial_dir(workdir, t["id"]))[0]
+  finished = {t.id for t in manifest.trials
+              if ledger.trial_state(studydir.trial_dir(workdir, t.id))[0]
               in studydir.RESULT_STATUSES}
   planned = reruns.plan(workdir, manifest, finished)
-  if planned != manifest["reruns"]:
-    manifest["reruns"] = planned
-    studydir.write_manifest(workdir, manifest)
-  return [r["id"] for r in planned]
+  if planned != manifest.reruns:
+    manifest.with_reruns(planned).write(workdir)
+  return [r.id for r in planned]
 
 
 def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
@@ -292,10 +309,10 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
     raise BadInputError(f"--backend: must be 'local' or 'ray', got {backend!r}")
   if ray_address and backend != "ray":
     raise BadInputError("--ray_address: needs --backend=ray")
-  manifest = make_manifest(config)
+  manifest = manifest_of(config)
   workdir = os.path.abspath(workdir)
   check_workdir(workdir, manifest)
-  c = manifest["config"]
+  c = manifest.config
   from optcompare.backends import scheduler  # pylint: disable=g-import-not-at-top
   kwargs = dict(parallel=parallel, threads_per_trial=c["threads_per_trial"],
                 devices_per_trial=c["devices_per_trial"], lease_seconds=c["lease_seconds"])
@@ -307,14 +324,15 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
     launcher = local.LocalLauncher(workdir, **kwargs)
   t0 = time.time()
   try:
-    write_manifest(workdir, manifest)
+    manifest = write_manifest(workdir, manifest)
     from optcompare import hparams_board  # pylint: disable=g-import-not-at-top
     hparams_board.write_experiment(workdir, manifest)  # TensorBoard's HParams dashboard
-    summary = scheduler.run(workdir, manifest, launcher, parallel=launcher.parallel,
+    # (scheduler.run still reads study.json's JSON)
+    summary = scheduler.run(workdir, manifest.to_json(), launcher, parallel=launcher.parallel,
                             retries=retries, progress=progress)
     rerun_ids = _plan_reruns(workdir)
     if rerun_ids:
-      summary["reruns"] = scheduler.run(workdir, load_manifest(workdir), launcher,
+      summary["reruns"] = scheduler.run(workdir, load_manifest(workdir).to_json(), launcher,
                                         parallel=launcher.parallel, retries=retries,
                                         progress=progress, trial_ids=rerun_ids)
       summary["failed_trials"] += summary["reruns"]["failed_trials"]

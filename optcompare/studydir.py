@@ -332,50 +332,62 @@ def failed_result(error: str, *, steps: int = 0, wall_time_s: float = 0.0) -> Re
   return Result(FAILED, steps, {}, None, wall_time_s, error)
 
 
-# ---- the manifest ----
+# ---- the manifest (study.json) ----
 
-def read_manifest(study_dir: epath.PathLike) -> dict:
-  """The parsed, checked study.json; BadInputError naming the file (or the bad entry).
+@dataclasses.dataclass(frozen=True)
+class TrialEntry:
+  """A search trial of the manifest: `hparams` is a quasi-random point of its optimizer's
+  space (None: a hyperparameter the point leaves at the base config's value)."""
+  id: str
+  optimizer: str
+  index: int
+  hparams: Mapping[str, float | None]
 
-  The fields that status, analyze and sweep read are checked for their types here, so a
-  hand-edited manifest fails once, naming the field, not deep inside one of them.
-  """
-  path = epath.Path(study_dir) / MANIFEST
-  try:
-    manifest = read_json(path)
-  except FileNotFoundError:
-    raise BadInputError(f"{path}: no study here (no {MANIFEST})") from None
-  except DamagedFileError as e:
-    raise BadInputError(f"{path}: corrupt study manifest ({e.reason})") from e
-  if not isinstance(manifest, dict) or not isinstance(manifest.get("trials"), list):
-    raise BadInputError(f"{path}: corrupt study manifest (no 'trials' list)")
-  manifest.setdefault("config", {})
-  if not isinstance(manifest["config"], dict):
-    raise BadInputError(f"{path}: corrupt study manifest ('config' is not an object)")
-  try:
-    _check_manifest_fields(manifest)
-  except ValueError as e:
-    raise BadInputError(f"{path}: corrupt study manifest ({e})") from e
-  seen = set()
-  for i, t in enumerate(manifest["trials"]):
+  def to_json(self) -> dict:
+    return {"id": self.id, "optimizer": self.optimizer, "index": self.index,
+            "hparams": dict(self.hparams)}
+
+  @classmethod
+  def from_json(cls, t: Any, i: int, path: Any) -> "TrialEntry":
+    """The entry `trials[i]` of the manifest at `path`; BadInputError naming the field."""
     if not isinstance(t, dict) or not {"optimizer", "index"} <= set(t):
       raise BadInputError(f"{path}: corrupt study manifest (trials[{i}] lacks 'optimizer' "
                           "or 'index')")
-    t.setdefault("id", f"{t['optimizer']}/{t['index']}")
-    tid = check_trial_id(t["id"], f"{path}: trials[{i}].id")
-    if tid != f"{t['optimizer']}/{t['index']}":
+    own_id = f"{t['optimizer']}/{t['index']}"
+    tid = check_trial_id(t.get("id", own_id), f"{path}: trials[{i}].id")
+    if tid != own_id:
       raise BadInputError(f"{path}: trials[{i}].id {tid!r} disagrees with its optimizer and index")
-    if tid in seen:
-      raise BadInputError(f"{path}: trials[{i}].id {tid!r} is listed twice")
-    seen.add(tid)
     if not isinstance(t.get("hparams", {}), dict):
       raise BadInputError(f"{path}: trials[{i}].hparams is not an object")
     try:
       _check_trial_entry(t, f"trials[{i}]")
     except ValueError as e:
       raise BadInputError(f"{path}: corrupt study manifest ({e})") from e
-  _check_reruns(manifest, seen, path)
-  return manifest
+    return cls(tid, t["optimizer"], t["index"], dict(t.get("hparams", {})))
+
+
+@dataclasses.dataclass(frozen=True)
+class RerunEntry:
+  """A seed re-run: search trial `of` trained again with base seed `seed`, as trial `id`."""
+  id: str
+  of: str
+  seed: int
+
+  def to_json(self) -> dict:
+    return {"id": self.id, "of": self.of, "seed": self.seed}
+
+  @classmethod
+  def from_json(cls, r: Any, i: int, path: Any, search_ids_: set[str]) -> "RerunEntry":
+    """The entry `reruns[i]`; BadInputError unless it re-runs one of `search_ids_`."""
+    where = f"{path}: reruns[{i}]"
+    if (not isinstance(r, dict) or not _is_int(r.get("seed"))
+        or not isinstance(r.get("of"), str) or r["of"] not in search_ids_):
+      raise BadInputError(f"{where} is not a re-run of a trial of this study "
+                          "({'id', 'of', 'seed'})")
+    rid = check_trial_id(r.get("id"), f"{where}.id")
+    if rid != f"{r['of']}s{r['seed']}":
+      raise BadInputError(f"{where}.id {rid!r} disagrees with its trial and seed, or repeats")
+    return cls(rid, r["of"], r["seed"])
 
 
 def rerun_id(trial_id_: str, seed: int) -> str:
@@ -383,24 +395,188 @@ def rerun_id(trial_id_: str, seed: int) -> str:
   return check_trial_id(f"{trial_id_}s{int(seed)}")
 
 
-def _check_reruns(manifest: dict, search_ids: set, path) -> None:
-  """`reruns`: [{"id", "of", "seed"}], each the re-run of a search trial with another seed."""
-  reruns = manifest.setdefault("reruns", [])
-  if not isinstance(reruns, list):
-    raise BadInputError(f"{path}: corrupt study manifest ('reruns' is not a list)")
-  seen = set()
-  for i, r in enumerate(reruns):
-    where = f"{path}: reruns[{i}]"
-    if not isinstance(r, dict) or not _is_int(r.get("seed")) or r.get("of") not in search_ids:
-      raise BadInputError(f"{where} is not a re-run of a trial of this study "
-                          "({'id', 'of', 'seed'})")
-    rid = check_trial_id(r.get("id"), f"{where}.id")
-    if rid != f"{r['of']}s{r['seed']}" or rid in seen:
-      raise BadInputError(f"{where}.id {rid!r} disagrees with its trial and seed, or repeats")
-    seen.add(rid)
+@dataclasses.dataclass(frozen=True)
+class StudyManifest:
+  """study.json: the study config, the search's trials, and the seed re-runs planned so far.
 
+  This class is study.json's one reader and writer (`read`, `write`); `from_json` is its one
+  validator (BadInputError naming the file and the field). Readers use the fields and the
+  properties below, never the JSON. A study.json written before an optional field existed
+  (`pack_size`, `reruns`, a trial's `id`, the top-level `seed`) loads with its default.
+  """
+  config: Mapping[str, Any]  # the study config as study.validate returns it (JSON values)
+  seed: int | None  # the seed of the quasi-random points (config.seed, repeated)
+  trials: tuple[TrialEntry, ...]
+  reruns: tuple[RerunEntry, ...] = ()
+
+  @classmethod
+  def from_json(cls, obj: Any, path: Any = MANIFEST) -> "StudyManifest":
+    """The manifest of parsed study.json content; BadInputError naming `path` and the field.
+
+    The config's fields that status, analyze and sweep read are checked for their types
+    here, so a hand-edited manifest fails once, naming the field, not deep inside a reader.
+    """
+    if not isinstance(obj, dict) or not isinstance(obj.get("trials"), list):
+      raise BadInputError(f"{path}: corrupt study manifest (no 'trials' list)")
+    if not isinstance(obj.get("config", {}), dict):
+      raise BadInputError(f"{path}: corrupt study manifest ('config' is not an object)")
+    obj = {**obj, "config": obj.get("config", {})}
+    try:
+      _check_manifest_fields(obj)
+    except ValueError as e:
+      raise BadInputError(f"{path}: corrupt study manifest ({e})") from e
+    trials = tuple(TrialEntry.from_json(t, i, path) for i, t in enumerate(obj["trials"]))
+    _check_unique([t.id for t in trials], f"{path}: trials", "is listed twice")
+    reruns = obj.get("reruns", [])
+    if not isinstance(reruns, list):
+      raise BadInputError(f"{path}: corrupt study manifest ('reruns' is not a list)")
+    search = {t.id for t in trials}
+    reruns = tuple(RerunEntry.from_json(r, i, path, search) for i, r in enumerate(reruns))
+    _check_unique([r.id for r in reruns], f"{path}: reruns",
+                  "disagrees with its trial and seed, or repeats")
+    return cls(obj["config"], obj.get("seed", obj["config"].get("seed")), trials, reruns)
+
+  def to_json(self) -> dict:
+    """study.json's content."""
+    out = {"config": self.config, "trials": [t.to_json() for t in self.trials],
+           "reruns": [r.to_json() for r in self.reruns]}
+    return out if self.seed is None else {**out, "seed": self.seed}
+
+  @classmethod
+  def read(cls, study_dir: epath.PathLike) -> "StudyManifest":
+    """The study's manifest; BadInputError naming the file (absent, damaged or invalid)."""
+    path = epath.Path(study_dir) / MANIFEST
+    try:
+      obj = read_json(path)
+    except FileNotFoundError:
+      raise BadInputError(f"{path}: no study here (no {MANIFEST})") from None
+    except DamagedFileError as e:
+      raise BadInputError(f"{path}: corrupt study manifest ({e.reason})") from e
+    return cls.from_json(obj, path)
+
+  def write(self, study_dir: str) -> None:
+    """Writes `<study_dir>/study.json` atomically (concurrent sweeps write alike)."""
+    os.makedirs(study_dir, exist_ok=True)
+    write_json_atomic(os.path.join(study_dir, MANIFEST), self.to_json(), indent=1)
+
+  def with_reruns(self, reruns: tuple[RerunEntry, ...] | list[RerunEntry]) -> "StudyManifest":
+    return dataclasses.replace(self, reruns=tuple(reruns))
+
+  @property
+  def search_ids(self) -> list[str]:
+    """The ids of the search's trials (the quasi-random points), in manifest order."""
+    return [t.id for t in self.trials]
+
+  @property
+  def trial_ids(self) -> list[str]:
+    """Every trial id of the study: the search's, then the seed re-runs'."""
+    return self.search_ids + [r.id for r in self.reruns]
+
+  def entry(self, trial_id_: str) -> tuple[TrialEntry, int | None]:
+    """(the search trial's entry, the seed) of `trial_id_`: a search trial's own entry and
+    None, or a re-run's search trial and its seed; KeyError if the study has no such trial."""
+    seed = None
+    for r in self.reruns:
+      if r.id == trial_id_:
+        trial_id_, seed = r.of, r.seed
+        break
+    for t in self.trials:
+      if t.id == trial_id_:
+        return t, seed
+    raise KeyError(trial_id_)
+
+  @property
+  def base(self) -> Mapping[str, Any]:
+    """The base trial config (the workload; optimizer fields are set per trial)."""
+    return self.config.get("base") or {}
+
+  @property
+  def optimizers(self) -> list[str]:
+    return list(self.config.get("optimizers") or [])
+
+  @property
+  def num_trials(self) -> int:
+    """Search trials per optimizer."""
+    return int(self.config.get("num_trials") or 0)
+
+  @property
+  def search_spaces(self) -> Mapping[str, Mapping[str, Any]]:
+    """optimizer -> {hyperparameter: spec} (optcompare.search.spaces)."""
+    return self.config.get("search_spaces") or {}
+
+  @property
+  def pack_size(self) -> int:
+    """Trials per compiled program (1 for a study.json older than the field)."""
+    return int(self.config.get("pack_size") or 1)
+
+  @property
+  def base_seed(self) -> int:
+    """The trials' seed (model initialisation, data order); re-runs add 1, 2, ..."""
+    return int(self.base.get("seed", 0))
+
+  @property
+  def schedule(self) -> str | None:
+    """The name of the study's learning-rate schedule (study-wide, never searched)."""
+    return ((self.base.get("optimizer") or {}).get("schedule") or {}).get("name")
+
+  @property
+  def target_spec(self) -> Mapping[str, Any] | None:
+    """The base config's target {split, metric, value}, if it has one."""
+    return self.base.get("target") or None
+
+  @property
+  def target(self) -> tuple[str, str]:
+    """(split, metric) of the study's target, e.g. ("validation", "error")."""
+    target = self.target_spec or {}
+    return target.get("split", "validation"), target.get("metric", "error")
+
+
+def _check_unique(ids: list[str], where: str, what: str) -> None:
+  seen = set()
+  for i, x in enumerate(ids):
+    if x in seen:
+      raise BadInputError(f"{where}[{i}].id {x!r} {what}")
+    seen.add(x)
+
+
+# The dict view of the manifest, for the modules that still read study.json's JSON (see
+# tests/test_structure.py's allow-list); each goes through StudyManifest, so the validation
+# and the defaults are the same.
+
+def as_manifest(manifest: "StudyManifest | Mapping[str, Any]") -> StudyManifest:
+  """`manifest` as a StudyManifest (study.json's JSON content is validated)."""
+  if isinstance(manifest, StudyManifest):
+    return manifest
+  return StudyManifest.from_json(manifest, "study manifest")
+
+
+def read_manifest(study_dir: epath.PathLike) -> dict:
+  """The checked study.json as JSON (defaults filled in); prefer StudyManifest.read."""
+  return StudyManifest.read(study_dir).to_json()
+
+
+def write_manifest(study_dir: str, manifest: "StudyManifest | Mapping[str, Any]") -> None:
+  """Writes study.json (checked first: an invalid manifest is never written)."""
+  as_manifest(manifest).write(study_dir)
+
+
+def search_ids(manifest: "StudyManifest | Mapping[str, Any]") -> list[str]:
+  return as_manifest(manifest).search_ids
+
+
+def trial_ids(manifest: "StudyManifest | Mapping[str, Any]") -> list[str]:
+  return as_manifest(manifest).trial_ids
+
+
+def target_of(manifest: "StudyManifest | Mapping[str, Any]") -> tuple[str, str]:
+  """(split, metric) of the study's target, e.g. ("validation", "error")."""
+  return as_manifest(manifest).target
+
+
+# ---- the checks of the manifest's JSON ----
 
 def _is_int(x: Any) -> bool:
+
   return isinstance(x, int) and not isinstance(x, bool)
 
 
@@ -483,27 +659,6 @@ def _check_trial_entry(t: dict, where: str) -> None:
   for name, value in (t.get("hparams") or {}).items():
     if value is not None and not _is_number(value):
       raise ValueError(f"{where}.hparams.{name}: {_short(value)} is not a finite number")
-
-
-def write_manifest(study_dir: str, manifest: dict) -> None:
-  os.makedirs(study_dir, exist_ok=True)
-  write_json_atomic(os.path.join(study_dir, MANIFEST), manifest, indent=1)
-
-
-def search_ids(manifest: dict) -> list[str]:
-  """The ids of the search's trials (the quasi-random points), in manifest order."""
-  return [t["id"] for t in manifest["trials"]]
-
-
-def trial_ids(manifest: dict) -> list[str]:
-  """Every trial id of the study: the search's, then the seed re-runs'."""
-  return [t["id"] for t in manifest["trials"]] + [r["id"] for r in manifest.get("reruns", [])]
-
-
-def target_of(manifest: dict) -> tuple[str, str]:
-  """(split, metric) of the study's target, e.g. ("validation", "error")."""
-  target = (manifest.get("config") or {}).get("base", {}).get("target") or {}
-  return target.get("split", "validation"), target.get("metric", "error")
 
 
 def better(a: float, b: float | None, metric: str) -> bool:

@@ -16,7 +16,7 @@ from configs.studies.choi2019 import war_and_peace_lstm as choi_lstm
 from configs.studies.choi2019 import war_and_peace_lstm_final as choi_lstm_final
 from configs.studies.wilson2017 import fashion_mnist_simple_cnn as wilson
 from configs.studies.wilson2017 import war_and_peace_lstm as wilson_lstm
-from optcompare import study, studydir
+from optcompare import reruns, study, studydir
 from optcompare.backends import ledger
 from optcompare.errors import BadInputError
 
@@ -46,9 +46,9 @@ def smoke_study(optimizers=("adam", "sgd"), num_trials=4, steps=10, lease_second
 def test_study_configs_are_valid(module):
   for arg in (None, "smoke", "reduced", "demo"):
     c = module.get_config(arg)
-    manifest = study.make_manifest(c)
+    manifest = study.manifest_of(c)
     assert c.optimizers == TABLE_1
-    assert len(manifest["trials"]) == 6 * c.num_trials
+    assert len(manifest.trials) == 6 * c.num_trials
     assert (c.num_trials == 4) == (arg == "smoke") or module is wilson_lstm
     assert module.__doc__ and "num_trials" in module.__doc__
   assert choi.get_config().num_trials >= 32
@@ -147,17 +147,17 @@ def test_bad_sweep_arguments(tmp_path, kwargs, message):
 def test_rerun_checks_study_json(tmp_path):
   workdir = str(tmp_path / "study")
   c = smoke_study()
-  study.write_manifest(workdir, study.make_manifest(c))
+  study.write_manifest(workdir, study.manifest_of(c))
   first = study.load_manifest(workdir)
   c.num_trials = 6  # growing: allowed, earlier trials unchanged
   c.threads_per_trial = 2  # execution fields may change
-  study.write_manifest(workdir, study.make_manifest(c))
+  study.write_manifest(workdir, study.manifest_of(c))
   grown = study.load_manifest(workdir)
-  assert len(grown["trials"]) == 12
-  assert [t for t in grown["trials"] if t["index"] < 4] == first["trials"]
+  assert len(grown.trials) == 12 and grown.config["threads_per_trial"] == 2
+  assert tuple(t for t in grown.trials if t.index < 4) == first.trials
   c.num_trials = 2
   with pytest.raises(BadInputError, match=r"study\.json: holds 6 trials per optimizer"):
-    study.write_manifest(workdir, study.make_manifest(c))
+    study.write_manifest(workdir, study.manifest_of(c))
   c.num_trials = 6
   c.search_spaces.sgd.learning_rate.max = 1.0
   with pytest.raises(BadInputError,
@@ -248,7 +248,7 @@ def _result(d, status, error=None):
 
 def test_status_table_from_files(tmp_path):
   workdir = str(tmp_path)
-  study.write_manifest(workdir, study.make_manifest(smoke_study()))
+  study.write_manifest(workdir, study.manifest_of(smoke_study()))
   t = lambda tid: studydir.trial_dir(workdir, tid)  # noqa: E731
   _result(t("adam/0"), "completed", 0.3)
   _result(t("adam/1"), "diverged")
@@ -263,3 +263,22 @@ def test_status_table_from_files(tmp_path):
   assert table[3].split() == ["sgd", "4", "1", "0", "2", "0", "1", "0.5000", "(sgd/1)"]
   with pytest.raises(BadInputError, match="no study here"):
     study.status_table(str(tmp_path / "nothing"))
+
+
+def test_reruns_are_planned_from_the_finished_search_and_kept(tmp_path):
+  workdir = str(tmp_path)
+  c = smoke_study()
+  with c.unlocked():
+    c.reruns = {"top": 1, "seeds": 2}
+  manifest = study.write_manifest(workdir, study.manifest_of(c))
+  for i, error in enumerate((0.4, 0.2, 0.3, 0.5)):  # adam finished, sgd not yet
+    _result(studydir.trial_dir(workdir, f"adam/{i}"), "completed", error)
+  finished = {f"adam/{i}" for i in range(4)}
+  planned = reruns.plan(workdir, manifest, finished)
+  seed = manifest.base_seed
+  assert [(r.id, r.of, r.seed) for r in planned] == [
+      (f"adam/1s{seed + 1}", "adam/1", seed + 1), (f"adam/1s{seed + 2}", "adam/1", seed + 2)]
+  manifest.with_reruns(planned).write(workdir)
+  again = study.write_manifest(workdir, study.manifest_of(c))  # a later sweep keeps them
+  assert again.reruns == planned and study.load_manifest(workdir).reruns == planned
+  assert reruns.plan(workdir, again, finished) == planned  # planned once, never changed

@@ -37,7 +37,7 @@ TABLE = studydir.TABLE
 # Statuses that count in best-of-K as lost draws (the bootstrap's, until failed is left out).
 LOST = (studydir.DIVERGED,)  # counted as lost in best-of-K; failed trials are left out
 # The analysis reads study.json as everyone else does (epath-capable, trial ids validated).
-read_manifest = studydir.read_manifest
+read_manifest = studydir.StudyManifest.read
 
 _log = logging.getLogger(__name__)
 
@@ -83,17 +83,16 @@ def _number(x: Any) -> Any:
   return x
 
 
-def _read_trial(root: epath.Path, entry: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _read_trial(root: epath.Path, entry: studydir.TrialEntry
+                ) -> tuple[dict[str, Any], list[str]]:
   """One trial's row from its manifest entry and its directory (result.json, claim files)."""
   issues: list[str] = []
-  row: dict[str, Any] = {
-      "trial_id": entry["id"], "optimizer": str(entry["optimizer"]),
-      "index": int(entry["index"]),
-  }
+  row: dict[str, Any] = {"trial_id": entry.id, "optimizer": entry.optimizer,
+                         "index": entry.index}
   hp: dict[str, Any] = {}
-  _flatten("hp", entry.get("hparams") or {}, hp)
+  _flatten("hp", dict(entry.hparams), hp)
   row.update(hp)
-  tdir = studydir.trial_path(root, entry["id"])
+  tdir = studydir.trial_path(root, entry.id)
   try:
     result = studydir.read_result(tdir)
   except studydir.DamagedFileError as e:
@@ -142,7 +141,7 @@ def load_study(directory: epath.PathLike, *, max_workers: int = 16) -> pd.DataFr
   """
   root = epath.Path(directory)
   manifest = read_manifest(root)
-  entries = manifest["trials"]
+  entries = manifest.trials
   # Remote file systems are slow per file and fine with concurrent reads.
   workers = max(1, min(max_workers, len(entries)))
   if workers > 1 and len(entries) > 8:
@@ -156,7 +155,7 @@ def load_study(directory: epath.PathLike, *, max_workers: int = 16) -> pd.DataFr
     issues.extend(trial_issues)
   _warn(root, issues)
   df = _finish(pd.DataFrame(rows))
-  df.attrs["config"] = manifest.get("config", {})
+  df.attrs["config"] = manifest.config
   df.attrs["issues"] = issues
   return df
 
@@ -251,11 +250,12 @@ def _ids_text(ids: list[str]) -> str:
   return shown + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
 
 
-def check_table_matches(path: epath.PathLike, df: pd.DataFrame, manifest: dict) -> None:
+def check_table_matches(path: epath.PathLike, df: pd.DataFrame,
+                        manifest: studydir.StudyManifest) -> None:
   """BadInputError naming the table unless it holds exactly the manifest's trials, once
   each: a truncated table (rows or whole optimizers lost) would otherwise be analysed as a
   smaller study, silently."""
-  wanted = studydir.search_ids(manifest)
+  wanted = manifest.search_ids
   counts = collections.Counter(df["trial_id"])
   twice = sorted(t for t, n in counts.items() if n > 1)
   if twice:
@@ -285,7 +285,7 @@ def load_table(directory: epath.PathLike) -> pd.DataFrame:
   if not has_trials(root) and (root / TABLE).exists():
     df = read_table(root / TABLE)
     check_table_matches(root / TABLE, df, manifest)
-    df.attrs["config"] = manifest.get("config", {})
+    df.attrs["config"] = manifest.config
     df.attrs["issues"] = []
     return df
   return load_study(root)
@@ -330,7 +330,7 @@ def load_curves(directory: epath.PathLike, trial_ids: Sequence[str] | None = Non
   and reported. Should a (step, split) repeat, the last line wins."""
   root = epath.Path(directory)
   manifest = read_manifest(root)
-  entries = [(t["id"], str(t["optimizer"]), int(t["index"])) for t in manifest["trials"]]
+  entries = [(t.id, t.optimizer, t.index) for t in manifest.trials]
   if trial_ids is not None:
     wanted = list(trial_ids)
     known = {e[0] for e in entries}

@@ -22,22 +22,23 @@ from optcompare.analysis import diagnostics, markdown
 TABLE = studydir.RERUNS_TABLE
 
 
-def load(directory: epath.PathLike, manifest: dict) -> pd.DataFrame:
+def load(directory: epath.PathLike, manifest) -> pd.DataFrame:
   """A row per re-run and per re-run search trial: optimizer, of, seed, status, final.*.
 
-  From the trial directories, or from a committed reruns.csv beside study.json.
+  From the trial directories, or from a committed reruns.csv beside study.json. `manifest`:
+  the study's StudyManifest (or study.json's JSON).
   """
   root = epath.Path(directory)
-  entries = manifest.get("reruns") or []
-  if not entries:
+  manifest = studydir.as_manifest(manifest)
+  if not manifest.reruns:
     return pd.DataFrame()
   if not studydir.trials_root(root).exists() and (root / TABLE).exists():
     with (root / TABLE).open("r") as f:
       return pd.read_csv(f)
-  seed0 = (manifest.get("config") or {}).get("base", {}).get("seed", 0)
+  seed0 = manifest.base_seed
   rows = []
-  for tid, of, seed in sorted({(r["of"], r["of"], seed0) for r in entries}) + [
-      (r["id"], r["of"], r["seed"]) for r in entries]:
+  for tid, of, seed in sorted({(r.of, r.of, seed0) for r in manifest.reruns}) + [
+      (r.id, r.of, r.seed) for r in manifest.reruns]:
     try:
       result = studydir.read_result(studydir.trial_path(root, tid))
     except studydir.DamagedFileError:

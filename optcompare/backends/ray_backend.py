@@ -24,6 +24,7 @@ from typing import Any
 from absl import logging
 
 from optcompare import packs
+from optcompare import studydir
 from optcompare.backends import local
 from optcompare.backends import private_network
 from optcompare.errors import BadInputError, EnvironmentFailure
@@ -33,19 +34,18 @@ class TrialWorker:
   """The actor: a process that runs trials of one study until it is killed."""
 
   def __init__(self, study_dir: str, lease_seconds: float, owner: str):
-    from optcompare import studydir  # pylint: disable=g-import-not-at-top
-    from optcompare.backends import worker  # pylint: disable=g-import-not-at-top
-    self._worker, self._studydir = worker, studydir
+    from optcompare.backends import worker  # pylint: disable=g-import-not-at-top  (JAX)
+    self._worker = worker
     self.study_dir, self.lease_seconds, self.owner = study_dir, lease_seconds, owner
-    self.manifest = studydir.read_manifest(study_dir)
+    self.manifest = studydir.StudyManifest.read(study_dir)
     worker.install_signal_handlers()
 
   def run(self, job: str, retry: bool) -> tuple[int, Any]:
     """A trial, or a pack of trials (a job key: optcompare.packs)."""
-    from optcompare import packs  # pylint: disable=g-import-not-at-top
-    if not set(packs.members(job)) <= set(self._studydir.trial_ids(self.manifest)):
-      self.manifest = self._studydir.read_manifest(self.study_dir)
-    return self._worker.run_job(self.study_dir, self.manifest, job, retry=retry,
+    if not set(packs.members(job)) <= set(self.manifest.trial_ids):
+      self.manifest = studydir.StudyManifest.read(self.study_dir)  # the study grew
+    # (worker.run_job still reads study.json's JSON)
+    return self._worker.run_job(self.study_dir, self.manifest.to_json(), job, retry=retry,
                                 lease_seconds=self.lease_seconds, owner=self.owner)
 
 
