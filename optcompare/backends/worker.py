@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import functools
 import gc
 import json
 import logging
@@ -46,7 +47,6 @@ from optcompare.errors import BadInputError
 
 EXIT_DONE, EXIT_BAD_ARGS, EXIT_CLAIMED, EXIT_LOST, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 EXIT_IO_ERROR = 5  # the trial's files could not be written (a full disk): no result
-WORKER_LOG = "worker.log"  # in each trial directory: the log lines of its attempts
 _LOG_TAIL_BYTES = 4000
 
 
@@ -86,7 +86,7 @@ def write_failed(tdir: str, error: str, wall_time_s: float) -> None:
 def log_tail(tdir: str) -> str:
   """The end of the trial's worker.log (for a failure message)."""
   try:
-    with open(os.path.join(tdir, WORKER_LOG), "rb") as f:
+    with open(os.path.join(tdir, studydir.WORKER_LOG), "rb") as f:
       f.seek(0, os.SEEK_END)
       f.seek(max(0, f.tell() - _LOG_TAIL_BYTES))
       return f.read().decode("utf-8", "replace")
@@ -120,10 +120,12 @@ def trial_config(manifest: dict, trial_id: str):
   return config
 
 
-def _newest_checkpoint(tdir: str) -> int | None:
-  """The newest step under checkpoints/ when the attempt starts (informational: a resume)."""
+def _newest_checkpoint(directory: str) -> int | None:
+  """The newest step under `directory`'s checkpoints when the attempt starts (informational:
+  a resume). `directory`: the trial's, or its pack's."""
   try:
-    steps = [int(n) for n in os.listdir(os.path.join(tdir, "checkpoints")) if n.isdigit()]
+    steps = [int(n) for n in os.listdir(os.path.join(directory, studydir.CHECKPOINTS))
+             if n.isdigit()]
   except OSError:
     return None
   return max(steps, default=None)
@@ -133,7 +135,8 @@ class _TrialLog:
   """Copies this process's log records to the trial's worker.log while the trial runs."""
 
   def __init__(self, tdir: str):
-    self.handler = logging.FileHandler(os.path.join(tdir, WORKER_LOG), encoding="utf-8")
+    self.handler = logging.FileHandler(os.path.join(tdir, studydir.WORKER_LOG),
+                                       encoding="utf-8")
     self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     # Orbax logs every phase of every save at INFO; keep its warnings.
     self.handler.addFilter(lambda r: r.levelno >= logging.WARNING or "/orbax/" not in r.pathname)
@@ -164,6 +167,36 @@ def _interrupt_main_on_lost() -> None:
   signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
 
 
+@contextlib.contextmanager
+def _training():
+  """While the main thread trains: a lost claim interrupts it (ClaimLost)."""
+  _active.set()
+  try:
+    yield
+  finally:
+    _active.clear()
+
+
+def _train_trial(manifest: dict, trial_id: str, tdir: str) -> dict[str, str]:
+  """Trains one trial (optcompare.train): {its directory: result status}."""
+  from optcompare import train  # pylint: disable=g-import-not-at-top  (JAX)
+  config = trial_config(manifest, trial_id)
+  with _training():
+    result = train.train_and_evaluate(config, tdir)
+  return {tdir: result["status"]}
+
+
+def _train_pack(manifest: dict, trial_ids: list[str], tdirs: list[str], pack_dir: str,
+                claimed) -> dict[str, str]:
+  """Trains `trial_ids` as one pack (optcompare.packed), writing only the files of those
+  whose directory is in `claimed`: {their directory: result status}."""
+  from optcompare import packed  # pylint: disable=g-import-not-at-top  (JAX)
+  configs = [trial_config(manifest, t) for t in trial_ids]
+  with _training():
+    results = packed.train_pack(configs, tdirs, pack_dir, writes=[d in claimed for d in tdirs])
+  return {d: (r or {}).get("status") for d, r in zip(tdirs, results) if d in claimed}
+
+
 def run_trial(study_dir: str, manifest: dict, trial_id: str, *, retry: bool,
               lease_seconds: float, owner: str) -> tuple[int, str | None]:
   """Claims, trains and releases one trial in this process: (code, result status).
@@ -172,68 +205,26 @@ def run_trial(study_dir: str, manifest: dict, trial_id: str, *, retry: bool,
   included), so the sweep can say why in one line instead of losing the worker.
   """
   try:
-    return _run_trial(study_dir, manifest, trial_id, retry=retry,
-                      lease_seconds=lease_seconds, owner=owner)
+    code, status = _run_claimed(study_dir, manifest, [trial_id], retry=retry,
+                                lease_seconds=lease_seconds, owner=owner, pack=False)
+    if code != EXIT_DONE:
+      return code, None
+    tdir = studydir.trial_dir(study_dir, trial_id)
+    return code, status[tdir] if status else _status(tdir)  # (not run: its result's)
   except OSError as e:
     return EXIT_IO_ERROR, str(e)
 
 
-def _run_trial(study_dir: str, manifest: dict, trial_id: str, *, retry: bool,
-               lease_seconds: float, owner: str) -> tuple[int, str | None]:
-  tdir = studydir.trial_dir(study_dir, trial_id)
-  os.makedirs(tdir, exist_ok=True)
-  status = _status(tdir)
-  if status in studydir.FINISHED or (status == studydir.FAILED and not retry):
-    return EXIT_DONE, status
-  claim = ledger.Claim.acquire(tdir, lease_seconds=lease_seconds, owner=owner)
-  if claim is None:
-    return EXIT_CLAIMED, None
-  status = _status(tdir)  # it may have finished between the first look and the claim
-  if status in studydir.FINISHED or (status == studydir.FAILED and not retry):
-    claim.release()
-    return EXIT_DONE, status
-  if status == studydir.FAILED:  # a retry: keep the failed result beside; train resumes
-    studydir.keep_failed_result(tdir)
-  attempt = {"trial": trial_id, "generation": claim.generation, "owner": claim.record["owner"],
-             "host": claim.record["host"], "pid": os.getpid()}
-  ledger.log_attempt(tdir, {"event": "start", "checkpoint": _newest_checkpoint(tdir), **attempt})
-  stop = claim.keep_alive(on_lost=_interrupt_main_on_lost)
-  t0 = time.time()
-  released = False
-  try:
-    with _TrialLog(tdir) as log:
-      try:
-        from optcompare import train  # pylint: disable=g-import-not-at-top  (JAX)
-        config = trial_config(manifest, trial_id)
-        _active.set()
-        try:
-          result = train.train_and_evaluate(config, tdir)
-        finally:
-          _active.clear()
-        status = result["status"]
-      except ClaimLost:
-        ledger.log_attempt(tdir, {"event": "lost", **attempt})
-        return EXIT_LOST, None
-      except Interrupted:
-        released = True
-        claim.release()
-        ledger.log_attempt(tdir, {"event": "interrupted", **attempt})
-        raise
-      except Exception:  # pylint: disable=broad-except  (the trial's failure, not the worker's)
-        error = traceback.format_exc()
-        log.write(error)
-        write_failed(tdir, error, time.time() - t0)
-        status = studydir.FAILED
-  except OSError:
-    if not released:
-      _release_quietly(claim)
-    raise
-  finally:
-    stop.set()
-    gc.collect()  # the trial's arrays go now, not at some later trial's allocation
-  ledger.log_attempt(tdir, {"event": "end", "status": status, **attempt})
-  claim.release()
-  return EXIT_DONE, status
+def run_pack(study_dir: str, manifest: dict, trial_ids: list[str], *, retry: bool,
+             lease_seconds: float, owner: str) -> tuple[int, Any]:
+  """Claims, trains (as one pack) and releases the trials that need running among
+  `trial_ids`: (code, {trial id: result status}) (see the module docstring)."""
+  code, status = _run_claimed(study_dir, manifest, trial_ids, retry=retry,
+                              lease_seconds=lease_seconds, owner=owner, pack=True)
+  if code != EXIT_DONE:
+    return code, None
+  ids = {studydir.trial_dir(study_dir, t): t for t in trial_ids}
+  return code, {ids[d]: s for d, s in status.items()}
 
 
 def run_job(study_dir: str, manifest: dict, job: str, *, retry: bool, lease_seconds: float,
@@ -250,92 +241,116 @@ def run_job(study_dir: str, manifest: dict, job: str, *, retry: bool, lease_seco
     return EXIT_IO_ERROR, str(e)
 
 
+def _run_claimed(study_dir: str, manifest: dict, trial_ids: list[str], *, retry: bool,
+                 lease_seconds: float, owner: str, pack: bool) -> tuple[int, dict | None]:
+  """Claims the trials among `trial_ids` that need running (all or none), trains them in
+  this process (one trial, or with `pack` the trials as one pack) and releases them.
+
+  (EXIT_DONE, {trial directory: result status} of those it ran), (EXIT_CLAIMED, None) when
+  one is held elsewhere, (EXIT_LOST, None) when a claim was lost mid-run. OSError (the
+  trials' files cannot be written) propagates, the claims released.
+  """
+  tdirs = [studydir.trial_dir(study_dir, t) for t in trial_ids]
+  for d in tdirs:
+    os.makedirs(d, exist_ok=True)
+  claims = _claim(tdirs, retry=retry, lease_seconds=lease_seconds, owner=owner)
+  if claims is None:
+    return EXIT_CLAIMED, None
+  if not claims:
+    return EXIT_DONE, {}
+  ids = dict(zip(tdirs, trial_ids))
+  attempts = {d: {"trial": ids[d], **({"pack": trial_ids} if pack else {}),
+                  "generation": c.generation, "owner": c.record["owner"],
+                  "host": c.record["host"], "pid": os.getpid()} for d, c in claims.items()}
+  if pack:
+    checkpoints = studydir.pack_dir(study_dir, trial_ids)
+    train = functools.partial(_train_pack, manifest, trial_ids, tdirs, checkpoints, claims)
+  else:
+    checkpoints = tdirs[0]
+    train = functools.partial(_train_trial, manifest, trial_ids[0], tdirs[0])
+  status = _attempt(claims, attempts, checkpoints, train)
+  return (EXIT_LOST, None) if status is None else (EXIT_DONE, status)
+
+
 def _wants_run(tdir: str, retry: bool) -> bool:
   status = _status(tdir)
   return not (status in studydir.FINISHED or (status == studydir.FAILED and not retry))
 
 
-def _claim_all(tdirs: list[str], lease_seconds: float, owner: str) -> dict | None:
-  """Claims of every trial in `tdirs`, or None (each claim taken released) if one is held."""
+def _claim(tdirs: list[str], *, retry: bool, lease_seconds: float, owner: str) -> dict | None:
+  """{trial directory: Claim} of the trials in `tdirs` that need running, or None (each
+  claim taken released) if one is held elsewhere. One that finished between the first look
+  and its claim is released and left out; a failed result to retry is kept beside."""
   claims = {}
-  for d in tdirs:
+  for d in [d for d in tdirs if _wants_run(d, retry)]:
     claim = ledger.Claim.acquire(d, lease_seconds=lease_seconds, owner=owner)
     if claim is None:
       for c in claims.values():
         c.release()
       return None
     claims[d] = claim
+  for d in [d for d in claims if not _wants_run(d, retry)]:  # finished since the first look
+    claims.pop(d).release()
+  for d in claims:
+    if _status(d) == studydir.FAILED:  # a retry: keep the failed result beside; train resumes
+      studydir.keep_failed_result(d)
   return claims
 
 
-def run_pack(study_dir: str, manifest: dict, trial_ids: list[str], *, retry: bool,
-             lease_seconds: float, owner: str) -> tuple[int, Any]:
-  """Claims, trains (as one pack) and releases the trials that need running among
-  `trial_ids`: (code, {trial id: result status}) (see the module docstring)."""
-  tdirs = [studydir.trial_dir(study_dir, t) for t in trial_ids]
-  for d in tdirs:
-    os.makedirs(d, exist_ok=True)
-  claims = _claim_all([d for d in tdirs if _wants_run(d, retry)], lease_seconds, owner)
-  if claims is None:
-    return EXIT_CLAIMED, None
-  for d in [d for d in claims if not _wants_run(d, retry)]:  # finished since the first look
-    claims.pop(d).release()
-  if not claims:
-    return EXIT_DONE, {}
+def _attempt(claims: dict, attempts: dict, checkpoints: str, train) -> dict | None:
+  """One attempt at the claimed trials: logs its start (and the newest checkpoint under
+  `checkpoints`), heartbeats the claims, runs `train()`, logs its end and releases the
+  claims: {trial directory: result status}, or None when a claim was lost."""
   for d in claims:
-    if _status(d) == studydir.FAILED:  # a retry: keep the failed result beside
-      studydir.keep_failed_result(d)
-  pack_dir = studydir.pack_dir(study_dir, trial_ids)
-  ids = dict(zip(tdirs, trial_ids))
-  attempts = {d: {"trial": ids[d], "pack": trial_ids, "generation": c.generation,
-                  "owner": c.record["owner"], "host": c.record["host"], "pid": os.getpid()}
-              for d, c in claims.items()}
-  for d in claims:
-    ledger.log_attempt(d, {"event": "start", "checkpoint": _newest_checkpoint(pack_dir),
+    ledger.log_attempt(d, {"event": "start", "checkpoint": _newest_checkpoint(checkpoints),
                            **attempts[d]})
   stops = [c.keep_alive(on_lost=_interrupt_main_on_lost) for c in claims.values()]
-  t0 = time.time()
   try:
-    with contextlib.ExitStack() as stack:
-      logs = [stack.enter_context(_TrialLog(d)) for d in claims]
-      try:
-        from optcompare import packed  # pylint: disable=g-import-not-at-top  (JAX)
-        configs = [trial_config(manifest, t) for t in trial_ids]
-        _active.set()
-        try:
-          results = packed.train_pack(configs, tdirs, pack_dir,
-                                      writes=[d in claims for d in tdirs])
-        finally:
-          _active.clear()
-        status = {d: (r or {}).get("status") for d, r in zip(tdirs, results) if d in claims}
-      except ClaimLost:
-        _release_all(claims)
-        for d in claims:
-          ledger.log_attempt(d, {"event": "lost", **attempts[d]})
-        return EXIT_LOST, None
-      except Interrupted:
-        _release_all(claims)
-        for d in claims:
-          ledger.log_attempt(d, {"event": "interrupted", **attempts[d]})
-        raise
-      except Exception:  # pylint: disable=broad-except  (the trials' failure, not the worker's)
-        error = traceback.format_exc()
-        for log in logs:
-          log.write(error)
-        for d in claims:
-          write_failed(d, error, time.time() - t0)
-        status = {d: studydir.FAILED for d in claims}
+    status = _train_logged(claims, attempts, train)
   except OSError:
     _release_all(claims)
     raise
   finally:
     for stop in stops:
       stop.set()
-    gc.collect()
-  for d, claim in claims.items():
-    ledger.log_attempt(d, {"event": "end", "status": status[d], **attempts[d]})
-    claim.release()
-  return EXIT_DONE, {ids[d]: status[d] for d in claims}
+    gc.collect()  # the trials' arrays go now, not at some later trial's allocation
+  if status is not None:
+    for d, claim in claims.items():
+      ledger.log_attempt(d, {"event": "end", "status": status[d], **attempts[d]})
+      claim.release()
+  return status
+
+
+def _train_logged(claims: dict, attempts: dict, train) -> dict | None:
+  """`train()` with this process's log records copied to each claimed trial's worker.log.
+  An exception escaping it is each trial's `failed` result (with the traceback); a lost
+  claim returns None; an interrupt releases the claims and propagates."""
+  t0 = time.time()
+  with contextlib.ExitStack() as stack:
+    logs = [stack.enter_context(_TrialLog(d)) for d in claims]
+    try:
+      return train()
+    except ClaimLost:
+      _end_early(claims, attempts, "lost")
+      return None
+    except Interrupted:
+      _end_early(claims, attempts, "interrupted")
+      raise
+    except Exception:  # pylint: disable=broad-except  (the trials' failure, not the worker's)
+      error = traceback.format_exc()
+      for log in logs:
+        log.write(error)
+      for d in claims:
+        write_failed(d, error, time.time() - t0)
+      return {d: studydir.FAILED for d in claims}
+
+
+def _end_early(claims: dict, attempts: dict, event: str) -> None:
+  """Releases the claims (a lost one is left alone: Claim.release checks) and logs why the
+  attempt ended without a result ("lost", "interrupted")."""
+  _release_all(claims)
+  for d in claims:
+    ledger.log_attempt(d, {"event": event, **attempts[d]})
 
 
 def _release_all(claims: dict) -> None:
