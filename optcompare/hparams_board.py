@@ -54,11 +54,16 @@ def trial_hparams(config: Mapping[str, Any]) -> dict[str, Any]:
   return out
 
 
+def _metric_pairs(metric_names, num_train_eval_examples: int | None) -> list[tuple[str, str]]:
+  """(split, metric) of each of metric_tags' tags."""
+  splits = [s for s in EVAL_SPLITS if s != "train_eval" or num_train_eval_examples != 0]
+  return [(split, m) for split in (*splits, "train") for m in metric_names]
+
+
 def metric_tags(metric_names, num_train_eval_examples: int | None) -> list[str]:
   """The scalar tags listed as the dashboard's metrics: each evaluated split's metrics (no
   train_eval when num_train_eval_examples is 0), then the train lines' means."""
-  splits = [s for s in EVAL_SPLITS if s != "train_eval" or num_train_eval_examples != 0]
-  return [f"{split}/{m}" for split in (*splits, "train") for m in metric_names]
+  return [f"{split}/{m}" for split, m in _metric_pairs(metric_names, num_train_eval_examples)]
 
 
 def _seeds(manifest: studydir.StudyManifest) -> set[int]:
@@ -83,6 +88,17 @@ def _hparam_info(name: str, values: list) -> api_pb2.HParamInfo:
   return info
 
 
+def _metric_infos(pairs: list[tuple[str, str]]) -> list[api_pb2.MetricInfo]:
+  """The dashboard's metrics: their tags `<split>/<metric>`, descriptions and datasets."""
+  dataset = {"validation": api_pb2.DATASET_VALIDATION, "train": api_pb2.DATASET_TRAINING,
+             "train_eval": api_pb2.DATASET_TRAINING}
+  return [api_pb2.MetricInfo(
+      name=api_pb2.MetricName(tag=f"{split}/{m}"),
+      description=("running mean of the last train line" if split == "train"
+                   else "the last evaluation (result.json's final)"),
+      dataset_type=dataset.get(split, api_pb2.DATASET_UNKNOWN)) for split, m in pairs]
+
+
 def experiment(manifest: studydir.StudyManifest, study_dir: str = "") -> api_pb2.Experiment:
   """The study's HParams experiment: hyperparameters (with domains) and metrics."""
   from optcompare import workloads  # pylint: disable=g-import-not-at-top  (models: loaded late)
@@ -101,14 +117,8 @@ def experiment(manifest: studydir.StudyManifest, study_dir: str = "") -> api_pb2
     metric_names = workloads.create(configs[0]).metric_names
   except Exception:  # pylint: disable=broad-except  (a bad base fails its trials, not this)
     metric_names = tuple(dict.fromkeys(("loss", manifest.target[1])))
-  tags = metric_tags(metric_names, (base.get("dataset") or {}).get("num_train_eval_examples"))
-  dataset = {"validation": api_pb2.DATASET_VALIDATION, "train": api_pb2.DATASET_TRAINING,
-             "train_eval": api_pb2.DATASET_TRAINING}
-  metrics = [api_pb2.MetricInfo(
-      name=api_pb2.MetricName(tag=tag),
-      description=("running mean of the last train line" if tag.startswith("train/")
-                   else "the last evaluation (result.json's final)"),
-      dataset_type=dataset.get(tag.split("/")[0], api_pb2.DATASET_UNKNOWN)) for tag in tags]
+  metrics = _metric_infos(_metric_pairs(
+      metric_names, (base.get("dataset") or {}).get("num_train_eval_examples")))
   return api_pb2.Experiment(
       name=os.path.basename(os.path.normpath(study_dir)) if study_dir else "",
       description=(f"optcompare study of {base.get('workload')}: {manifest.num_trials} "

@@ -58,6 +58,10 @@ ATTEMPTS = "attempts.jsonl"  # the ledger's log of attempts, one JSON line each
 WORKER_LOG = "worker.log"  # the worker's log lines of the trial's attempts
 # Files whose presence without a result.json means that a trial was started.
 STARTED = (CLAIMS, LEGACY_CLAIM, ATTEMPTS, METRICS)
+# Every name above: no other module spells one (tests/test_structure.py).
+LAYOUT_NAMES = (MANIFEST, TRIALS, PACKS, LOGS, ANALYSIS, TABLE, RERUNS_TABLE, CURVES_TABLE,
+                HPARAMS_EVENTS, RESULT, CONFIG, METRICS, CHECKPOINTS, TENSORBOARD, CLAIMS,
+                LEGACY_CLAIM, ATTEMPTS, WORKER_LOG)
 
 # ---- the status vocabulary ----
 # A result.json says how a trial ended:
