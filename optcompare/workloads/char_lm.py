@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from optcompare.data import in_memory, prepare, text, war_and_peace
+from optcompare.data import in_memory, prepare, text
 from optcompare.errors import BadInputError
 from optcompare.models import lstm
 from optcompare.workloads import base
@@ -57,6 +57,8 @@ class CharLanguageModel(base.ServedByStep):
       raise BadInputError(f"dataset.data_dir: war_and_peace is not prepared in "
                           f"{self.data_dir}; run `optcompare data prepare war_and_peace "
                           f"--manual_dir=DIR --data_dir={self.data_dir}`")
+    # Imported here: it needs TFDS, which machines that train other workloads may lack.
+    from optcompare.data import war_and_peace  # pylint: disable=g-import-not-at-top
     texts = {s: war_and_peace.read_text(builder, s) for s in ("train", "validation", "test")}
     vocab = text.vocabulary(*texts.values())
     if len(vocab) != self.vocab_size:
