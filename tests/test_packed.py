@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from optcompare import packed, packs, study, studydir, train
+from optcompare import loop, packed, packs, study, studydir, train
 from tests.conftest import REPO, optcompare_env
 from tests.test_study import smoke_study
 from tests.test_train import read_metrics, read_result
@@ -41,12 +41,21 @@ def _pack_and_unpacked(configs, tmp_path):
   return got, want
 
 
+# Norms of gradients and updates are the most rounding-sensitive values of a line: Adam
+# divides by √v + ε, so coordinates with v ≈ 0 turn the im2col/direct convolutions' last-bit
+# differences into relative differences of the norms ~10x those of the losses.
+SENSITIVE = ("grad_norm", "update_norm")
+
+
 def _same_lines(a, b, rel):
   assert [(r["step"], r["split"]) for r in a] == [(r["step"], r["split"]) for r in b]
   for x, y in zip(a, b):
     for key in x:
-      if key not in ("step", "split") and x[key] is not None:
-        assert x[key] == pytest.approx(y[key], rel=rel, abs=1e-6), (x["step"], x["split"], key)
+      if key not in ("step", "split", "wall_time_s") and x[key] is not None:
+        tol = 10 * rel if key in SENSITIVE else rel
+        # top-1 error is discrete: rounding may flip one near-tied example of the 128
+        near = 1 / 128 if key == "error" else 1e-6
+        assert x[key] == pytest.approx(y[key], rel=tol, abs=near), (x["step"], x["split"], key)
 
 
 def test_pack_of_four_equals_the_trials_unpacked(smoke_config, tmp_path):
@@ -84,8 +93,9 @@ def test_a_diverging_trial_is_frozen_and_the_others_go_on(smoke_config, tmp_path
     _same_lines(read_metrics(tmp_path / "packed" / str(i)),
                 read_metrics(tmp_path / "unpacked" / str(i)), rel=1e-4)
     assert g["final"].keys() == w["final"].keys()
-  plan = packed.setup(configs)
-  like = packed.init_pack(plan, [c.seed for c in configs])
+  plan = packed.plan(configs)
+  program, shardings = loop.program_for(plan)
+  like = loop.init_pack(plan, program, shardings)
   ckpt = checkpointing.Checkpointer(str(tmp_path / "pack" / "checkpoints"))
   try:
     state = ckpt.restore(20, like)
@@ -134,7 +144,7 @@ EIGHT = r"""
 import json, sys
 import jax
 from configs.workloads import fashion_mnist_simple_cnn
-from optcompare import packed, train
+from optcompare import feeds, loop, packed, train
 tmp = sys.argv[1]
 configs = []
 for i in range(8):
@@ -142,17 +152,15 @@ for i in range(8):
   c.optimizer.hparams.learning_rate = 1e-3 * (i + 1)
   c.num_train_steps, c.eval_every_steps = 10, 5
   configs.append(c)
-plan = packed.setup(configs)
-stacked, batched, _ = packed.shardings(plan.mesh)
-pack = packed.init_pack(plan, [c.seed for c in configs])
+plan = packed.plan(configs)
+program, shardings = loop.program_for(plan)
+pack = loop.init_pack(plan, program, shardings)
 def placement(state):
   return [sorted((s.device.id, s.data.shape[0]) for s in leaf.addressable_shards)
           for leaf in jax.tree.leaves(state.trials.params)]
 out = {"mesh": dict(plan.mesh.shape), "devices": jax.device_count(), "before": placement(pack)}
-splits = train._load_splits(plan.program, 128)
-batch = packed.stacked_batch(plan, splits, 0, batched)
-after, _ = packed.train_step(train.graph_defs(plan.program)[0], plan.program, plan.optimizer,
-                             pack, batch)  # (donates `pack`)
+feed = feeds.make_feed(plan.workloads, feeds.load_splits(program.workload, 128), shardings)
+after, _ = loop.run_steps(program, pack, feed.chunk(0, 2), feed.data)  # (donates `pack`)
 out["after"] = placement(after)
 del after
 got = packed.train_pack(configs, [f"{tmp}/p{i}" for i in range(8)], f"{tmp}/pack")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from optcompare import train
+from optcompare import train, update
 from tests.conftest import SMOKE, optcompare_cmd, optcompare_env, run_optcompare, REPO
 
 
@@ -41,7 +41,7 @@ def test_smoke_trial_writes_the_trial_directory(smoke_config, tmp_path):
       (10, "validation"), (10, "train_eval"), (10, "test"),
       (20, "validation"), (20, "train_eval"), (20, "test")]
   assert all(set(r) == {"step", "split", "loss", "error"} for r in lines if r["split"] != "train")
-  assert all(set(r) == {"step", "split", "loss", "error", *train.STEP_STATS}
+  assert all(set(r) == {"step", "split", "loss", "error", *update.STEP_STATS}
              for r in lines if r["split"] == "train")
   assert result["final"]["validation"] == {k: lines[-3][k] for k in ("loss", "error")}
   assert result["final"]["train_eval"] == {k: lines[-2][k] for k in ("loss", "error")}
@@ -168,7 +168,7 @@ def test_train_lines_carry_the_learning_rate_and_norms(smoke_config, tmp_path):
   assert [r["step"] for r in lines] == [3, 6, 9, 12, 15, 18, 20]
 
   schedule = optimizers.settings_from_config(c.optimizer, c.num_train_steps)["learning_rate"]
-  schedule = train._traced_values(schedule)  # float32 leaves, as in the optimizer state
+  schedule = update.traced_values(schedule)  # float32 leaves, as in the optimizer state
   at = jax.jit(lambda sched, t: sched(t))
   for r in lines:
     s = r["step"]
@@ -183,6 +183,6 @@ def test_train_lines_carry_the_learning_rate_and_norms(smoke_config, tmp_path):
 
   acc = event_accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
   acc.Reload()
-  for key in train.STEP_STATS:
+  for key in update.STEP_STATS:
     assert [(e.step, e.value) for e in acc.Scalars(f"train/{key}")] == [
         (r["step"], pytest.approx(r[key], rel=1e-7)) for r in lines], key

@@ -46,6 +46,10 @@ def trial_config(workload: str, *, batch_size: int, num_train_steps: int,
   c.test_every_steps = config_dict.placeholder(int)
   c.checkpoint_every_steps = eval_every_steps
   c.log_every_steps = 100
+  # Matmul and convolution precision: float32, tf32 or bfloat16 passes (optcompare.loop).
+  c.precision = "float32"
+  # Steps per compiled dispatch (a scan); 0: 1 on CPU, else up to the next boundary.
+  c.steps_per_dispatch = 0
   c.optimizer = optimizer_config()
   adam_defaults(c.optimizer)
   c.dataset = ml_collections.ConfigDict()
