@@ -47,13 +47,13 @@ def _sweep_process(workdir, parallel, retries=0):
 
 
 def _events(workdir, trial_id):
-  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), "attempts.jsonl")
+  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), studydir.ATTEMPTS)
   with open(path, encoding="utf-8") as f:
     return [json.loads(line) for line in f]
 
 
 def _metrics(workdir, trial_id):
-  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), "metrics.jsonl")
+  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), studydir.METRICS)
   with open(path, encoding="utf-8") as f:
     lines = [json.loads(line) for line in f]
   for line in lines:
@@ -105,12 +105,9 @@ def test_killed_sweep_resumes_with_identical_results(reference, tmp_path):
   deadline = time.time() + 300
   mid_trial = False
   while time.time() < deadline and proc.poll() is None:
-    done = sum(os.path.exists(os.path.join(studydir.trial_dir(str(workdir), t), "result.json"))
+    done = sum(os.path.exists(os.path.join(studydir.trial_dir(str(workdir), t), studydir.RESULT))
                for t in TRIALS)
-    mid_trial = any(
-        os.path.isdir(os.path.join(studydir.trial_dir(str(workdir), t), "checkpoints", "5"))
-        and not os.path.exists(os.path.join(studydir.trial_dir(str(workdir), t), "result.json"))
-        for t in TRIALS)
+    mid_trial = _mid_trial(workdir) is not None
     if done >= 2 and mid_trial:
       break
     time.sleep(0.05)
@@ -137,8 +134,8 @@ def _mid_trial(workdir):
   """A trial with a checkpoint and no result yet, or None."""
   for t in TRIALS:
     d = studydir.trial_dir(str(workdir), t)
-    if os.path.isdir(os.path.join(d, "checkpoints", "5")) and not os.path.exists(
-        os.path.join(d, "result.json")):
+    if os.path.isdir(os.path.join(d, studydir.CHECKPOINTS, "5")) and not os.path.exists(
+        os.path.join(d, studydir.RESULT)):
       return t
   return None
 
@@ -304,13 +301,13 @@ def test_seed_reruns_of_the_best_trials_follow_the_search(tmp_path):
   manifest = studydir.read_manifest(workdir)
   assert [r["seed"] for r in manifest["reruns"]] == [1, 2, 1, 2]
   for r in manifest["reruns"]:
-    opt = r["of"].split("/")[0]
+    opt = studydir.optimizer_of(r["of"])
     best = reruns_mod.best_trials(workdir, manifest, opt, 1)
     assert r["of"] == best[0] and r["id"] == f"{r['of']}s{r['seed']}"
     tdir = studydir.trial_dir(workdir, r["id"])
-    config = json.loads(open(os.path.join(tdir, "config.json")).read())
+    config = json.loads(open(os.path.join(tdir, studydir.CONFIG)).read())
     original = json.loads(open(os.path.join(studydir.trial_dir(workdir, r["of"]),
-                                            "config.json")).read())
+                                            studydir.CONFIG)).read())
     assert config["seed"] == r["seed"] and original["seed"] == 0
     assert {k: v for k, v in config.items() if k != "seed"} == \
         {k: v for k, v in original.items() if k != "seed"}

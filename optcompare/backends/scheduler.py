@@ -2,8 +2,9 @@
 
 A launcher (local.LocalLauncher, ray_backend.RayLauncher) has `parallel` worker slots, each a
 long-lived worker: `idle_slots()`, `compiled(slot)` (the optimizers its worker has trained),
-`start(slot, trial_id, retry=)`, `poll(timeout) -> [(trial_id, code, detail)]` and `close()`. The worker
-claims each trial itself, so any number of sweeps, of any backend, can share a directory.
+`start(slot, job, retry=)`, `poll(timeout) -> [(job, code, detail)]` and `close()`. The
+worker claims each trial itself, so any number of sweeps, of any backend, can share a
+directory.
 
 Trials are queued in the order adam/0, sgd/0, adam/1, sgd/1, ... (a study stopped early has
 about as many trials of every optimizer), and an idle worker takes the first queued trial of an
@@ -44,12 +45,13 @@ class Progress:
   load and compile cache may differ. No ETA before the first trial finishes.
   """
 
-  def __init__(self, manifest: dict, enabled: bool, stream=None):
+  def __init__(self, manifest: studydir.StudyManifest, enabled: bool, stream=None):
     self.enabled, self.stream = enabled, stream or sys.stderr
     self.tty = enabled and self.stream.isatty()
-    self.split, self.metric = studydir.target_of(manifest)
-    self.optimizers = manifest["config"]["optimizers"]
-    self.total = len(manifest["trials"])
+    manifest = studydir.as_manifest(manifest)  # (or study.json's JSON)
+    self.split, self.metric = manifest.target
+    self.optimizers = manifest.optimizers
+    self.total = len(manifest.trials)
     self.best: dict[str, tuple[float, str]] = {}
     self._last, self._last_time = "", 0.0
     self.durations: list[float] = []      # seconds, of each trial this sweep finished
@@ -58,7 +60,7 @@ class Progress:
 
   def record(self, trial_id: str, result: dict | None) -> None:
     value = result.value(self.split, self.metric) if result else None
-    opt = trial_id.split("/")[0]
+    opt = studydir.optimizer_of(trial_id)
     if value is not None and studydir.better(value, self.best.get(opt, (None,))[0], self.metric):
       self.best[opt] = (value, trial_id)
     self._track(set(self._started) - {trial_id}, time.time())  # (it may end before update)
@@ -130,15 +132,15 @@ class Progress:
     self.stream.flush()
 
 
-def _order(manifest: dict) -> list[str]:
-  rank = {o: i for i, o in enumerate(manifest["config"]["optimizers"])}
-  trials = sorted(manifest["trials"], key=lambda t: (t["index"], rank[t["optimizer"]]))
-  return [t["id"] for t in trials]
+def _order(manifest: studydir.StudyManifest) -> list[str]:
+  """The search's trial ids in the sweep's order (see the module docstring)."""
+  rank = {o: i for i, o in enumerate(manifest.optimizers)}
+  return [t.id for t in sorted(manifest.trials, key=lambda t: (t.index, rank[t.optimizer]))]
 
 
 def _optimizer(job: str) -> str:
   """The optimizer of a job key (a pack's trials share one)."""
-  return packs.optimizer(packs.members(job)[0])
+  return studydir.optimizer_of(packs.members(job)[0])
 
 
 def pick(queue: list[str], mine: set[str], others: set[str]) -> int:
@@ -340,17 +342,17 @@ class Sweep:
             "failed_trials": failed}
 
 
-def run(study_dir: str, manifest: dict, launcher, *, parallel: int, retries: int,
-        progress: bool = True, trial_ids: list[str] | None = None) -> dict:
+def run(study_dir: str, manifest: studydir.StudyManifest, launcher, *, parallel: int,
+        retries: int, progress: bool = True, trial_ids: list[str] | None = None) -> dict:
   """Runs the study's unfinished search trials (or `trial_ids`, in that order) through
   `launcher` until none is left to run or wait for, and returns the summary (study.sweep).
   On Ctrl-C the launcher is closed (its workers release their claims) and it re-raises."""
   del parallel  # the launcher's slots
+  manifest = studydir.as_manifest(manifest)  # (or study.json's JSON)
   order = _order(manifest) if trial_ids is None else list(trial_ids)
   show = Progress(manifest, progress)
   show.total = len(order)  # the search's trials, or the re-runs'
-  sweep = Sweep(study_dir, order, pack_size=packs.pack_size(manifest), retries=retries,
-                show=show)
+  sweep = Sweep(study_dir, order, pack_size=manifest.pack_size, retries=retries, show=show)
   try:
     while sweep.active():
       for job, code, detail in launcher.poll(timeout=POLL_S if sweep.running else 0.0):

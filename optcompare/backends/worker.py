@@ -105,16 +105,16 @@ def _status(tdir: str) -> str | None:
   return result.status if result else None
 
 
-def trial_config(manifest: dict, trial_id: str):
-  """The trial config (a locked ConfigDict) of `trial_id` in a loaded manifest: a search
-  trial's, or a seed re-run's (its search trial's with another base seed)."""
-  from optcompare import reruns  # pylint: disable=g-import-not-at-top
+def trial_config(manifest: studydir.StudyManifest, trial_id: str):
+  """The trial config (a locked ConfigDict) of `trial_id` in a loaded manifest (or study.json's
+  JSON): a search trial's, or a seed re-run's (its search trial's with another base seed)."""
   from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
+  manifest = studydir.as_manifest(manifest)
   try:
-    t, seed = reruns.entry(manifest, trial_id)
+    t, seed = manifest.entry(trial_id)
   except KeyError:
     raise BadInputError(f"trial_id: no trial {trial_id!r} in this study") from None
-  config = spaces.build_trial_config(manifest["config"]["base"], t["optimizer"], t["hparams"])
+  config = spaces.build_trial_config(manifest.base, t.optimizer, t.hparams)
   if seed is not None:
     config.seed = seed
   return config
@@ -177,7 +177,7 @@ def _training():
     _active.clear()
 
 
-def _train_trial(manifest: dict, trial_id: str, tdir: str) -> dict[str, str]:
+def _train_trial(manifest: studydir.StudyManifest, trial_id: str, tdir: str) -> dict[str, str]:
   """Trains one trial (optcompare.train): {its directory: result status}."""
   from optcompare import train  # pylint: disable=g-import-not-at-top  (JAX)
   config = trial_config(manifest, trial_id)
@@ -186,8 +186,8 @@ def _train_trial(manifest: dict, trial_id: str, tdir: str) -> dict[str, str]:
   return {tdir: result["status"]}
 
 
-def _train_pack(manifest: dict, trial_ids: list[str], tdirs: list[str], pack_dir: str,
-                claimed) -> dict[str, str]:
+def _train_pack(manifest: studydir.StudyManifest, trial_ids: list[str], tdirs: list[str],
+                pack_dir: str, claimed) -> dict[str, str]:
   """Trains `trial_ids` as one pack (optcompare.packed), writing only the files of those
   whose directory is in `claimed`: {their directory: result status}."""
   from optcompare import packed  # pylint: disable=g-import-not-at-top  (JAX)
@@ -197,8 +197,8 @@ def _train_pack(manifest: dict, trial_ids: list[str], tdirs: list[str], pack_dir
   return {d: (r or {}).get("status") for d, r in zip(tdirs, results) if d in claimed}
 
 
-def run_trial(study_dir: str, manifest: dict, trial_id: str, *, retry: bool,
-              lease_seconds: float, owner: str) -> tuple[int, str | None]:
+def run_trial(study_dir: str, manifest: studydir.StudyManifest, trial_id: str, *,
+              retry: bool, lease_seconds: float, owner: str) -> tuple[int, str | None]:
   """Claims, trains and releases one trial in this process: (code, result status).
 
   (EXIT_IO_ERROR, the error) when the trial's own files cannot be written (its result
@@ -215,8 +215,8 @@ def run_trial(study_dir: str, manifest: dict, trial_id: str, *, retry: bool,
     return EXIT_IO_ERROR, str(e)
 
 
-def run_pack(study_dir: str, manifest: dict, trial_ids: list[str], *, retry: bool,
-             lease_seconds: float, owner: str) -> tuple[int, Any]:
+def run_pack(study_dir: str, manifest: studydir.StudyManifest, trial_ids: list[str], *,
+             retry: bool, lease_seconds: float, owner: str) -> tuple[int, Any]:
   """Claims, trains (as one pack) and releases the trials that need running among
   `trial_ids`: (code, {trial id: result status}) (see the module docstring)."""
   code, status = _run_claimed(study_dir, manifest, trial_ids, retry=retry,
@@ -227,8 +227,8 @@ def run_pack(study_dir: str, manifest: dict, trial_ids: list[str], *, retry: boo
   return code, {ids[d]: s for d, s in status.items()}
 
 
-def run_job(study_dir: str, manifest: dict, job: str, *, retry: bool, lease_seconds: float,
-            owner: str) -> tuple[int, Any]:
+def run_job(study_dir: str, manifest: studydir.StudyManifest, job: str, *, retry: bool,
+            lease_seconds: float, owner: str) -> tuple[int, Any]:
   """A trial (run_trial) or a pack of trials (run_pack), by its job key (optcompare.packs)."""
   ids = packs.members(job)
   if len(ids) == 1:
@@ -241,8 +241,9 @@ def run_job(study_dir: str, manifest: dict, job: str, *, retry: bool, lease_seco
     return EXIT_IO_ERROR, str(e)
 
 
-def _run_claimed(study_dir: str, manifest: dict, trial_ids: list[str], *, retry: bool,
-                 lease_seconds: float, owner: str, pack: bool) -> tuple[int, dict | None]:
+def _run_claimed(study_dir: str, manifest: studydir.StudyManifest, trial_ids: list[str], *,
+                 retry: bool, lease_seconds: float, owner: str, pack: bool
+                 ) -> tuple[int, dict | None]:
   """Claims the trials among `trial_ids` that need running (all or none), trains them in
   this process (one trial, or with `pack` the trials as one pack) and releases them.
 
@@ -394,15 +395,15 @@ def install_signal_handlers() -> None:
 
 def serve(study_dir: str, requests, replies, *, lease_seconds: float | None, owner: str) -> int:
   """Answers trial (and pack) requests (JSON lines) until the input ends."""
-  manifest = studydir.read_manifest(study_dir)
-  lease = lease_seconds or float(manifest["config"]["lease_seconds"])
+  manifest = studydir.StudyManifest.read(study_dir)
+  lease = lease_seconds or float(manifest.config["lease_seconds"])
   for line in requests:
     if not line.strip():
       continue
     request = json.loads(line)
     job = request["trial"]
-    if not set(packs.members(job)) <= set(studydir.trial_ids(manifest)):
-      manifest = studydir.read_manifest(study_dir)  # the study may have grown
+    if not set(packs.members(job)) <= set(manifest.trial_ids):
+      manifest = studydir.StudyManifest.read(study_dir)  # the study may have grown
     code, status = run_job(study_dir, manifest, job, retry=bool(request.get("retry")),
                            lease_seconds=lease, owner=owner)
     reply = {"trial": job, "code": code, "status": status}

@@ -16,16 +16,16 @@ FULL_DISK = "[Errno 28] No space left on device: 'result.json.tmp'"
 
 
 def _optimizer(job):
-  return packs.optimizer(packs.members(job)[0])
+  return studydir.optimizer_of(packs.members(job)[0])
 
 
 class FakeLauncher:
   """`parallel` worker slots (the launcher interface of scheduler.py) that run nothing.
 
-  `start` records (slot, job, retry), marks the slot busy and makes the trial directories; `finish` ends a job as its
-  worker would (writing each trial's result with `status`; None writes nothing) and queues
-  the reply for the next `poll`; with `script`, `poll` first finishes every busy job with
-  `script(job)` -> (code, status, detail).
+  `start` records (slot, job, retry), marks the slot busy and makes the trial directories;
+  `finish` ends a job as its worker would (writing each trial's result with `status`; None
+  writes nothing) and queues the reply for the next `poll`; with `script`, `poll` first
+  finishes every busy job with `script(job)` -> (code, status, detail).
   """
 
   def __init__(self, study_dir, parallel=1, script=None):
@@ -81,14 +81,15 @@ def _write_result(study_dir, tid, status):
 
 
 def _manifest(optimizers=("adam", "sgd"), num_trials=3, pack_size=1):
-  return {"config": {"optimizers": list(optimizers), "pack_size": pack_size, "base": {}},
-          "trials": [{"id": f"{o}/{i}", "optimizer": o, "index": i, "hparams": {}}
-                     for o in optimizers for i in range(num_trials)]}
+  return studydir.StudyManifest.from_json(
+      {"config": {"optimizers": list(optimizers), "pack_size": pack_size, "base": {}},
+       "trials": [{"id": f"{o}/{i}", "optimizer": o, "index": i, "hparams": {}}
+                  for o in optimizers for i in range(num_trials)]})
 
 
-def _sweep(study_dir, manifest, retries=0, order=None):
-  return scheduler.Sweep(str(study_dir), order or scheduler._order(manifest),
-                         pack_size=packs.pack_size(manifest), retries=retries,
+def _sweep(study_dir, manifest, retries=0):
+  return scheduler.Sweep(str(study_dir), scheduler._order(manifest),
+                         pack_size=manifest.pack_size, retries=retries,
                          show=scheduler.Progress(manifest, enabled=False))
 
 
@@ -155,7 +156,7 @@ def test_run_trains_every_trial_once_and_a_second_run_launches_nothing(tmp_path)
                                                                     None))
   summary = scheduler.run(str(tmp_path), manifest, launcher, parallel=2, retries=0,
                           progress=False)
-  assert sorted(job for _, job, _ in launcher.started) == sorted(studydir.trial_ids(manifest))
+  assert sorted(job for _, job, _ in launcher.started) == sorted(manifest.trial_ids)
   assert summary == {"trials": 6, "completed": 6, "diverged": 0, "failed": 0, "unfinished": 0,
                      "ran_here": 6, "retried": 0, "worker_errors": 0, "failed_trials": []}
   again = FakeLauncher(tmp_path, parallel=2)
@@ -218,7 +219,7 @@ def test_dead_worker_fails_its_trial_naming_the_signal_and_it_is_retried(tmp_pat
   tdir = studydir.trial_dir(str(tmp_path), "sgd/0")
   result = studydir.read_result(tdir)
   assert result.status == studydir.FAILED and "signal 9" in result.error
-  with open(os.path.join(tdir, "attempts.jsonl"), encoding="utf-8") as f:
+  with open(os.path.join(tdir, studydir.ATTEMPTS), encoding="utf-8") as f:
     assert [json.loads(line)["exit"] for line in f] == [-9]
   assert launcher.started == [(0, "sgd/0", False), (0, "sgd/0", True)]
   launcher.finish("sgd/0")
