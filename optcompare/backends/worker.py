@@ -249,7 +249,8 @@ def _run_claimed(study_dir: str, manifest: studydir.StudyManifest, trial_ids: li
 
   (EXIT_DONE, {trial directory: result status} of those it ran), (EXIT_CLAIMED, None) when
   one is held elsewhere, (EXIT_LOST, None) when a claim was lost mid-run. OSError (the
-  trials' files cannot be written) propagates, the claims released.
+  trials' files cannot be written) propagates; one raised in training releases the claims
+  (before it, their leases run out).
   """
   tdirs = [studydir.trial_dir(study_dir, t) for t in trial_ids]
   for d in tdirs:
