@@ -132,7 +132,7 @@ class Progress:
     self.stream.flush()
 
 
-def _order(manifest: studydir.StudyManifest) -> list[str]:
+def sweep_order(manifest: studydir.StudyManifest) -> list[str]:
   """The search's trial ids in the sweep's order (see the module docstring)."""
   rank = {o: i for i, o in enumerate(manifest.optimizers)}
   return [t.id for t in sorted(manifest.trials, key=lambda t: (t.index, rank[t.optimizer]))]
@@ -349,7 +349,7 @@ def run(study_dir: str, manifest: studydir.StudyManifest, launcher, *, parallel:
   On Ctrl-C the launcher is closed (its workers release their claims) and it re-raises."""
   del parallel  # the launcher's slots
   manifest = studydir.as_manifest(manifest)  # (or study.json's JSON)
-  order = _order(manifest) if trial_ids is None else list(trial_ids)
+  order = sweep_order(manifest) if trial_ids is None else list(trial_ids)
   show = Progress(manifest, progress)
   show.total = len(order)  # the search's trials, or the re-runs'
   sweep = Sweep(study_dir, order, pack_size=manifest.pack_size, retries=retries, show=show)

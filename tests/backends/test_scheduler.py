@@ -88,7 +88,7 @@ def _manifest(optimizers=("adam", "sgd"), num_trials=3, pack_size=1):
 
 
 def _sweep(study_dir, manifest, retries=0):
-  return scheduler.Sweep(str(study_dir), scheduler._order(manifest),
+  return scheduler.Sweep(str(study_dir), scheduler.sweep_order(manifest),
                          pack_size=manifest.pack_size, retries=retries,
                          show=scheduler.Progress(manifest, enabled=False))
 
@@ -111,8 +111,8 @@ def _hold(study_dir, tid):
 # ---- order and compiled-program reuse ----
 
 def test_trials_are_queued_index_first_so_optimizers_advance_together():
-  assert scheduler._order(_manifest()) == ["adam/0", "sgd/0", "adam/1", "sgd/1", "adam/2",
-                                           "sgd/2"]
+  assert scheduler.sweep_order(_manifest()) == ["adam/0", "sgd/0", "adam/1", "sgd/1",
+                                                "adam/2", "sgd/2"]
 
 
 def test_pick_prefers_an_optimizer_compiled_here_then_one_compiled_nowhere():
