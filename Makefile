@@ -4,6 +4,8 @@
 #   make reproduce [DATA=idx_dir]   the paper's protocol on Fashion-MNIST (CPU-sized): initial
 #                                   study, narrow protocols, refined final study, re-runs, reports
 #   make reproduce_lstm [WP_DATA=dir]  the same chain on War and Peace (CPU-sized LSTM)
+#   make test-latest                the quick checks in a fresh venv with the newest jax, flax,
+#                                   optax and orbax-checkpoint (needs Python >= 3.12)
 # DATA: a directory with the four original Fashion-MNIST IDX files, for machines without
 # internet; without it TFDS downloads the dataset. WP_DATA: a directory with
 # warpeace_input.txt (without it the text is downloaded).
@@ -23,7 +25,7 @@ STUDIES := configs/studies
 WORKLOAD := fashion_mnist_simple_cnn
 PREPARE = $(OPTCOMPARE) data prepare fashion_mnist $(if $(DATA),--manual_dir=$(DATA)) --data_dir=$(1)
 
-.PHONY: venv test demo reproduce reproduce_lstm clean
+.PHONY: venv test test-latest demo reproduce reproduce_lstm clean
 
 $(OPTCOMPARE): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +37,34 @@ venv: $(OPTCOMPARE)
 
 test: venv
 	$(BIN)/python -m pytest -q tests
+
+# The quick checks on the newest jax, flax, optax and orbax-checkpoint the registry offers,
+# the rest pinned as setup.py says, in a venv made afresh each time. The newest jax needs
+# Python >= 3.12: LATEST_PYTHON defaults to the first such interpreter found (pyenv's too).
+LATEST_VENV ?= .venv-latest
+LATEST_PACKAGES := jax jaxlib flax optax orbax-checkpoint
+LATEST_PYTHON ?= $(firstword $(foreach p,python3 python3.13 python3.12 \
+  $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3),$(shell $(p) -c \
+  'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && echo $(p))))
+# setup.py's requirements less LATEST_PACKAGES (their pins would hold the old versions).
+PINNED_REST = import runpy, re; s = runpy.run_path("setup.py", run_name="requirements"); \
+  print("\n".join(r for r in s["INSTALL_REQUIRES"] \
+  if re.match(r"[A-Za-z0-9_.-]+", r)[0] not in "$(LATEST_PACKAGES)".split()))
+
+test-latest:
+	@test -n "$(LATEST_PYTHON)" || { echo "make test-latest: no Python >= 3.12 found;" \
+	  "name one with LATEST_PYTHON=/path/to/python3.12" >&2; exit 2; }
+	rm -rf $(LATEST_VENV)
+	$(LATEST_PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/pip install -q --upgrade pip setuptools  # setup.py is read below
+	$(LATEST_VENV)/bin/python -c '$(PINNED_REST)' > $(LATEST_VENV)/pinned-rest.txt
+	$(LATEST_VENV)/bin/pip install -q -r $(LATEST_VENV)/pinned-rest.txt pytest \
+	  $(LATEST_PACKAGES)
+	$(LATEST_VENV)/bin/pip install -q --no-deps -e .
+	$(LATEST_VENV)/bin/pip list 2>/dev/null | grep -i -E '^(jax|jaxlib|flax|optax|orbax-checkpoint) '
+	$(LATEST_VENV)/bin/python -m pytest -q -m "not slow" tests/test_optimizers.py \
+	  tests/test_train.py
+	$(LATEST_VENV)/bin/python benchmarks/accelerator_check.py --quick
 
 demo: venv
 	$(call PREPARE,$(DEMO_DIR)/tfds)
@@ -94,4 +124,4 @@ reproduce_lstm: venv
 	  --out=$(WP_RESULTS)/wilson2017
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR)
+	rm -rf $(VENV) $(LATEST_VENV) $(DEMO_DIR)
