@@ -23,9 +23,10 @@ def settings(manifest: studydir.StudyManifest) -> dict:
   return {**DEFAULT, **(manifest.config.get("reruns") or {})}
 
 
-def best_trials(study_dir: str, manifest: studydir.StudyManifest, optimizer: str,
-                top: int) -> list[str]:
-  """The `top` best completed search trials of `optimizer` (ties: the lower index)."""
+def best_trials(study_dir: str, manifest, optimizer: str, top: int) -> list[str]:
+  """The `top` best completed search trials of `optimizer` (ties: the lower index).
+  `manifest`: the study's StudyManifest (or study.json's JSON)."""
+  manifest = studydir.as_manifest(manifest)
   split, metric = manifest.target
   scored = []
   for t in manifest.trials:
