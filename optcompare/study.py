@@ -30,7 +30,7 @@ import os
 import time
 from typing import Any, Mapping
 
-from optcompare import reruns, studydir
+from optcompare import inputs, reruns, studydir
 from optcompare.errors import BadInputError
 from optcompare.search import quasirandom
 from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_names
@@ -59,10 +59,13 @@ def _jsonable(x):
 
 
 def config_dict(config) -> dict:
+  """The study config as JSON values; BadInputError naming a field that holds NaN or an
+  infinity (JSON has neither)."""
   if hasattr(config, "to_dict"):
     config = config.to_dict()
   if not isinstance(config, Mapping):
     raise BadInputError(f"config: must be a ConfigDict or dict, got {type(config).__name__}")
+  inputs.check_finite(config)
   return json.loads(json.dumps(_jsonable(config), allow_nan=False))
 
 

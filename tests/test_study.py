@@ -282,3 +282,10 @@ def test_reruns_are_planned_from_the_finished_search_and_kept(tmp_path):
   again = study.write_manifest(workdir, study.manifest_of(c))  # a later sweep keeps them
   assert again.reruns == planned and study.load_manifest(workdir).reruns == planned
   assert reruns.plan(workdir, again, finished) == planned  # planned once, never changed
+
+
+def test_a_nan_in_a_study_config_is_named_without_the_command_line():
+  c = smoke_study()
+  c.search_spaces.sgd.learning_rate.max = float("nan")
+  with pytest.raises(BadInputError, match=r"search_spaces.sgd.learning_rate.max: must be a finite"):
+    study.manifest_of(c)
