@@ -1,5 +1,6 @@
 # The commands of README.md. Each creates the virtual environment it needs.
-#   make test                       the test suite
+#   make test                       the test suite less the tests marked slow (pytest.ini)
+#   make test-all                   the whole test suite, slow tests included
 #   make demo [DATA=idx_dir]        a small real study on Fashion-MNIST and its report
 #   make reproduce [DATA=idx_dir]   the paper's protocol on Fashion-MNIST (CPU-sized): initial
 #                                   study, narrow protocols, refined final study, re-runs, reports
@@ -25,7 +26,7 @@ STUDIES := configs/studies
 WORKLOAD := fashion_mnist_simple_cnn
 PREPARE = $(OPTCOMPARE) data prepare fashion_mnist $(if $(DATA),--manual_dir=$(DATA)) --data_dir=$(1)
 
-.PHONY: venv test test-latest demo reproduce reproduce_lstm clean
+.PHONY: venv test test-all test-latest demo reproduce reproduce_lstm clean
 
 $(OPTCOMPARE): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,9 @@ $(OPTCOMPARE): setup.py
 venv: $(OPTCOMPARE)
 
 test: venv
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+test-all: venv
 	$(BIN)/python -m pytest -q tests
 
 # The quick checks on the newest jax, flax, optax and orbax-checkpoint the registry offers,
