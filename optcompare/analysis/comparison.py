@@ -15,14 +15,19 @@ from optcompare.analysis import diagnostics
 from optcompare.analysis import figures
 from optcompare.analysis import markdown
 from optcompare.analysis import seed_noise
+from optcompare.analysis.section import FigureFile
+from optcompare.analysis.section import Section
 from optcompare.analysis.study_facts import ranking
 
 _f = markdown.fmt
 
 
-def section(a, b) -> tuple[list[str], object, str]:
-  """(the section's Markdown lines, the rankings figure, its caption) for studies a and b
-  (report._Study objects)."""
+FIGURE = "protocol_comparison.png"
+
+
+def section(a, b) -> Section:
+  """The "Protocol comparison" section, with its rankings figure, for studies a and b
+  (loaded.LoadedStudy objects)."""
   split = "test" if a.rank_split() == b.rank_split() == "test" else "validation"
   m = a.metric
   ra, rb = ranking(a.boot, split), ranking(b.boot, split)
@@ -44,8 +49,7 @@ def section(a, b) -> tuple[list[str], object, str]:
   header += [f"seed std ({la})", f"seed std ({lb})"] if noise else []
   notes = [n for n in (seed_noise.ranking_note(ra, a.noise, la),
                        seed_noise.ranking_note(rb, b.noise, lb)) if n]
-  lines = ["## Protocol comparison", "",
-           f"Same workload under two studies: A = {la}, B = {lb} (B: {b.workload}). Ranked by "
+  lines = [f"Same workload under two studies: A = {la}, B = {lb} (B: {b.workload}). Ranked by "
            f"best-of-K {split} {m} median at each study's largest K (A: K = {a.kmax}, B: K = "
            f"{b.kmax})" + ("." if a.selection.default else f"; trials chosen by {a.rule}."),
            "", markdown.table(header, rows), ""]
@@ -53,8 +57,9 @@ def section(a, b) -> tuple[list[str], object, str]:
     lines += ["Seed std: of the validation " + m + " over each optimizer's best-trial re-runs "
               "(Seed noise section); neighbouring ranks closer than the larger std are not "
               "evidence of an order.", ""] + [f"- {n}" for n in notes] + [""]
-  lines += ["### Search-space containment", "", _containment_section(a, b, la, lb), ""]
-  return lines, figure, f"(f) rankings under {la} and {lb}"
+  lines += ["### Search-space containment", "", _containment_section(a, b, la, lb)]
+  return Section("Protocol comparison", "\n".join(lines),
+                 (FigureFile(FIGURE, figure, f"rankings under {la} and {lb}"),))
 
 
 def _containment_section(a, b, la: str, lb: str) -> str:

@@ -1,5 +1,10 @@
 """`analyze` and `summary`: from a study directory to figures, a Markdown report and a table.
 
+The report is a list of sections (analysis/section.py): `SECTIONS` holds one function per
+section, each making one `Section` (title, Markdown, figures) from the loaded study, or None
+where the section does not apply; `analyze` renders them in order and letters the figures.
+Adding a section is adding a function to `SECTIONS`.
+
 The report is a pure function of the trial table, the manifest and (for the curves figure)
 the metrics files: no time stamps, no absolute paths, so running `analyze` twice gives the
 same report.md byte for byte. A directory holding only study.json and a trials.csv (a
@@ -9,9 +14,9 @@ directory also holds the curves.csv that `analyze` writes beside trials.csv.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Sequence
-import warnings
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,11 +29,15 @@ from optcompare.analysis import comparison
 from optcompare.analysis import diagnostics
 from optcompare.analysis import figures
 from optcompare.analysis import load
+from optcompare.analysis import loaded
 from optcompare.analysis import markdown
 from optcompare.analysis import robustness
 from optcompare.analysis import robustness_report
+from optcompare.analysis import section as section_lib
 from optcompare.analysis import seed_noise
 from optcompare.analysis import selection
+from optcompare.analysis.section import FigureFile
+from optcompare.analysis.section import Section
 # Re-exported: the notebook and the tests read these from the report module.
 from optcompare.analysis.study_facts import (max_k, ranking, study_metric,  # pylint: disable=unused-import
                                              study_target, workload_text)
@@ -38,6 +47,11 @@ _log = logging.getLogger(__name__)
 NUM_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 SETTLE_TOLERANCE = 0.002  # absolute change of the best-of-K median that counts as settled
+REPORT = "report.md"
+# The figures that sections refer to by name.
+BEST_OF_K = "best_of_k.png"
+VERDICTS = "robustness_verdicts.png"
+STEPS_TO_TARGETS = "steps_to_targets.png"
 
 
 _f = markdown.fmt
@@ -45,109 +59,14 @@ _band = markdown.band
 _table = markdown.table
 
 
-class _Study:
-  """Everything derived from one study directory (or table) for the report."""
-
-  def __init__(self, directory: epath.PathLike, num_resamples: int, seed: int,
-               select: str | None = None):
-    self.dir = epath.Path(directory)
-    self.manifest = studydir.read_manifest(self.dir)
-    self.config = self.manifest.get("config") or {}
-    self.table = load.load_table(self.dir)  # as loaded: what trials.csv holds
-    self.df = self.table.copy()
-    self.issues = list(self.df.attrs.get("issues", []))
-    self.has_curves = load.has_trials(self.dir)
-    self.metric = study_metric(self.config, self.df)
-    self.selection = selection.parse(select, self.table, self.metric, f"study {self.dir}")
-    for split in ("validation", "test"):  # before any trial finished there are no finals
-      col = bootstrap_lib.metric_column(self.metric, split)
-      if col not in self.df.columns:
-        self.df[col] = np.nan
-    self.target = study_target(self.dir, self.config, self.df)
-    self.spaces = self.config.get("search_spaces") or {}
-    base_optimizer = (self.config.get("base") or {}).get("optimizer") or {}
-    self.schedule = str((base_optimizer.get("schedule") or {}).get("name") or "")
-    self.optimizers = diagnostics.order_optimizers(self.df["optimizer"])
-    self.ks = bootstrap_lib.k_values(max_k(self.df))  # 1, 2, 4, ... up to the trial count
-    self.kmax = self.ks[-1]
-    self.num_resamples, self.seed = num_resamples, seed
-    self.boot = bootstrap_lib.bootstrap_best(self.df, self.metric, self.ks, num_resamples,
-                                             seed, optimizers=self.optimizers,
-                                             select=self.selection.column)
-    self.warnings = diagnostics.boundary_warnings(self.df, self.spaces, self.metric)
-    self.inclusion = diagnostics.inclusion_check(self.boot)
-    self.weak = diagnostics.weak_inclusions(self.inclusion, self.df, self.metric)
-    # The protocol's name if the study config gives one; the directory name otherwise (used
-    # only to label a protocol comparison: report.md must not depend on where it was run).
-    self.protocol = str(self.config.get("protocol") or self.config.get("name") or "")
-    self.label = self.protocol or self.dir.name
-    self.rerun_rows = seed_noise.load(self.dir, self.manifest)
-    self.noise = seed_noise.stds(self.rerun_rows, self.metric)  # {} without seed re-runs
-
-  def curves(self) -> pd.DataFrame | None:
-    """Every trial's metrics.jsonl rows (trial directories), else a committed curves.csv;
-    None without either. Read once."""
-    if not hasattr(self, "_curves"):
-      self._curves = None
-      if self.has_curves:
-        with warnings.catch_warnings():
-          warnings.simplefilter("ignore", load.StudyFileWarning)  # reported by load_study
-          self._curves = load.load_curves(self.dir)
-      elif (self.dir / robustness.CURVES_TABLE).exists():
-        self._curves = robustness.read_curves_table(self.dir / robustness.CURVES_TABLE)
-    return self._curves
-
-  @property
-  def rule(self) -> str:
-    """How trials are chosen, for the report's text."""
-    return f"lowest {self.selection.text}"
-
-  @property
-  def workload(self) -> str:
-    return str((self.config.get("base") or {}).get("workload") or "unknown workload")
-
-  def best_rows(self) -> dict[str, pd.Series]:
-    out = {}
-    for opt in self.optimizers:
-      best = diagnostics.best_trials(self.df, opt, self.selection.column, 1)
-      if len(best):
-        out[opt] = best.iloc[0]
-    return out
-
-  def rank_split(self) -> str:
-    return "test" if self.boot["test_median"].notna().any() else "validation"
-
-  def headline(self) -> str:
-    k = int(self.boot["K"].max())
-    at_k = self.boot[self.boot["K"] == k].set_index("optimizer")
-    best = self.best_rows()
-    vcol = bootstrap_lib.metric_column(self.metric, "validation")
-    tcol = bootstrap_lib.metric_column(self.metric, "test")
-    scol, sel = self.selection.column, self.selection
-    rows = []
-    for opt in self.optimizers:
-      r = at_k.loc[opt]
-      b = best.get(opt)
-      s = self.df.loc[self.df["optimizer"] == opt, "steps_to_target"].to_numpy(float)
-      s = s[np.isfinite(s)]
-      rows.append([
-          opt, f"{int(r['n_finished'])} ({int(r['n_lost'])} lost)",
-          _band(r["validation_median"], r["validation_p5"], r["validation_p95"]),
-          _band(r["test_median"], r["test_p5"], r["test_p95"]),
-          b["trial_id"] if b is not None else "—"] + (
-          [] if sel.default else [_f(b[scol]) if b is not None else "—"]) + [
-          _f(b[vcol]) if b is not None else "—",
-          _f(b[tcol]) if b is not None and tcol in b else "—",
-          _f(s.min(), ".0f") if s.size else "—",
-      ] + ([_f(self.noise.get(opt))] if self.noise else []))
-    m = self.metric
-    head = (f"{self.workload}: best-of-{k} {m} (median [5%, 95%], {self.num_resamples} "
-            f"bootstrap resamples); trials chosen by {self.rule}")
-    table = _table(["optimizer", "finished", f"validation {m}", f"test {m}", "best trial"] +
-                   ([] if sel.default else [f"its {sel.text}"]) +
-                   [f"its validation {m}", f"its test {m}", "fewest steps to target"] +
-                   ([f"seed std of validation {m}"] if self.noise else []), rows)
-    return head + "\n\n" + table
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+  """What the sections are made from: the study, the one it is compared with (--compare),
+  the settling tolerance and the robustness analysis (None without per-step curves)."""
+  study: loaded.LoadedStudy
+  other: loaded.LoadedStudy | None
+  settle_tolerance: float
+  robust: robustness_report.Robustness | None
 
 
 def _status_table(df: pd.DataFrame, optimizers: Sequence[str]) -> str:
@@ -159,7 +78,7 @@ def _status_table(df: pd.DataFrame, optimizers: Sequence[str]) -> str:
   return _table(["optimizer"] + present + ["total"], rows)
 
 
-def _best_table(study: _Study) -> str:
+def _best_table(study: loaded.LoadedStudy) -> str:
   vcol = bootstrap_lib.metric_column(study.metric, "validation")
   tcol = bootstrap_lib.metric_column(study.metric, "test")
   sel = study.selection
@@ -177,7 +96,7 @@ def _best_table(study: _Study) -> str:
                  "steps to target", "hyperparameters"], rows)
 
 
-def _bootstrap_table(study: _Study) -> str:
+def _bootstrap_table(study: loaded.LoadedStudy) -> str:
   rows = []
   sel = study.selection
   for opt in study.optimizers:
@@ -193,7 +112,7 @@ def _bootstrap_table(study: _Study) -> str:
   return _table(["optimizer", "K"] + head + [f"its test {m}", "P(all K lost)"], rows)
 
 
-def _settling_text(study: _Study, tolerance: float) -> str:
+def _settling_text(study: loaded.LoadedStudy, tolerance: float) -> str:
   """When the bootstrap settles (bootstrap.settling_k), per optimizer, in one paragraph."""
   settled = bootstrap_lib.settling_k(study.boot, tolerance)
   parts = []
@@ -208,9 +127,9 @@ def _settling_text(study: _Study, tolerance: float) -> str:
                    f"{_f(abs(med[-1] - med[-2]))})")
     else:
       parts.append(f"{opt} —")
-  return (f"Settling (figure b): the smallest K after which the best-of-K validation "
-          f"{study.metric} median changes by less than {tolerance:g} (absolute) from each K "
-          f"to the next: {'; '.join(parts)}.")
+  return (f"Settling ({section_lib.ref(BEST_OF_K)}): the smallest K after which the "
+          f"best-of-K validation {study.metric} median changes by less than {tolerance:g} "
+          f"(absolute) from each K to the next: {'; '.join(parts)}.")
 
 
 _NOISE_RULE = (" Seed noise: the larger of the two optimizers' standard deviations of the "
@@ -218,7 +137,7 @@ _NOISE_RULE = (" Seed noise: the larger of the two optimizers' standard deviatio
                "difference within it could flip with the seed.")
 
 
-def _inclusion_section(study: _Study) -> str:
+def _inclusion_text(study: loaded.LoadedStudy) -> str:
   if not study.inclusion:
     return "No inclusion pair (SGD ⊆ Momentum ⊆ RMSProp/Adam, SGD ⊆ Nesterov ⊆ NAdam) " \
            "has both optimizers in this study."
@@ -232,7 +151,7 @@ def _inclusion_section(study: _Study) -> str:
           + _budget_text(study))
 
 
-def _budget_text(study: _Study) -> str:
+def _budget_text(study: loaded.LoadedStudy) -> str:
   """What budget would close each pair that is not held (diagnostics.closing_budget)."""
   lines = [b for r in study.inclusion
            if (b := diagnostics.closing_budget(study.boot, r)) is not None]
@@ -243,7 +162,7 @@ def _budget_text(study: _Study) -> str:
           + "\n".join(f"- {line}" for line in lines))
 
 
-def _boundary_section(study: _Study) -> str:
+def _boundary_text(study: loaded.LoadedStudy) -> str:
   if not study.spaces:
     return "The manifest has no search spaces; nothing checked."
   if not study.warnings:
@@ -262,6 +181,199 @@ def _boundary_section(study: _Study) -> str:
                  "limit (λ = 1 is no decay, γ = 0 no momentum): no setting lies beyond it, "
                  "so these need no wider space:\n\n" + "\n".join(natural))
   return "\n\n".join(parts)
+
+
+
+
+# ---- the sections, in the report's order ----
+
+def _study_figures(study: loaded.LoadedStudy, settle_tolerance: float
+                   ) -> tuple[FigureFile, ...]:
+  """The figures every study has: best trials, best-of-K, steps to target, one per
+  optimizer's hyperparameters, and the training curves where there are per-step logs."""
+  m = study.metric
+  hparams = [FigureFile(f"hparams_{opt}.png",
+                        figures.hparam_figure(study.df, opt, study.spaces[opt], m,
+                                              study.warnings),
+                        f"{opt}: validation {m} versus each tuned hyperparameter", "hparams")
+             for opt in study.optimizers if study.spaces.get(opt)]
+  curves = study.curves()
+  return section_lib.figure_files(
+      FigureFile("best_trials.png", figures.best_trials_figure(study.df, study.boot, m),
+                 f"best-of-{study.kmax} validation and test {m} per optimizer, 5–95% "
+                 "bootstrap bars"),
+      FigureFile(BEST_OF_K, figures.best_of_k_figure(
+          study.boot, m, settled=bootstrap_lib.settling_k(study.boot, settle_tolerance)),
+                 f"best-of-K {m} versus K, median and 5–95% band"),
+      FigureFile("steps_to_target.png",
+                 figures.steps_to_target_figure(study.df, study.target),
+                 "steps to reach the target"),
+      *hparams,
+      FigureFile("curves.png", figures.curves_figure(curves, study.df, m),
+                 f"validation {m} versus step, best {figures.CURVES_NUM_BEST} trials per "
+                 "optimizer") if curves is not None else None)
+
+
+def _judged_on(study: loaded.LoadedStudy) -> str:
+  m = study.metric
+  if study.selection.default:
+    return (f"- Judged on validation {m} (lower is better); the test {m} reported is that of "
+            "the trial chosen by validation.")
+  return (f"- Trials chosen by {study.rule} (`--select={study.selection.name}`); judged on the "
+          f"validation {m} of the chosen trial (lower is better), and the test {m} reported is "
+          "that of the same trial.")
+
+
+def top(inputs: Inputs) -> Section:
+  """The report's title and what was analysed, with the study's figures."""
+  study = inputs.study
+  seed_text = _f(study.manifest.get("seed", study.config.get("seed")))
+  caveat = markdown.inclusion_caveat(study.weak, study.inclusion, short=True,
+                                     min_k=diagnostics.MIN_EVIDENCE_K)
+  lines = [
+      f"# Study report: {study.workload}", "",
+      f"- Workload: {workload_text(study.config, study.target)}.",
+      f"- Study seed {seed_text}; {len(study.df)} trials in the manifest; optimizers: "
+      f"{', '.join(study.optimizers)}.",
+      _judged_on(study),
+      f"- Bootstrap: {study.num_resamples} resamples, seed {study.seed}, K = "
+      f"{', '.join(str(k) for k in study.ks)}. Diverged trials count as lost (never "
+      "chosen unless all K lost; such a resample scores inf). Failed (the infrastructure's, "
+      "not the optimizer's), running, pending and corrupt trials are left out.",
+  ] + ([f"- {caveat}"] if caveat else [])
+  notes = () if study.curves() is not None else (
+      "Training curves skipped: this directory holds the trial table only (no trials/ "
+      "directory with metrics.jsonl files).",)
+  return Section("", "\n".join(lines), _study_figures(study, inputs.settle_tolerance), notes)
+
+
+def headline(inputs: Inputs) -> Section:
+  return Section("Headline", inputs.study.headline())
+
+
+def trial_status(inputs: Inputs) -> Section:
+  return Section("Trial status", _status_table(inputs.study.df, inputs.study.optimizers))
+
+
+def best_trial(inputs: Inputs) -> Section:
+  return Section("Best trial per optimizer", _best_table(inputs.study))
+
+
+def bootstrap(inputs: Inputs) -> Section:
+  return Section("Bootstrap: best-of-K", _bootstrap_table(inputs.study) + "\n\n"
+                 + _settling_text(inputs.study, inputs.settle_tolerance))
+
+
+def inclusion(inputs: Inputs) -> Section:
+  return Section("Inclusion check", _inclusion_text(inputs.study))
+
+
+def training_loss_selection(inputs: Inputs) -> Section | None:
+  """Best trials chosen by training loss beside the report's own choice (none when the
+  report itself chose by training loss, or no trial has a train_eval loss)."""
+  study = inputs.study
+  if study.selection.column == selection.TRAIN_LOSS:
+    return None
+  text = selection.training_loss_section(study.df, study.metric, study.ks, study.num_resamples,
+                                         study.seed, study.optimizers, study.inclusion,
+                                         study.rule)
+  return None if text is None else Section("Selection by training loss", text)
+
+
+def _seed_noise_text(study: loaded.LoadedStudy) -> str | None:
+  if not len(study.rerun_rows):
+    return None
+  return seed_noise.section(study.rerun_rows, study.metric, study.optimizers)
+
+
+def seed_noise_spread(inputs: Inputs) -> Section | None:
+  text = _seed_noise_text(inputs.study)
+  return None if text is None else Section("Seed noise", text)
+
+
+def boundaries(inputs: Inputs) -> Section:
+  return Section("Search-space boundaries", _boundary_text(inputs.study))
+
+
+def data_issues(inputs: Inputs) -> Section | None:
+  issues = inputs.study.issues
+  if not issues:
+    return None
+  return Section("Data issues", "\n".join(["Skipped while loading:", ""]
+                                          + [f"- {i}" for i in issues]))
+
+
+def protocol_comparison(inputs: Inputs) -> Section | None:
+  if inputs.other is None:
+    return None
+  return comparison.section(inputs.study, inputs.other)
+
+
+def budget_robustness(inputs: Inputs) -> Section | None:
+  r = inputs.robust
+  if r is None:
+    return None
+  return Section("Budget robustness", robustness_report.budget_section(
+      r, inputs.study.optimizers, section_lib.ref(VERDICTS)), section_lib.figure_files(
+          FigureFile(VERDICTS, robustness_report.verdict_figure(r),
+                     f"inclusion verdicts per step budget and per target, K = {r.kmax}")))
+
+
+def target_robustness(inputs: Inputs) -> Section | None:
+  r = inputs.robust
+  if r is None:
+    return None
+  return Section("Target robustness", robustness_report.target_section(
+      r, inputs.study.optimizers, section_lib.ref(VERDICTS, STEPS_TO_TARGETS)),
+                 section_lib.figure_files(FigureFile(
+                     STEPS_TO_TARGETS, robustness_report.steps_figure(r),
+                     f"best-of-{r.kmax} steps to reach each target validation {r.metric}")))
+
+
+SECTIONS: tuple[Callable[[Inputs], Section | None], ...] = (
+    top, headline, trial_status, best_trial, bootstrap, inclusion, training_loss_selection,
+    seed_noise_spread, boundaries, data_issues, protocol_comparison, budget_robustness,
+    target_robustness)
+
+
+# ---- analyze ----
+
+def _compared(study: loaded.LoadedStudy, compare: epath.PathLike | None,
+              select: str | None) -> loaded.LoadedStudy | None:
+  """The --compare study, loaded as `study` was; BadInputError if it lacks the metric."""
+  if compare is None:
+    return None
+  other = loaded.LoadedStudy(compare, study.num_resamples, study.seed, select)
+  if f"final.validation.{study.metric}" not in other.df.columns:
+    raise errors.BadInputError(
+        f"{other.dir / studydir.MANIFEST}: no final.validation.{study.metric} to compare on")
+  return other
+
+
+def _robustness(study: loaded.LoadedStudy, targets: Sequence[float] | None,
+                num_targets: int) -> robustness_report.Robustness | None:
+  return robustness_report.compute(
+      study.curves(), study.df, study.metric, study.ks, select_split=study.selection.split,
+      select_metric=study.selection.metric, selection_text=study.selection.text,
+      schedule=study.schedule, num_resamples=study.num_resamples, seed=study.seed,
+      optimizers=study.optimizers, targets=targets, num_targets=num_targets)
+
+
+def _write(out: epath.Path, study: loaded.LoadedStudy, sections: Sequence[Section]) -> None:
+  """Everything `analyze` writes into `out`: the tables that reproduce the report (trials.csv,
+  a copy of study.json, curves.csv and reruns.csv where they exist), the figures, report.md."""
+  out.mkdir(parents=True, exist_ok=True)
+  load.save_table(study.table, out / studydir.TABLE)
+  if (out / studydir.MANIFEST) != (study.dir / studydir.MANIFEST):
+    (out / studydir.MANIFEST).write_text((study.dir / studydir.MANIFEST).read_text())
+  if study.curves() is not None:
+    robustness.save_curves_table(study.curves(), out / robustness.CURVES_TABLE)
+  if _seed_noise_text(study) is not None:
+    seed_noise.save(study.rerun_rows, out / seed_noise.TABLE)
+  for s in sections:
+    for f in s.figures:
+      figures.save(f.figure, out / f.name)
+  (out / REPORT).write_text(section_lib.render(sections))
 
 
 def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
@@ -285,119 +397,13 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
   validation metric) and `settle_tolerance`: see analysis/robustness.py and
   bootstrap.settling_k.
   """
-  workdir = epath.Path(workdir)
-  study = _Study(workdir, num_resamples, seed, select)
-  other = (_Study(epath.Path(compare), num_resamples, seed, select) if compare is not None
-           else None)
-  if other is not None and f"final.validation.{study.metric}" not in other.df.columns:
-    raise errors.BadInputError(
-        f"{other.dir / studydir.MANIFEST}: no final.validation.{study.metric} to compare on")
+  study = loaded.LoadedStudy(workdir, num_resamples, seed, select)
+  inputs = Inputs(study, _compared(study, compare, select), settle_tolerance,
+                  _robustness(study, targets, num_targets))
   for w in study.warnings:
     _log.warning("search-space boundary: %s", w.message())
-  out = epath.Path(out) if out is not None else workdir / "analysis"
-  out.mkdir(parents=True, exist_ok=True)
-
-  load.save_table(study.table, out / studydir.TABLE)
-  if (out / studydir.MANIFEST) != (workdir / studydir.MANIFEST):
-    (out / studydir.MANIFEST).write_text((workdir / studydir.MANIFEST).read_text())
-
-  m = study.metric
-  figs: list[tuple[str, str]] = []
-
-  def put(name: str, fig, caption: str) -> None:
-    if fig is None:
-      return
-    figures.save(fig, out / name)
-    figs.append((name, caption))
-
-  put("best_trials.png", figures.best_trials_figure(study.df, study.boot, m),
-      f"(a) best-of-{study.kmax} validation and test {m} per optimizer, 5–95% bootstrap bars")
-  put("best_of_k.png", figures.best_of_k_figure(
-      study.boot, m, settled=bootstrap_lib.settling_k(study.boot, settle_tolerance)),
-      f"(b) best-of-K {m} versus K, median and 5–95% band")
-  put("steps_to_target.png", figures.steps_to_target_figure(study.df, study.target),
-      "(c) steps to reach the target")
-  for opt in study.optimizers:
-    space = study.spaces.get(opt)
-    if space:
-      put(f"hparams_{opt}.png",
-          figures.hparam_figure(study.df, opt, space, m, study.warnings),
-          f"(d) {opt}: validation {m} versus each tuned hyperparameter")
-  curves_note = ""
-  curves = study.curves()
-  if curves is not None:
-    robustness.save_curves_table(curves, out / robustness.CURVES_TABLE)
-    put("curves.png", figures.curves_figure(curves, study.df, m),
-        f"(e) validation {m} versus step, best {figures.CURVES_NUM_BEST} trials per optimizer")
-  else:
-    curves_note = ("Training curves (figure e) skipped: this directory holds the trial table "
-                   "only (no trials/ directory with metrics.jsonl files).")
-
-  sections = [f"# Study report: {study.workload}", ""]
-  seed_text = _f(study.manifest.get("seed", study.config.get("seed")))
-  caveat = markdown.inclusion_caveat(study.weak, study.inclusion, short=True,
-                                     min_k=diagnostics.MIN_EVIDENCE_K)
-  sections += [
-      f"- Workload: {workload_text(study.config, study.target)}.",
-      (f"- Protocol: {study.protocol}; s" if study.protocol else "- S") +
-      f"tudy seed {seed_text}; {len(study.df)} trials in the "
-      f"manifest; optimizers: {', '.join(study.optimizers)}.",
-      (f"- Judged on validation {m} (lower is better); the test {m} reported is that of the "
-       "trial chosen by validation." if study.selection.default else
-       f"- Trials chosen by {study.rule} (`--select={study.selection.name}`); judged on the "
-       f"validation {m} of the chosen trial (lower is better), and the test {m} reported is "
-       "that of the same trial."),
-      f"- Bootstrap: {num_resamples} resamples, seed {seed}, K = "
-      f"{', '.join(str(k) for k in study.ks)}. Diverged trials count as lost (never "
-      "chosen unless all K lost; such a resample scores inf). Failed (the infrastructure's, "
-      "not the optimizer's), running, pending and corrupt trials are left out.",
-  ] + ([f"- {caveat}"] if caveat else []) + [
-      "", "## Headline", "", study.headline(), "",
-      "## Trial status", "", _status_table(study.df, study.optimizers), "",
-      "## Best trial per optimizer", "", _best_table(study), "",
-      "## Bootstrap: best-of-K", "", _bootstrap_table(study), "",
-      _settling_text(study, settle_tolerance), "",
-      "## Inclusion check", "", _inclusion_section(study), "",
-  ]
-  by_training_loss = None if study.selection.column == selection.TRAIN_LOSS else (
-      selection.training_loss_section(study.df, m, study.ks, num_resamples, seed,
-                                      study.optimizers, study.inclusion, study.rule))
-  if by_training_loss is not None:  # (the whole report is that when --select chose it)
-    sections += ["## Selection by training loss", "", by_training_loss, ""]
-  rerun_rows = study.rerun_rows
-  noise = seed_noise.section(rerun_rows, m, study.optimizers) if len(rerun_rows) else None
-  if noise is not None:
-    seed_noise.save(rerun_rows, out / seed_noise.TABLE)
-    sections += ["## Seed noise", "", noise, ""]
-  sections += ["## Search-space boundaries", "", _boundary_section(study), ""]
-  if study.issues:
-    sections += ["## Data issues", "", "Skipped while loading:", ""]
-    sections += [f"- {i}" for i in study.issues] + [""]
-  if other is not None:
-    lines, fig, caption = comparison.section(study, other)
-    put("protocol_comparison.png", fig, caption)
-    sections += lines
-  robust = robustness_report.compute(
-      curves, study.df, m, study.ks, select_split=study.selection.split,
-      select_metric=study.selection.metric, selection_text=study.selection.text,
-      schedule=study.schedule, num_resamples=num_resamples, seed=seed,
-      optimizers=study.optimizers, targets=targets, num_targets=num_targets)
-  if robust is not None:
-    sections += ["## Budget robustness", "", robustness_report.budget_section(
-        robust, study.optimizers), "",
-                 "## Target robustness", "", robustness_report.target_section(
-                     robust, study.optimizers), ""]
-    put("robustness_verdicts.png", robustness_report.verdict_figure(robust),
-        "(g) inclusion verdicts per step budget and per target, K = "
-        f"{robust.kmax}")
-    put("steps_to_targets.png", robustness_report.steps_figure(robust),
-        f"(h) best-of-{robust.kmax} steps to reach each target validation {m}")
-  sections += ["## Figures", ""]
-  sections += [f"- [{name}]({name}): {caption}" for name, caption in figs]
-  if curves_note:
-    sections += [f"- {curves_note}"]
-  sections += [""]
-  (out / "report.md").write_text("\n".join(sections))
+  sections = [s for make in SECTIONS if (s := make(inputs)) is not None]
+  _write(epath.Path(out) if out is not None else study.dir / "analysis", study, sections)
   return study.headline()
 
 

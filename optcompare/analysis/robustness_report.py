@@ -92,7 +92,9 @@ def _by_key(table: pd.DataFrame, key: str, kmax: int, prefix: str, optimizers: S
   return rows
 
 
-def budget_section(r: Robustness, optimizers: Sequence[str]) -> str:
+def budget_section(r: Robustness, optimizers: Sequence[str], verdicts_ref: str) -> str:
+  """The budget robustness section's Markdown; `verdicts_ref`: how it names the verdict
+  figure ("figure g")."""
   m, k = r.metric, r.kmax
   if r.schedule == "linear_decay":
     caveat = ("This is an approximation: the study's linear-decay schedule is tied to the full "
@@ -110,11 +112,14 @@ def budget_section(r: Robustness, optimizers: Sequence[str]) -> str:
       f"as lost. {caveat}", "",
       md.table(["step"] + list(optimizers), _by_key(r.budget, "step", k, "validation",
                                                     optimizers)), "",
-      f"Inclusion verdicts per budget (the inclusion check's rule at K = {k}; figure g):", "",
+      f"Inclusion verdicts per budget (the inclusion check's rule at K = {k}; {verdicts_ref}):",
+      "",
       _verdict_table(r.budget_verdicts, steps)])
 
 
-def target_section(r: Robustness, optimizers: Sequence[str]) -> str:
+def target_section(r: Robustness, optimizers: Sequence[str], figures_ref: str) -> str:
+  """The target robustness section's Markdown; `figures_ref`: how it names the verdict and
+  steps figures ("figures g and h")."""
   m, k = r.metric, r.kmax
   if not r.targets:
     return "No completed trial has a final validation metric: no targets."
@@ -132,7 +137,7 @@ def target_section(r: Robustness, optimizers: Sequence[str]) -> str:
       md.table(["target"] + list(optimizers), _by_key(r.target, "target", k, "steps",
                                                       optimizers, ".0f")), "",
       f"Inclusion verdicts per target (fewer steps is better; the inclusion check's rule at "
-      f"K = {k}; figures g and h):", "",
+      f"K = {k}; {figures_ref}):", "",
       _verdict_table(r.target_verdicts, labels)])
 
 

@@ -61,6 +61,15 @@ def test_analyze_writes_every_output(analyzed):
   assert "running" in _section(report, "Trial status")  # metrics, no result.json
   assert str(a) not in report  # no absolute paths
   assert "| rank in full | " in report and "rank in lr_only" in report
+  # Figures lettered in order, the comparison's before the robustness ones, and referred to
+  # by those letters.
+  listed = report.split("\n## Figures\n")[1]
+  assert "(e) validation error versus step" in listed
+  assert "](protocol_comparison.png): (f) rankings under full and lr_only" in listed
+  assert "](robustness_verdicts.png): (g) " in listed
+  assert "](steps_to_targets.png): (h) " in listed
+  assert "; figures g and h):" in _section(report, "Target robustness")
+  assert "Settling (figure b):" in report and "⟦" not in report
   contained = _section(report, "Protocol comparison").split("### Search-space containment")[1]
   assert "| full's best in lr_only's space | lr_only's best in full's space |" in contained
   assert all(f"| {o} | {o}/" in contained for o in ("sgd", "momentum", "adam"))
@@ -89,7 +98,7 @@ def test_analyze_from_committed_table_reproduces_tables(analyzed, tmp_path):
   again = (committed / "analysis" / "report.md").read_text()
   # Everything up to the figure list is the same text (the first run also compared).
   assert again.split("\n## Figures\n")[0] == first.split("\n## Protocol comparison\n")[0]
-  assert "Training curves (figure e) skipped" in again
+  assert "- Training curves skipped: " in again
   assert not (committed / "analysis" / "curves.png").exists()
   assert (committed / "analysis" / "hparams_adam.png").exists()
 
@@ -153,12 +162,12 @@ def test_boundary_section_separates_natural_limits():
 
   lam = warning("decay_factor", "max", 1.0, True)
   eps = warning("epsilon", "min", 1e-6, False)
-  both = report._boundary_section(types.SimpleNamespace(spaces={"adam": {}},
+  both = report._boundary_text(types.SimpleNamespace(spaces={"adam": {}},
                                                         warnings=[lam, eps]))
   widen_part, natural_part = both.split("natural limit (λ = 1 is no decay", 1)
   assert "⚠ adam: epsilon" in widen_part and "decay_factor" not in widen_part
   assert "adam: decay_factor" in natural_part and "⚠" not in natural_part
-  only_natural = report._boundary_section(types.SimpleNamespace(spaces={"adam": {}},
+  only_natural = report._boundary_text(types.SimpleNamespace(spaces={"adam": {}},
                                                                 warnings=[lam]))
   assert only_natural.startswith("No top-10% trial lies within 5% (on the search scale) of a "
                                  "search bound that could be widened.")
@@ -172,6 +181,8 @@ def test_report_says_which_workload_variant_ran(analyzed):
           "dense_features 32); synthetic random data (a smoke run); batch 32; 100 steps, "
           "evaluated every 10; target validation error ≤ ") in top
   assert "not evidence" not in report  # K = 8, narrow bands: no caveat
+  # The seed line reads only what the manifest holds (it has no protocol field).
+  assert "\n- Study seed " in top and "Protocol:" not in top
 
 
 def test_workload_text_of_a_real_study():

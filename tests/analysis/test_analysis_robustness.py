@@ -187,7 +187,11 @@ def test_report_sections_on_the_hand_made_study(hand_made, tmp_path):
   assert "\n## Selection by training loss\n" in report
   for name in ("robustness_verdicts.png", "steps_to_targets.png", "curves.csv"):
     assert os.path.exists(os.path.join(root, "analysis", name)), name
-  assert "(g) inclusion verdicts" in report and "(h) best-of-2 steps" in report
+  # No search spaces (no hparams figure) and no comparison: the curves are (d), and the
+  # robustness figures follow them as e and f, the text naming them so.
+  assert "(d) validation error versus step" in report
+  assert "(e) inclusion verdicts" in report and "(f) best-of-2 steps" in report
+  assert "figures e and f):" in target
 
 
 def test_committed_curves_table_reproduces_the_report(hand_made, tmp_path):
