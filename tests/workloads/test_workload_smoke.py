@@ -18,7 +18,15 @@ def test_every_registered_workload_has_a_config():
           "war_and_peace_lstm"} <= set(WORKLOAD_CONFIGS)
 
 
-@pytest.mark.parametrize("name", WORKLOAD_CONFIGS)
+# These two train the CIFAR path of the image-classification workload (augmentation, L2,
+# standardisation) as cifar10_resnet32 does, and their models have numeric tests in
+# tests/models; compiling them takes minutes on 2 CPU cores, so only `make test-all` trains
+# them here.
+SLOW = {"cifar10_vgg16", "cifar100_cnn"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in WORKLOAD_CONFIGS])
 def test_smoke_config_trains(name, tmp_path):
   config = importlib.import_module(f"configs.workloads.{name}").get_config("smoke")
   assert config.dataset.synthetic and config.num_train_steps <= 100
