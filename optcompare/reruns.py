@@ -65,10 +65,3 @@ def plan(study_dir: str, manifest: studydir.StudyManifest, finished: set[str]
           have.add(rid)
   return tuple(entries)
 
-
-def entry(manifest, trial_id: str) -> tuple[dict, int | None]:
-  """(the search trial's manifest entry as JSON, the seed) of `trial_id` (seed None for a
-  search trial); KeyError if the study has no such trial. For readers of study.json's JSON:
-  the others use StudyManifest.entry."""
-  t, seed = studydir.as_manifest(manifest).entry(trial_id)
-  return t.to_json(), seed

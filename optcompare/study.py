@@ -187,9 +187,10 @@ def load_manifest(workdir: str) -> studydir.StudyManifest:
 
 
 def trial_config(manifest, trial_id: str):
-  """The trial config (a locked ConfigDict) of `trial_id` in a loaded manifest."""
+  """The trial config (a locked ConfigDict) of `trial_id` in a StudyManifest (or study.json's
+  JSON)."""
   from optcompare.backends import worker  # pylint: disable=g-import-not-at-top
-  return worker.trial_config(studydir.as_manifest(manifest).to_json(), trial_id)
+  return worker.trial_config(manifest, trial_id)
 
 
 def _strip(c: Mapping[str, Any]) -> dict:
@@ -330,12 +331,11 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
     manifest = write_manifest(workdir, manifest)
     from optcompare import hparams_board  # pylint: disable=g-import-not-at-top
     hparams_board.write_experiment(workdir, manifest)  # TensorBoard's HParams dashboard
-    # (scheduler.run still reads study.json's JSON)
-    summary = scheduler.run(workdir, manifest.to_json(), launcher, parallel=launcher.parallel,
+    summary = scheduler.run(workdir, manifest, launcher, parallel=launcher.parallel,
                             retries=retries, progress=progress)
     rerun_ids = _plan_reruns(workdir)
     if rerun_ids:
-      summary["reruns"] = scheduler.run(workdir, load_manifest(workdir).to_json(), launcher,
+      summary["reruns"] = scheduler.run(workdir, load_manifest(workdir), launcher,
                                         parallel=launcher.parallel, retries=retries,
                                         progress=progress, trial_ids=rerun_ids)
       summary["failed_trials"] += summary["reruns"]["failed_trials"]

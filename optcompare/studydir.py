@@ -3,13 +3,16 @@
 No JAX here: the sweep's scheduler, the analysis and the worker's bookkeeping all read and
 write a study through this module, so the layout (DESIGN.md §4) is written down once:
 
-  <study>/study.json                      the manifest (config, seed, trials)
+  <study>/study.json                      the manifest (StudyManifest: config, seed, trials,
+                                          reruns)
   <study>/logs/worker-<slot>.log          what each local worker process printed
   <study>/events.out.tfevents.hparams     the TensorBoard HParams experiment (hparams_board)
   <study>/trials/<optimizer>/<index>/     one trial directory per manifest entry
       config.json  metrics.jsonl  result.json  checkpoints/  tensorboard/
       claims/  attempts.jsonl  worker.log   (the ledger's and the worker's)
   <study>/packs/<optimizer>/<index>-<hash>/checkpoints/   a pack's (pack_size > 1; packed.py)
+  <study>/analysis/                       `analyze`'s default output: report.md, trials.csv,
+                                          curves.csv, reruns.csv, figures
 
 Every file and folder name above is a constant of this module (MANIFEST, CHECKPOINTS, CLAIMS,
 ATTEMPTS, WORKER_LOG, ...); no other module spells one. Trial ids are `<optimizer>/<index>`

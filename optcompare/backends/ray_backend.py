@@ -44,8 +44,7 @@ class TrialWorker:
     """A trial, or a pack of trials (a job key: optcompare.packs)."""
     if not set(packs.members(job)) <= set(self.manifest.trial_ids):
       self.manifest = studydir.StudyManifest.read(self.study_dir)  # the study grew
-    # (worker.run_job still reads study.json's JSON)
-    return self._worker.run_job(self.study_dir, self.manifest.to_json(), job, retry=retry,
+    return self._worker.run_job(self.study_dir, self.manifest, job, retry=retry,
                                 lease_seconds=self.lease_seconds, owner=self.owner)
 
 
