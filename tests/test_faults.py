@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from optcompare import study, studydir, train
-from tests.conftest import REPO, SMOKE, run_optcompare
+from tests.conftest import REPO, SMOKE, run_cli, run_optcompare
 from tests.test_study import smoke_study
 
 
@@ -123,22 +123,30 @@ def test_corrupt_metrics_line_is_dropped_not_fatal(smoke_config, interrupted, re
   assert os.path.exists(path + ".corrupt")
 
 
-def test_train_refuses_a_finished_trial_of_another_config(smoke_config, reference, tmp_path):
+def _refused(argv, monkeypatch, capsys) -> str:
+  """The one stderr line of `optcompare *argv`, run in this process, which must exit 2."""
+  assert run_cli(["optcompare", *argv], monkeypatch) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1, err
+  return err[0]
+
+
+def test_train_refuses_a_finished_trial_of_another_config(reference, tmp_path, monkeypatch,
+                                                          capsys):
   workdir = str(tmp_path / "trial")
   shutil.copytree(reference, workdir)
   before = {n: os.path.getmtime(os.path.join(workdir, n)) for n in os.listdir(workdir)}
-  proc = run_optcompare("train", f"--config={SMOKE}", "--config.seed=7", f"--workdir={workdir}",
-                        check=False)
-  assert proc.returncode == 2 and "config.json" in proc.stderr and "seed" in proc.stderr
-  assert len(proc.stderr.strip().splitlines()) == 1
+  err = _refused(["train", f"--config={SMOKE}", "--config.seed=7", f"--workdir={workdir}"],
+                 monkeypatch, capsys)
+  assert "config.json" in err and "seed" in err
   assert before == {n: os.path.getmtime(os.path.join(workdir, n)) for n in os.listdir(workdir)}
 
 
-def test_train_refuses_a_study_directory(tmp_path):
+def test_train_refuses_a_study_directory(tmp_path, monkeypatch, capsys):
   workdir = str(tmp_path / "study")
   study.write_manifest(workdir, study.make_manifest(smoke_study()))
-  proc = run_optcompare("train", f"--config={SMOKE}", f"--workdir={workdir}", check=False)
-  assert proc.returncode == 2 and "study directory" in proc.stderr
+  err = _refused(["train", f"--config={SMOKE}", f"--workdir={workdir}"], monkeypatch, capsys)
+  assert "study directory" in err
   assert os.listdir(workdir) == ["study.json"]
 
 
@@ -157,7 +165,7 @@ def test_sweep_sets_a_damaged_result_aside_once_and_finishes(tmp_path):
 
 
 @pytest.mark.parametrize("verb", ["status", "analyze", "sweep"])
-def test_trial_id_outside_the_study_is_refused(verb, tmp_path):
+def test_trial_id_outside_the_study_is_refused(verb, tmp_path, monkeypatch, capsys):
   workdir = tmp_path / "study"
   study.write_manifest(str(workdir), study.make_manifest(smoke_study(num_trials=1)))
   manifest = json.loads((workdir / "study.json").read_text())
@@ -166,8 +174,7 @@ def test_trial_id_outside_the_study_is_refused(verb, tmp_path):
   args = [verb, f"--workdir={workdir}"]
   if verb == "sweep":
     args.insert(1, f"--config={REPO}/configs/studies/choi2019/fashion_mnist_simple_cnn.py:smoke")
-  proc = run_optcompare(*args, check=False)
-  assert proc.returncode == 2 and "../../x/0" in proc.stderr, proc.stderr
+  assert "../../x/0" in _refused(args, monkeypatch, capsys)
   assert sorted(os.listdir(tmp_path)) == ["study"] and os.listdir(workdir) == ["study.json"]
 
 
