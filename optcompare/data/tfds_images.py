@@ -71,6 +71,8 @@ def load_splits(name: str, data_dir: str | None, num_validation: int) -> dict:
   if num_validation <= 0:
     raise BadInputError(f"dataset.num_validation_examples: must be positive, got "
                         f"{num_validation}")
+  if data_dir and data_dir.endswith(".npz"):
+    return _npz_splits(data_dir, num_validation)
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   arrays = _cached_arrays(tfds.builder(name, data_dir=data_dir))
   images, labels = arrays["train_image"], arrays["train_label"]
@@ -83,3 +85,14 @@ def load_splits(name: str, data_dir: str | None, num_validation: int) -> dict:
       "validation": in_memory.ArraySplit(images[cut:], labels[cut:]),
       "test": in_memory.ArraySplit(arrays["test_image"], arrays["test_label"]),
   }
+
+
+def _npz_splits(path: str, num_validation: int) -> dict:
+  """The splits of a .npz that benchmarks/export_npz.py wrote (machines without TFDS, such as
+  accelerator images); its validation split must be the size the config asks for."""
+  from optcompare.data import npz  # pylint: disable=g-import-not-at-top
+  splits = npz.load_splits(path)
+  if len(splits["validation"]) != num_validation:
+    raise BadInputError(f"dataset.num_validation_examples: {num_validation}, but {path} holds "
+                        f"{len(splits['validation'])} validation examples")
+  return splits
