@@ -180,10 +180,10 @@ def test_trial_id_outside_the_study_is_refused(verb, tmp_path, monkeypatch, caps
 
 @pytest.fixture
 def small_disk(tmp_path):
-  """A 3 MiB tmpfs (root only; skipped elsewhere)."""
+  """A 1 MiB tmpfs (root only; skipped elsewhere): full after two or three smoke trials."""
   mount = tmp_path / "disk"
   mount.mkdir()
-  proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+  proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
                         capture_output=True, check=False)
   if proc.returncode != 0:
     pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.decode().strip()}")
@@ -191,7 +191,7 @@ def small_disk(tmp_path):
   subprocess.run(["umount", str(mount)], check=False)
 
 
-def test_disk_full_gives_one_line_true_counts_and_no_litter(small_disk):
+def test_disk_full_gives_one_line_true_counts_and_no_litter(small_disk, monkeypatch, capsys):
   """The sweep fails its trials with `No space left on device`, says so in one line, and
   leaves neither empty claims nor temporary files."""
   workdir = os.path.join(small_disk, "study")
@@ -208,7 +208,8 @@ def test_disk_full_gives_one_line_true_counts_and_no_litter(small_disk):
   assert not litter
   last = [line for line in proc.stderr.splitlines() if " done (" in line][-1]
   assert "running 0 here, 0 elsewhere" in last, last  # nothing claims to run that does not
-  rows = run_optcompare("status", f"--workdir={workdir}").stdout.splitlines()[2:]
+  assert run_cli(["optcompare", "status", f"--workdir={workdir}"], monkeypatch) == 0
+  rows = capsys.readouterr().out.splitlines()[2:]
   # trials, done, running, pending, diverged, failed
   counts = [[int(x) for x in row.split()[1:7]] for row in rows]
   assert all(running == 0 for _, _, running, _, _, _ in counts)
