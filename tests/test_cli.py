@@ -6,7 +6,7 @@ from absl import flags
 import pytest
 
 from optcompare import cli
-from tests.conftest import REPO, SMOKE, run_optcompare
+from tests.conftest import REPO, SMOKE, run_cli
 
 C = f"--config={SMOKE}"
 STUDY = f"--config={REPO}/configs/studies/choi2019/fashion_mnist_simple_cnn.py:smoke"
@@ -66,14 +66,14 @@ def test_bad_input_exits_2_with_one_line(args, tmp_path, monkeypatch, capsys):
     ("momentum", ["--config.optimizer.hparams.momentum=0.9"], {"learning_rate", "momentum"}),
     ("sgd", [], {"learning_rate"}),
 ])
-def test_optimizer_switched_on_the_command_line(name, extra, taken, tmp_path):
+def test_optimizer_switched_on_the_command_line(name, extra, taken, tmp_path, monkeypatch):
   """The workload config carries Adam's β and ε; naming another optimizer on the command line
   unsets the ones it does not take (a float field cannot be set to None from a flag)."""
   workdir = tmp_path / name
-  run_optcompare("train", C, f"--config.optimizer.name={name}",
-                 "--config.optimizer.hparams.learning_rate=0.05", "--config.num_train_steps=2",
-                 "--config.eval_every_steps=2", "--config.checkpoint_every_steps=2", *extra,
-                 f"--workdir={workdir}")
+  assert run_cli(["optcompare", "train", C, f"--config.optimizer.name={name}",
+                  "--config.optimizer.hparams.learning_rate=0.05", "--config.num_train_steps=2",
+                  "--config.eval_every_steps=2", "--config.checkpoint_every_steps=2", *extra,
+                  f"--workdir={workdir}"], monkeypatch) == 0
   config = json.loads((workdir / "config.json").read_text())
   hparams = {k: v for k, v in config["optimizer"]["hparams"].items() if v is not None}
   assert config["optimizer"]["name"] == name and set(hparams) == taken

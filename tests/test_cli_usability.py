@@ -187,11 +187,15 @@ def test_tensorflow_imports_quietly_unless_verbosity_asks():
 NOISE_OR_BARS = quiet.NOISE + ("Dl Completed", "Extraction completed", "%|")
 
 
+# Slow: two fresh processes and a real Fashion-MNIST preparation. In `make test`,
+# test_every_path_flag_is_expanded and test_config_data_dir_is_expanded_in_train_and_study_configs
+# check the expansion, test_tensorflow_imports_quietly_unless_verbosity_asks the quiet start.
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, "fashion_mnist")),
                     reason="../shared/data/fashion_mnist is not here")
 def test_readme_commands_with_tilde_work_and_are_quiet(tmp_path):
   """The README's `--data_dir=~/tensorflow_datasets`, with a temporary HOME: data lands under
-  HOME (no `./~` in the working directory), and neither preparing the data nor a smoke
+  HOME (no `./~` in the working directory), and neither preparing the data nor a short smoke
   trial on it prints TensorFlow's start-up lines or TFDS progress bars."""
   home, cwd = tmp_path / "home", tmp_path / "cwd"
   os.makedirs(home)
@@ -214,7 +218,8 @@ def test_readme_commands_with_tilde_work_and_are_quiet(tmp_path):
       "--data_dir=~/tensorflow_datasets")
   assert os.path.isdir(home / "tensorflow_datasets" / "fashion_mnist")
   run("train", f"--config={SMOKE}", "--config.dataset.synthetic=False",
-      "--config.dataset.data_dir=~/tensorflow_datasets", "--workdir=~/trial")
+      "--config.dataset.data_dir=~/tensorflow_datasets", "--config.num_train_steps=2",
+      "--config.eval_every_steps=2", "--config.checkpoint_every_steps=2", "--workdir=~/trial")
   config = json.loads((home / "trial" / "config.json").read_text())
   assert config["dataset"]["data_dir"] == str(home / "tensorflow_datasets")
   assert os.listdir(cwd) == []  # no `./~`, nothing else
@@ -234,7 +239,8 @@ def test_eta_is_mean_duration_times_remaining_over_slots():
 def test_progress_line_gives_an_eta_from_this_sweeps_trials(monkeypatch):
   from optcompare import studydir  # pylint: disable=g-import-not-at-top
   manifest = {"config": {"optimizers": ["sgd", "adam"], "base": {}},
-              "trials": [{"id": f"{o}/{i}"} for o in ("sgd", "adam") for i in range(6)]}
+              "trials": [{"id": f"{o}/{i}", "optimizer": o, "index": i, "hparams": {}}
+                         for o in ("sgd", "adam") for i in range(6)]}
   stream = io.StringIO()
   show = scheduler.Progress(manifest, enabled=True, stream=stream)
   clock = iter([1000.0, 1000.0, 1120.0, 1120.0, 1120.0])
