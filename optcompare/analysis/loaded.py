@@ -33,8 +33,8 @@ class LoadedStudy:
   def __init__(self, directory: epath.PathLike, num_resamples: int, seed: int,
                select: str | None = None):
     self.dir = epath.Path(directory)
-    self.manifest = studydir.read_manifest(self.dir)
-    self.config = self.manifest.get("config") or {}
+    self.manifest = studydir.StudyManifest.read(self.dir)
+    self.config = self.manifest.config
     self.table = load.load_table(self.dir)  # as loaded: what trials.csv holds
     self.df = self.table.copy()
     self.issues = list(self.df.attrs.get("issues", []))
@@ -46,9 +46,8 @@ class LoadedStudy:
       if col not in self.df.columns:
         self.df[col] = np.nan
     self.target = study_target(self.dir, self.config, self.df)
-    self.spaces = self.config.get("search_spaces") or {}
-    base_optimizer = (self.config.get("base") or {}).get("optimizer") or {}
-    self.schedule = str((base_optimizer.get("schedule") or {}).get("name") or "")
+    self.spaces = self.manifest.search_spaces
+    self.schedule = str(self.manifest.schedule or "")
     self.optimizers = diagnostics.order_optimizers(self.df["optimizer"])
     self.ks = bootstrap_lib.k_values(max_k(self.df))  # 1, 2, 4, ... up to the trial count
     self.kmax = self.ks[-1]
@@ -85,7 +84,7 @@ class LoadedStudy:
 
   @property
   def workload(self) -> str:
-    return str((self.config.get("base") or {}).get("workload") or "unknown workload")
+    return str(self.manifest.base.get("workload") or "unknown workload")
 
   def best_rows(self) -> dict[str, pd.Series]:
     out = {}

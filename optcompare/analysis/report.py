@@ -227,7 +227,7 @@ def _judged_on(study: loaded.LoadedStudy) -> str:
 def top(inputs: Inputs) -> Section:
   """The report's title and what was analysed, with the study's figures."""
   study = inputs.study
-  seed_text = _f(study.manifest.get("seed", study.config.get("seed")))
+  seed_text = _f(study.manifest.seed)
   caveat = markdown.inclusion_caveat(study.weak, study.inclusion, short=True,
                                      min_k=diagnostics.MIN_EVIDENCE_K)
   lines = [
@@ -410,10 +410,9 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
 def summary(workdir: epath.PathLike) -> str:
   """A few lines for the end of a sweep: status counts, best per optimizer, warnings."""
   workdir = epath.Path(workdir)
-  manifest = studydir.read_manifest(workdir)
-  config = manifest.get("config") or {}
+  manifest = studydir.StudyManifest.read(workdir)
   df = load.load_table(workdir)
-  metric = study_metric(config, df)
+  metric = study_metric(manifest.config, df)
   counts = df["status"].value_counts()
   parts = [f"{int(counts[s])} {s}" for s in ("completed", "diverged", "failed", "running",
                                              "pending", "corrupt") if s in counts]
@@ -428,7 +427,7 @@ def summary(workdir: epath.PathLike) -> str:
     r = top.iloc[0]
     test = f", test {metric} {_f(r[tcol])}" if tcol in r.index else ""
     lines.append(f"  {opt:<10} best {r['trial_id']}: validation {metric} {_f(r[vcol])}{test}")
-  warns = diagnostics.boundary_warnings(df, config.get("search_spaces") or {}, metric)
+  warns = diagnostics.boundary_warnings(df, manifest.search_spaces, metric)
   widen = [w for w in warns if not w.natural]
   if widen:
     lines.append(f"  {len(widen)} top trial(s) near a search bound that could be widened "

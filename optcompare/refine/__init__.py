@@ -125,17 +125,16 @@ def refine(workdir: str, out: str, *, top: float | None = None, margin: float | 
   contain = list(contain)
   check_options(workdir, out, top, margin, contain)
   manifest, df = load_study(workdir, "workdir")
-  config = manifest["config"]
-  workload_module(config["base"].get("workload"))
-  _, metric = studydir.target_of(manifest)
-  if not any(len(diagnostics.best_trials(df, o, metric)) for o in config["optimizers"]):
+  workload_module(manifest.base.get("workload"))
+  _, metric = manifest.target
+  if not any(len(diagnostics.best_trials(df, o, metric)) for o in manifest.optimizers):
     raise BadInputError(f"--workdir: {workdir}: no completed trials to refine from")
   others = []
   for c in contain:
     other, other_df = load_study(c, "contain")
     others.append((c, other, other_df))
   ref = refine_spaces(manifest, df, top=top, margin=margin, contain=others)
-  mode, differences = base_differences(config)
+  mode, differences = base_differences(manifest.config)
   command = command_line(workdir, out, top, margin, contain)
   source = render(ref, manifest, workdir=workdir, date=date or today(), command=command,
                   top=top, margin=margin, contain=contain, mode=mode, differences=differences)

@@ -55,13 +55,14 @@ def is_refine_output(path: str) -> bool:
   return MARKER in head
 
 
-def load_study(directory: str, flag: str) -> tuple[dict, pd.DataFrame]:
+def load_study(directory: str, flag: str
+               ) -> tuple[studydir.StudyManifest, pd.DataFrame]:
   """The manifest and trial table of the study at `directory` (given by --`flag`)."""
   try:
-    manifest = studydir.read_manifest(directory)
+    manifest = studydir.StudyManifest.read(directory)
   except BadInputError as e:
     raise BadInputError(f"--{flag}: {e}") from e
   for key in ("optimizers", "search_spaces", "base"):
-    if key not in manifest["config"]:
+    if key not in manifest.config:
       raise BadInputError(f"--{flag}: {directory}: study.json's config has no {key!r}")
   return manifest, load.load_table(directory)

@@ -214,11 +214,6 @@ def _keep_initial(r: _Range, bounds: tuple[Bound, Bound]) -> tuple[Bound, Bound]
   return low, high
 
 
-def _schedule_of(config: Mapping) -> str | None:
-  """The study's schedule name (a study-wide choice, not searched)."""
-  return config["base"]["optimizer"]["schedule"].get("name")
-
-
 def _record_top(result: Refinement, opt: str, rows: pd.DataFrame, n: int, col: str) -> None:
   """Counts, notes and best trial of one optimizer's top trials, into `result`."""
   result.counts[opt] = (len(rows), n)
@@ -311,11 +306,10 @@ def _hold(r: _Range, c: float, why: str) -> None:
 
 def _grow_to_contain(result: Refinement, ranges: dict[str, dict[str, _Range]],
                      initial: Mapping[str, Mapping], schedule: str | None, label: str,
-                     other: Mapping, other_df: pd.DataFrame) -> None:
+                     other: studydir.StudyManifest, other_df: pd.DataFrame) -> None:
   """Step 4: grows `ranges` (in place) to hold each optimizer's best trial of the study
   `other` (`label`), where the unbounded specs and the schedule let them."""
-  _, other_metric = studydir.target_of(other)
-  other_schedule = _schedule_of(other["config"])
+  _, other_metric = other.target
   for opt in diagnostics.order_optimizers(other_df["optimizer"]):
     if opt not in initial:
       continue  # reported by _contained
@@ -324,7 +318,7 @@ def _grow_to_contain(result: Refinement, ranges: dict[str, dict[str, _Range]],
       result.notes[opt].append(f"{label}: no completed {opt} trial to contain")
       continue
     row = best.iloc[0]
-    settings = containment.settings_of(row, other_schedule)
+    settings = containment.settings_of(row, other.schedule)
     unbounded = {n: raw for n, raw in initial[opt].items()
                  if raw.get("scale") not in spaces_lib.BOUNDED}
     if containment.contains(unbounded, schedule, settings)[0] is False:
@@ -370,11 +364,10 @@ def _refined_space(opt: str, initial: Mapping[str, Mapping], ranges: Mapping[str
 
 
 def _contained(plain: Mapping[str, Mapping], schedule: str | None, label: str,
-               other: Mapping, other_df: pd.DataFrame) -> list[Contained]:
+               other: studydir.StudyManifest, other_df: pd.DataFrame) -> list[Contained]:
   """Where each optimizer's best trial of the study `other` lies in the refined spaces."""
-  other_schedule = _schedule_of(other["config"])
-  _, other_metric = studydir.target_of(other)
-  checked = containment.best_trial_containment(other_df, other_schedule, other_metric,
+  _, other_metric = other.target
+  checked = containment.best_trial_containment(other_df, other.schedule, other_metric,
                                                plain, schedule)
   out = []
   for opt in diagnostics.order_optimizers(other_df["optimizer"]):
@@ -389,22 +382,25 @@ def _contained(plain: Mapping[str, Mapping], schedule: str | None, label: str,
   return out
 
 
-def refine_spaces(manifest: Mapping, df: pd.DataFrame, *, top: float = DEFAULT_TOP,
-                  margin: float = DEFAULT_MARGIN,
-                  contain: Sequence[tuple[str, Mapping, pd.DataFrame]] = ()) -> Refinement:
+def refine_spaces(manifest: studydir.StudyManifest | Mapping, df: pd.DataFrame, *,
+                  top: float = DEFAULT_TOP, margin: float = DEFAULT_MARGIN,
+                  contain: Sequence[tuple[str, studydir.StudyManifest | Mapping,
+                                          pd.DataFrame]] = ()) -> Refinement:
   """The refined spaces of a study (its manifest and trial table); `contain`: (label,
-  manifest, table) of the studies whose best trials the result must hold."""
-  config = manifest["config"]
-  _, metric = studydir.target_of(manifest)
-  initial = config["search_spaces"]
-  schedule = _schedule_of(config)
+  manifest, table) of the studies whose best trials the result must hold. A manifest may be
+  given as study.json's JSON."""
+  manifest = studydir.as_manifest(manifest)
+  contain = [(label, studydir.as_manifest(m), d) for label, m, d in contain]
+  _, metric = manifest.target
+  initial = manifest.search_spaces
+  schedule = manifest.schedule
   flagged = _flagged(df, initial, metric)
   result = Refinement({}, {}, {}, {}, {}, [])
   ranges = {opt: _optimizer_ranges(result, df, opt, initial[opt], metric, top, margin, flagged)
-            for opt in config["optimizers"]}
+            for opt in manifest.optimizers}
   for label, other, other_df in contain:
     _grow_to_contain(result, ranges, initial, schedule, label, other, other_df)
-  for opt in config["optimizers"]:
+  for opt in manifest.optimizers:
     result.spaces[opt], result.changes[opt] = _refined_space(
         opt, initial[opt], ranges[opt], untouched=result.counts[opt][1] == 0)
   plain = result.plain_spaces()

@@ -42,15 +42,15 @@ def _wrap(text: str, indent: str = "", hang: str = "") -> list[str]:
                        break_long_words=False, break_on_hyphens=False)
 
 
-def _provenance(workdir: str, config: Mapping, metric: str, *, date: str, command: str,
+def _provenance(workdir: str, manifest: studydir.StudyManifest, *, date: str, command: str,
                 top: float, margin: float, contain: Sequence[str]) -> list[str]:
   """The docstring's "Provenance" block: the initial study, the date, the command and what
   each option did."""
-  schedule = config["base"]["optimizer"]["schedule"].get("name")
+  _, metric = manifest.target
   hang = " " * 14
   lines = ["Provenance"]
-  lines += _wrap(f"initial study {workdir} ({config['num_trials']} trials per optimizer, seed "
-                 f"{config['seed']}, schedule {schedule})", "  ", hang)
+  lines += _wrap(f"initial study {workdir} ({manifest.num_trials} trials per optimizer, seed "
+                 f"{manifest.seed}, schedule {manifest.schedule})", "  ", hang)
   lines.append(f"  date          {date}")
   lines += _wrap(f"command       {command}", "  ", hang)
   lines += _wrap(f"top           {top:g}: the best ceil({top:g} n) of each optimizer's n "
@@ -87,16 +87,14 @@ def _optimizer_ranges(ref: Refinement, opt: str, metric: str) -> list[str]:
   return lines
 
 
-def _args_text(config: Mapping) -> list[str]:
+def _args_text(manifest: studydir.StudyManifest) -> list[str]:
   """What each arg of the written get_config gives."""
-  workload = config["base"]["workload"]
-  schedule = config["base"]["optimizer"]["schedule"].get("name")
   return _wrap(
       "Args as in configs/studies (None, 'reduced', 'demo', 'smoke'): the base trial config is "
-      f"configs/workloads/{workload}.py's with the arg and schedule {schedule!r}; num_trials "
-      f"{config['num_trials']} (the initial study's) for None and 'reduced', 2 for 'demo', 4 "
-      f"for 'smoke' (configs/studies/common.study); seed {config['seed']}. More trials: "
-      "--config.num_trials=N.")
+      f"configs/workloads/{manifest.base['workload']}.py's with the arg and schedule "
+      f"{manifest.schedule!r}; num_trials {manifest.num_trials} (the initial study's) for None "
+      "and 'reduced', 2 for 'demo', 4 for 'smoke' (configs/studies/common.study); seed "
+      f"{manifest.seed}. More trials: --config.num_trials=N.")
 
 
 def _base_text(mode: str | None, differences: Sequence[str]) -> list[str]:
@@ -115,26 +113,25 @@ def _base_text(mode: str | None, differences: Sequence[str]) -> list[str]:
   return lines
 
 
-def _docstring(ref: Refinement, *, workdir: str, manifest: Mapping, date: str, command: str,
-               top: float, margin: float, contain: Sequence[str], mode: str | None,
-               differences: Sequence[str]) -> str:
+def _docstring(ref: Refinement, *, workdir: str, manifest: studydir.StudyManifest, date: str,
+               command: str, top: float, margin: float, contain: Sequence[str],
+               mode: str | None, differences: Sequence[str]) -> str:
   """The written file's docstring (escaped for a triple-quoted string): provenance, the
   ranges initial → refined, the --contain studies' best trials, the args."""
-  config = manifest["config"]
-  _, metric = studydir.target_of(manifest)
-  lines = [f"{config['base']['workload']}: search spaces refined from an initial study by "
+  _, metric = manifest.target
+  lines = [f"{manifest.base['workload']}: search spaces refined from an initial study by "
            "`optcompare refine`.", ""]
-  lines += _provenance(workdir, config, metric, date=date, command=command, top=top,
-                       margin=margin, contain=contain)
+  lines += _provenance(workdir, manifest, date=date, command=command, top=top, margin=margin,
+                       contain=contain)
   lines += ["", "Ranges of x, initial → refined (width: refined / initial, on the search scale)"]
-  for opt in config["optimizers"]:
+  for opt in manifest.optimizers:
     lines += _optimizer_ranges(ref, opt, metric)
   if contain:
     lines += ["", "Best trials of the --contain studies in these spaces "
               "(optcompare.analysis.containment)"]
     for c in ref.contained:
       lines += _wrap(c.text(), "  ", "  ")
-  lines += [""] + _args_text(config) + _base_text(mode, differences)
+  lines += [""] + _args_text(manifest) + _base_text(mode, differences)
   text = "\n".join(line.rstrip() for line in lines)
   return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
@@ -148,22 +145,22 @@ def _space_source(space: Mapping[str, Any], indent: str) -> list[str]:
   return out
 
 
-def render(ref: Refinement, manifest: Mapping, *, workdir: str, date: str, command: str,
-           top: float, margin: float, contain: Sequence[str], mode: str | None = None,
-           differences: Sequence[str] = ()) -> str:
-  """The source of the study config file."""
-  config = manifest["config"]
-  workload = config["base"]["workload"]
+def render(ref: Refinement, manifest: studydir.StudyManifest | Mapping, *, workdir: str,
+           date: str, command: str, top: float, margin: float, contain: Sequence[str],
+           mode: str | None = None, differences: Sequence[str] = ()) -> str:
+  """The source of the study config file (`manifest`: the initial study's, or its JSON)."""
+  manifest = studydir.as_manifest(manifest)
+  workload = manifest.base["workload"]
   doc = _docstring(ref, workdir=workdir, manifest=manifest, date=date, command=command,
                    top=top, margin=margin, contain=contain, mode=mode, differences=differences)
   lines = [f'"""{doc}', '"""', MARKER,
            "from configs.studies import common",
            f"from configs.workloads import {workload} as workload", "",
-           f"SCHEDULE = {config['base']['optimizer']['schedule'].get('name')!r}",
-           f"NUM_TRIALS = {int(config['num_trials'])!r}",
-           f"SEED = {int(config['seed'])!r}",
+           f"SCHEDULE = {manifest.schedule!r}",
+           f"NUM_TRIALS = {manifest.num_trials!r}",
+           f"SEED = {int(manifest.seed)!r}",
            "SEARCH_SPACES = {"]
-  for opt in config["optimizers"]:
+  for opt in manifest.optimizers:
     lines.append(f"    {opt!r}: {{")
     lines += _space_source(ref.spaces[opt], "        ")
     lines.append("    },")
