@@ -55,7 +55,7 @@ def _err(lo, mid, hi):
 
 def best_trials_figure(df: pd.DataFrame, boot: pd.DataFrame, metric: str,
                        title: str = "") -> Figure:
-  """(a) Per optimizer: the best-of-K median with its bootstrap 5–95% bar at the largest K,
+  """Per optimizer: the best-of-K median with its bootstrap 5–95% bar at the largest K,
   and the single best trial (by validation) marked, for validation and test."""
   opts = diagnostics.order_optimizers(boot["optimizer"])
   k = int(boot["K"].max())
@@ -97,7 +97,7 @@ def best_trials_figure(df: pd.DataFrame, boot: pd.DataFrame, metric: str,
 
 def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "",
                      settled: Mapping[str, int | None] | None = None) -> Figure:
-  """(b) Best-of-K validation and test metric versus K, median and 5–95% band, log2 K axis;
+  """Best-of-K validation and test metric versus K, median and 5–95% band, log2 K axis;
   `settled` (optimizer -> K, from bootstrap.settling_k) ringed on the validation median."""
   opts = diagnostics.order_optimizers(boot["optimizer"])
   fig = Figure(figsize=(13, 4.4))
@@ -155,7 +155,7 @@ def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "",
 
 def steps_to_target_figure(df: pd.DataFrame, target: Mapping[str, Any] | None,
                            title: str = "") -> Figure:
-  """(c) Steps to reach the target, every completed trial that reached it (dots), the fastest
+  """Steps to reach the target, every completed trial that reached it (dots), the fastest
   (bar), and how many trials reached it."""
   opts = diagnostics.order_optimizers(df["optimizer"])
   fig = Figure(figsize=(max(6.0, 1.1 * len(opts) + 3), 4.4))
@@ -342,7 +342,7 @@ def _hparam_trials(df: pd.DataFrame, optimizer: str, metric: str,
 def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], metric: str,
                   warnings: Sequence[diagnostics.BoundaryWarning] = (),
                   top_fraction: float = 0.1) -> Figure | None:
-  """(d) For each tuned hyperparameter of one optimizer: validation metric versus the value
+  """For each tuned hyperparameter of one optimizer: validation metric versus the value
   on the search scale, search bounds dashed, top trials highlighted, diverged / failed trials
   marked along the top edge. A title line warns of top trials near a bound that could be
   widened."""
@@ -381,7 +381,7 @@ def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], me
 
 def curves_figure(curves: pd.DataFrame, df: pd.DataFrame, metric: str,
                   num_best: int = CURVES_NUM_BEST, split: str = "validation") -> Figure:
-  """(e) `split` metric versus step for the best `num_best` trials of each optimizer (all its
+  """`split` metric versus step for the best `num_best` trials of each optimizer (all its
   completed ones where it has fewer, as the panel's title says); a curve of fewer than
   MARKERS_BELOW evaluations is drawn with a marker at each."""
   opts = diagnostics.order_optimizers(df["optimizer"])
@@ -425,7 +425,7 @@ def curves_figure(curves: pd.DataFrame, df: pd.DataFrame, metric: str,
 
 def protocol_figure(rank_a: pd.DataFrame, rank_b: pd.DataFrame, label_a: str, label_b: str,
                     metric: str, split: str = "test") -> Figure:
-  """(f) Rankings of the same workload under two protocols, side by side: a slope chart of
+  """Rankings of the same workload under two protocols, side by side: a slope chart of
   rank (1 = best) with the best-of-K median annotated. `rank_*`: columns optimizer, rank,
   value (from `report.ranking`)."""
   fig = Figure(figsize=(7.5, 0.55 * max(len(rank_a), len(rank_b), 3) + 2.2))

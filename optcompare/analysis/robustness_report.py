@@ -94,7 +94,7 @@ def _by_key(table: pd.DataFrame, key: str, kmax: int, prefix: str, optimizers: S
 
 def budget_section(r: Robustness, optimizers: Sequence[str], verdicts_ref: str) -> str:
   """The budget robustness section's Markdown; `verdicts_ref`: how it names the verdict
-  figure ("figure g")."""
+  figure (e.g. "figure f")."""
   m, k = r.metric, r.kmax
   if r.schedule == "linear_decay":
     caveat = ("This is an approximation: the study's linear-decay schedule is tied to the full "
@@ -119,7 +119,7 @@ def budget_section(r: Robustness, optimizers: Sequence[str], verdicts_ref: str) 
 
 def target_section(r: Robustness, optimizers: Sequence[str], figures_ref: str) -> str:
   """The target robustness section's Markdown; `figures_ref`: how it names the verdict and
-  steps figures ("figures g and h")."""
+  steps figures (e.g. "figures f and g")."""
   m, k = r.metric, r.kmax
   if not r.targets:
     return "No completed trial has a final validation metric: no targets."
@@ -160,7 +160,7 @@ def _grid(ax, verdicts: dict, labels: Sequence[str], pairs: Sequence[tuple[str, 
 
 
 def verdict_figure(r: Robustness) -> Figure | None:
-  """(g) Inclusion verdicts per step budget and per target: pairs × budgets / targets."""
+  """Inclusion verdicts per step budget and per target: pairs × budgets / targets."""
   panels = [(r.budget_verdicts, [md.fmt(s, ".0f") for s in r.budget_verdicts],
              "step budget"),
             (r.target_verdicts, [md.fmt(t, ".3g") for t in r.target_verdicts],
@@ -186,7 +186,7 @@ def verdict_figure(r: Robustness) -> Figure | None:
 
 
 def steps_figure(r: Robustness) -> Figure | None:
-  """(h) Best-of-K steps to reach each target versus the target, median and 5–95% band."""
+  """Best-of-K steps to reach each target versus the target, median and 5–95% band."""
   at_k = r.target[r.target["K"] == r.kmax]
   if not len(at_k) or not np.isfinite(at_k["steps_median"].to_numpy(float)).any():
     return None
