@@ -403,7 +403,7 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
   for w in study.warnings:
     _log.warning("search-space boundary: %s", w.message())
   sections = [s for make in SECTIONS if (s := make(inputs)) is not None]
-  _write(epath.Path(out) if out is not None else study.dir / "analysis", study, sections)
+  _write(epath.Path(out) if out is not None else study.dir / studydir.ANALYSIS, study, sections)
   return study.headline()
 
 

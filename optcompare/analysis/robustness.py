@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 from etils import epath
 
-from optcompare import errors
+from optcompare import errors, studydir
 from optcompare.analysis import bootstrap as bootstrap_lib
 from optcompare.analysis import diagnostics
 from optcompare.studydir import FINISHED
 
-CURVES_TABLE = "curves.csv"  # the evaluation curves `analyze` writes beside trials.csv
+CURVES_TABLE = studydir.CURVES_TABLE  # the evaluation curves `analyze` writes beside trials.csv
 EVAL_SPLITS = ("validation", "test", "train_eval")
 DEFAULT_NUM_TARGETS = 8
 _DROP = ("optimizer", "index", "wall_time_s")
