@@ -30,7 +30,7 @@ import os
 import time
 from typing import Any, Mapping
 
-from optcompare import inputs, reruns, studydir
+from optcompare import inputs, reruns, studydir, trial_files
 from optcompare.errors import BadInputError
 from optcompare.search import quasirandom
 from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_names
@@ -194,9 +194,15 @@ def trial_config(manifest, trial_id: str):
 
 
 def _strip(c: Mapping[str, Any]) -> dict:
-  """The fields of a study config that must not change between runs of one study."""
-  return {k: v for k, v in c.items()
-          if k not in EXECUTION_FIELDS + OPTIONAL_FIELDS + ("num_trials",)}
+  """The fields of a study config that must not change between runs of one study; its base
+  trial config read with the defaults of trial fields added since (trial_files.ADDED_FIELDS)
+  and without the trial's execution fields."""
+  out = {k: v for k, v in c.items()
+         if k not in EXECUTION_FIELDS + OPTIONAL_FIELDS + ("num_trials",)}
+  if isinstance(out.get("base"), Mapping):
+    base = {**trial_files.ADDED_FIELDS, **out["base"]}
+    out["base"] = {k: v for k, v in base.items() if k not in trial_files.EXECUTION_FIELDS}
+  return out
 
 
 def merge_with_workdir(workdir: str, manifest) -> tuple[studydir.StudyManifest, bool]:

@@ -289,3 +289,17 @@ def test_a_nan_in_a_study_config_is_named_without_the_command_line():
   c.search_spaces.sgd.learning_rate.max = float("nan")
   with pytest.raises(BadInputError, match=r"search_spaces.sgd.learning_rate.max: must be a finite"):
     study.manifest_of(c)
+
+
+def test_a_study_json_older_than_the_precision_field_resumes(tmp_path):
+  """A study.json whose base predates `precision` and `steps_per_dispatch` is today's study
+  (the defaults are what it ran with); a study of another precision is refused."""
+  c = smoke_study(steps=10)
+  old = study.manifest_of(c).to_json()
+  for field in ("precision", "steps_per_dispatch"):
+    del old["config"]["base"][field]
+  (tmp_path / "study.json").write_text(json.dumps(old))
+  study.merge_with_workdir(str(tmp_path), study.manifest_of(c))
+  c.base.precision = "bfloat16"
+  with pytest.raises(ValueError, match="base.precision differs"):
+    study.merge_with_workdir(str(tmp_path), study.manifest_of(c))
