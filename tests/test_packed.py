@@ -19,7 +19,7 @@ from tests.test_study import smoke_study
 from tests.test_train import read_metrics, read_result
 
 
-def _trial(smoke_config, optimizer, learning_rate, seed=0, steps=20):
+def _trial(smoke_config, optimizer, learning_rate, seed=0, steps=20):  # eval every 10
   """The smoke trial with `optimizer` (Adam's other settings; SGD has none) and `seed`."""
   c = smoke_config.copy_and_resolve_references()
   c.optimizer.name = optimizer
@@ -28,7 +28,7 @@ def _trial(smoke_config, optimizer, learning_rate, seed=0, steps=20):
       c.optimizer.hparams[name] = None
   c.optimizer.hparams.learning_rate = learning_rate
   c.seed = seed
-  c.num_train_steps, c.eval_every_steps, c.log_every_steps = steps, 10, 5
+  c.num_train_steps, c.eval_every_steps, c.log_every_steps = steps, min(10, steps // 2), 5
   return c
 
 
@@ -58,12 +58,12 @@ def _same_lines(a, b, rel):
         assert x[key] == pytest.approx(y[key], rel=tol, abs=near), (x["step"], x["split"], key)
 
 
-def test_pack_of_four_equals_the_trials_unpacked(smoke_config, tmp_path):
-  """Four Adam trials, each its own learning rate and (three distinct) seeds."""
-  configs = [_trial(smoke_config, "adam", lr, seed)
-             for lr, seed in ((1e-3, 0), (3e-3, 1), (3e-4, 0), (2e-3, 2))]
+def test_pack_of_three_equals_the_trials_unpacked(smoke_config, tmp_path):
+  """Three Adam trials, each its own learning rate, two of them one seed."""
+  configs = [_trial(smoke_config, "adam", lr, seed, steps=10)
+             for lr, seed in ((1e-3, 0), (3e-3, 1), (3e-4, 0))]
   got, want = _pack_and_unpacked(configs, tmp_path)
-  assert [r["status"] for r in got] == [r["status"] for r in want] == ["completed"] * 4
+  assert [r["status"] for r in got] == [r["status"] for r in want] == ["completed"] * 3
   for i, (g, w) in enumerate(zip(got, want)):
     assert g["steps"] == w["steps"] and g["steps_to_target"] == w["steps_to_target"]
     assert g["final"]["validation"]["loss"] == pytest.approx(w["final"]["validation"]["loss"],
@@ -190,13 +190,13 @@ def test_pack_of_eight_runs_one_trial_per_device_of_eight(tmp_path):
 
 
 SWEEP = ("import json, sys; from optcompare import study; from tests.test_study import "
-         "smoke_study; c = smoke_study(steps=30); c.pack_size = 4; "
+         "smoke_study; c = smoke_study(optimizers=('adam',), steps=20); c.pack_size = 4; "
          "print(json.dumps(study.sweep(c, sys.argv[1], parallel=1, progress=False)))")
-TRIALS = [f"{o}/{i}" for o in ("adam", "sgd") for i in range(4)]
+TRIALS = [f"adam/{i}" for i in range(4)]
 
 
 def _packed_study():
-  c = smoke_study(steps=30)
+  c = smoke_study(optimizers=("adam",), steps=20)
   c.pack_size = 4
   return c
 
@@ -207,12 +207,12 @@ def _events(workdir, tid):
 
 
 def test_killed_packed_sweep_resumes_identically(tmp_path, monkeypatch):
-  """Two packs of 4 (adam, sgd); SIGKILL while the first is between checkpoints, relaunch:
-  every trial's metrics.jsonl and result equal the uninterrupted study's."""
+  """A pack of 4 Adam trials; SIGKILL while it is between checkpoints, relaunch: every
+  trial's metrics.jsonl and result equal the uninterrupted study's."""
   monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jax_cache"))  # not ~/.cache
   ref = str(tmp_path / "reference")
   summary = study.sweep(_packed_study(), ref, progress=False)
-  assert summary["completed"] + summary["diverged"] == 8 and summary["ran_here"] == 8
+  assert summary["completed"] + summary["diverged"] == 4 and summary["ran_here"] == 4
   workdir = str(tmp_path / "killed")
   pack = studydir.pack_dir(workdir, TRIALS[:4])
   env = dict(optcompare_env(), JAX_PLATFORMS="cpu")
@@ -221,7 +221,7 @@ def test_killed_packed_sweep_resumes_identically(tmp_path, monkeypatch):
                           start_new_session=True)
   deadline = time.time() + 600
   while time.time() < deadline and proc.poll() is None:
-    if os.path.isdir(os.path.join(pack, "checkpoints", "10")):
+    if os.path.isdir(os.path.join(pack, "checkpoints", "5")):
       break
     time.sleep(0.02)
   assert proc.poll() is None, "the sweep ended before it could be killed"
@@ -230,7 +230,7 @@ def test_killed_packed_sweep_resumes_identically(tmp_path, monkeypatch):
   first = os.path.join(studydir.trial_dir(workdir, TRIALS[0]), "result.json")
   assert not os.path.exists(first), "killed too late to test a resume"
   summary = study.sweep(_packed_study(), workdir, progress=False)
-  assert summary["completed"] + summary["diverged"] == 8 and summary["failed"] == 0
+  assert summary["completed"] + summary["diverged"] == 4 and summary["failed"] == 0
   for tid in TRIALS:
     assert read_metrics(studydir.trial_dir(workdir, tid)) == \
         read_metrics(studydir.trial_dir(ref, tid)), tid
@@ -239,6 +239,6 @@ def test_killed_packed_sweep_resumes_identically(tmp_path, monkeypatch):
   for tid in TRIALS[:4]:  # claimed, killed, resumed from the pack's checkpoint, together
     events = _events(workdir, tid)
     assert [e["event"] for e in events] == ["start", "start", "end"], tid
-    assert events[1]["checkpoint"] and events[1]["checkpoint"] >= 10
+    assert events[1]["checkpoint"] and events[1]["checkpoint"] >= 5
     assert events[1]["pack"] == TRIALS[:4]
   assert not os.path.exists(os.path.join(studydir.trial_dir(workdir, "adam/0"), "checkpoints"))

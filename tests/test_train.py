@@ -104,7 +104,9 @@ def test_huge_learning_rate_diverges(smoke_config, tmp_path):
 def test_eight_devices_match_one_device(tmp_path):
   args = ["train", f"--config={SMOKE}", "--config.optimizer.schedule.name=linear_decay",
           "--config.optimizer.schedule.decay_factor=0.1",
-          "--config.optimizer.schedule.decay_steps_fraction=1.0"]
+          "--config.optimizer.schedule.decay_steps_fraction=1.0",
+          "--config.num_train_steps=4", "--config.eval_every_steps=2",
+          "--config.log_every_steps=2", "--config.checkpoint_every_steps=4"]
   run_optcompare(*args, f"--workdir={tmp_path / 'one'}", num_devices=1)
   run_optcompare(*args, f"--workdir={tmp_path / 'eight'}", num_devices=8)
   one, eight = read_metrics(tmp_path / "one"), read_metrics(tmp_path / "eight")
@@ -113,27 +115,33 @@ def test_eight_devices_match_one_device(tmp_path):
     assert a["loss"] == pytest.approx(b["loss"], rel=1e-4, abs=1e-5)
 
 
-def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
-  args = ["train", f"--config={SMOKE}", "--config.num_train_steps=60",
-          "--config.checkpoint_every_steps=10", "--config.eval_every_steps=15",
-          "--config.log_every_steps=4"]
-  run_optcompare(*args, f"--workdir={tmp_path / 'whole'}")
+@pytest.mark.parametrize("steps_per_dispatch", [1, 100], ids=["step", "scan"])
+def test_kill_and_resume_matches_uninterrupted_run(smoke_config, steps_per_dispatch, tmp_path):
+  """SIGKILL after checkpoint 20, rerun: the same metrics and result, bit for bit, both one
+  step per dispatch and as scans up to each boundary (which then start at the checkpoint)."""
+  fields = {"num_train_steps": 40, "checkpoint_every_steps": 10, "eval_every_steps": 10,
+            "log_every_steps": 4, "steps_per_dispatch": steps_per_dispatch}
+  c = smoke_config.copy_and_resolve_references()
+  c.update(fields)
+  train.train_and_evaluate(c, str(tmp_path / "whole"))
   workdir = tmp_path / "killed"
-  proc = subprocess.Popen(optcompare_cmd(*args, f"--workdir={workdir}"), cwd=REPO,
-                          env=optcompare_env(), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, start_new_session=True)
+  args = ["train", f"--config={SMOKE}", f"--workdir={workdir}",
+          *(f"--config.{k}={v}" for k, v in fields.items())]
+  proc = subprocess.Popen(optcompare_cmd(*args), cwd=REPO, env=optcompare_env(),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)
   deadline = time.time() + 120
-  while not os.path.exists(workdir / "checkpoints" / "30") and time.time() < deadline:
-    time.sleep(0.05)
+  while not os.path.exists(workdir / "checkpoints" / "20") and time.time() < deadline:
+    time.sleep(0.02)
   os.killpg(proc.pid, signal.SIGKILL)
   proc.wait()
   assert not os.path.exists(workdir / "result.json"), "killed too late to test a resume"
-  run_optcompare(*args, f"--workdir={workdir}")
+  train.train_and_evaluate(c, str(workdir))
   assert read_metrics(workdir) == read_metrics(tmp_path / "whole")
   assert read_result(workdir) == read_result(tmp_path / "whole")
   # The training-set evaluation resumes bit for bit too (it is in both comparisons above).
-  assert [r["step"] for r in read_metrics(workdir) if r["split"] == "train_eval"] == [15, 30,
-                                                                                      45, 60]
+  assert [r["step"] for r in read_metrics(workdir) if r["split"] == "train_eval"] == [
+      10, 20, 30, 40]
   assert "train_eval" in read_result(workdir)["final"]
 
 
