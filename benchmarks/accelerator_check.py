@@ -59,6 +59,9 @@ _PRECISION_OPTIMIZERS = flags.DEFINE_list(
     "precision_optimizers", ["adam", "nesterov"],
     "(e): the optimizers run at the precisions other than float32 (each costs a compile).")
 _BUDGET = flags.DEFINE_float("budget_s", 480, "Seconds for parts (b)-(e).")
+_EXTRA = flags.DEFINE_list("extra_precisions", ["tf32", "bfloat16"],
+                           "(b): precisions also timed at K = 1 and the best K.")
+_EQUALITY = flags.DEFINE_bool("equality", True, "Run (a) (always with --quick).")
 
 STUDY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "results",
                      "fashion_mnist", "choi2019_final")
@@ -235,8 +238,8 @@ def throughput(budget_end: float) -> list[dict]:
       rows.append({"k": k, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"})
   timed = [r for r in rows if "ms_per_trial_step" in r]  # (b)'s float32 im2col rows
   best = min(timed, key=lambda r: r["ms_per_trial_step"])["k"] if timed else 1
-  extra = [(_COMPARE_K.value, "direct", "float32"), (1, None, "tf32"), (best, None, "tf32"),
-           (1, None, "bfloat16"), (best, None, "bfloat16")]
+  extra = [(_COMPARE_K.value, "direct", "float32")] if _COMPARE_K.value > 1 else []
+  extra += [(k, None, p) for p in _EXTRA.value for k in (1, best)]
   for k, formulation, precision in extra:
     if time.time() > budget_end:
       break
@@ -358,7 +361,8 @@ def main(argv):
   out = _OUT.value or (None if _QUICK.value else os.path.join(os.path.dirname(__file__),
                                                                "results"))
   save = lambda: out and accelerator_report.write(report, out)  # pylint: disable=unnecessary-lambda-assignment
-  report["equality"] = equality("smoke" if _QUICK.value or not _DATA.value else "reduced")
+  report["equality"] = (equality("smoke" if _QUICK.value or not _DATA.value else "reduced")
+                        if _EQUALITY.value or _QUICK.value else [])
   save()
   if not _QUICK.value:
     run_parts(report, save)

@@ -109,6 +109,9 @@ def model_kwargs(model_config) -> tuple[tuple[str, object], ...]:
 
 
 def from_config(config) -> InMemoryImageClassification:
+  if config.dataset.name not in tfds_images.IMAGE_DATASETS:
+    raise BadInputError(f"dataset.name: unknown image dataset {config.dataset.name!r}; "
+                        f"known: {sorted(tfds_images.IMAGE_DATASETS)}")
   base.check_synthetic_examples(config)
   if config.model.name not in MODELS:
     raise BadInputError(f"model.name: unknown model {config.model.name!r}; "
