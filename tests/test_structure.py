@@ -2,11 +2,13 @@
 written in one module (studydir); no module uses another's underscore names."""
 import ast
 import functools
+import glob
 import os
 
 import pytest
 
 from optcompare import studydir
+from tests.conftest import REPO
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "optcompare")
 
@@ -272,3 +274,16 @@ def _external(name):
     elif isinstance(node, ast.ImportFrom) and node.module:
       out.add(node.module)
   return out
+
+
+def test_no_function_in_the_package_is_over_sixty_lines():
+  """Docstrings included: a function a newcomer reads in one screen."""
+  long = []
+  for path in glob.glob(os.path.join(REPO, "optcompare", "**", "*.py"), recursive=True):
+    with open(path, encoding="utf-8") as f:
+      tree = ast.parse(f.read())
+    for n in ast.walk(tree):
+      if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if n.end_lineno - n.lineno + 1 > 60:
+          long.append(f"{os.path.relpath(path, REPO)}:{n.lineno} {n.name}")
+  assert not long, long

@@ -1,0 +1,41 @@
+"""The loop reproduces the committed reduced Fashion-MNIST study (results/) bit for bit.
+
+The committed trials.csv holds what the step-at-a-time loop of before computed on this CPU;
+the loop as it is now (one step per dispatch on CPU, steps_per_dispatch 0) must give the very
+same final metrics for the same trial configs. One trial in `make test`, one per optimizer
+in `make test-all`.
+"""
+import os
+
+import pandas as pd
+import pytest
+
+from optcompare import study, train
+from optcompare.data import prepare
+from tests.conftest import REPO, SHARED_DATA
+
+STUDY = os.path.join(REPO, "results", "fashion_mnist", "choi2019_final")
+FASHION = os.path.join(SHARED_DATA, "fashion_mnist")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+  if not os.path.isdir(FASHION):
+    pytest.skip(f"no Fashion-MNIST files in {FASHION}")
+  out = str(tmp_path_factory.mktemp("tfds"))
+  prepare.prepare("fashion_mnist", manual_dir=FASHION, data_dir=out)
+  return out
+
+
+@pytest.mark.parametrize("trial_id", [
+    "sgd/0", *(pytest.param(t, marks=pytest.mark.slow) for t in (
+        "momentum/0", "nesterov/0", "rmsprop/0", "adam/0", "nadam/0"))])
+def test_committed_trial_is_reproduced_exactly(trial_id, data_dir, tmp_path):
+  config = study.trial_config(study.load_manifest(STUDY), trial_id).copy_and_resolve_references()
+  config.dataset.data_dir = data_dir
+  result = train.train_and_evaluate(config, str(tmp_path / "trial"))
+  want = pd.read_csv(os.path.join(STUDY, "trials.csv")).set_index("trial_id").loc[trial_id]
+  assert result["status"] == want["status"] and result["steps"] == want["steps"]
+  for split in ("validation", "train_eval", "test"):
+    for metric in ("loss", "error"):
+      assert result["final"][split][metric] == want[f"final.{split}.{metric}"], (split, metric)
