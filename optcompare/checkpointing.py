@@ -7,15 +7,54 @@ missing file, garbage metadata, an emptied directory) is not trusted either: `re
 tries the checkpoints newest first, sets each one that fails aside (`<step>.corrupt`, which
 Orbax ignores) with a warning naming it and why, and falls back to the next; with none left the
 trial starts again from step 0.
+
+A restore that fails on one array leaves TensorStore's reads of the others in flight; each
+then wakes the event loop Orbax ran the restore in, which Orbax has closed by then, and
+TensorStore prints the resulting "Event loop is closed" traceback (dozens per fallback).
+Restores therefore run in event loops that drop a wake-up arriving after they closed
+(`_late_wakeups_dropped`): nobody awaits that read any more.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from typing import Any
 
 from absl import logging
 import jax
 import orbax.checkpoint as ocp
+
+
+class _LateWakeupsDroppedLoop(asyncio.SelectorEventLoop):
+  """An event loop that ignores call_soon_threadsafe once closed (see the module docstring)."""
+
+  def call_soon_threadsafe(self, callback, *args, context=None):
+    if self.is_closed():
+      return None
+    try:
+      return super().call_soon_threadsafe(callback, *args, context=context)
+    except RuntimeError:
+      if self.is_closed():  # closed between the check and the call
+        return None
+      raise
+
+
+class _LateWakeupsDroppedPolicy(asyncio.DefaultEventLoopPolicy):
+
+  def new_event_loop(self):
+    return _LateWakeupsDroppedLoop()
+
+
+@contextlib.contextmanager
+def _late_wakeups_dropped():
+  """New event loops (Orbax makes one per restore) are _LateWakeupsDroppedLoop meanwhile."""
+  previous = asyncio.get_event_loop_policy()
+  asyncio.set_event_loop_policy(_LateWakeupsDroppedPolicy())
+  try:
+    yield
+  finally:
+    asyncio.set_event_loop_policy(previous)
 
 
 class Checkpointer:
@@ -39,7 +78,8 @@ class Checkpointer:
   def restore(self, step: int, like: Any) -> Any:
     """Restores the checkpoint at `step` with the structure, dtypes and shardings of `like`."""
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-    return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    with _late_wakeups_dropped():
+      return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
 
   def restore_newest(self, like: Any) -> tuple[int, Any]:
     """(step, state) of the newest checkpoint that restores; (0, like) when none does.
