@@ -147,22 +147,11 @@ def _sweep(args, argv):
 
 
 def _check_trial_configs(config) -> None:
-  """Checks the first trial of each optimizer as `train` will (the workload, its data
-  sizes, the target), before the study directory is written: study.sweep checks the
-  optimizer settings of every trial, not the rest of the base config, whose faults would
-  otherwise fail every trial in its worker. Errors name the field under `base.`."""
-  from optcompare import study, train  # pylint: disable=g-import-not-at-top
-  from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
-  manifest = study.manifest_of(config)  # BadInputError for a bad study config
-  first = {}
-  for t in manifest.trials:
-    first.setdefault(t.optimizer, t)
-  for t in first.values():
-    trial = spaces.build_trial_config(manifest.base, t.optimizer, t.hparams)
-    try:
-      train.validate(trial, num_devices=1)  # (workers see devices of their own)
-    except BadInputError as e:
-      raise BadInputError(f"base.{e}") from e
+  """Checks the first trial of each optimizer as `train` will, data included
+  (optcompare.preflight), before the study directory is written. Errors name the field
+  under `base.`."""
+  from optcompare import preflight, study  # pylint: disable=g-import-not-at-top
+  preflight.check_study(study.manifest_of(config))  # BadInputError for a bad study config
 
 
 def _status(args, argv):

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
 import time
 from typing import Any, Mapping
 
-from optcompare import inputs, reruns, studydir, trial_files
+from optcompare import inputs, preflight, reruns, studydir, trial_files
 from optcompare.errors import BadInputError
 from optcompare.search import quasirandom
 from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_names
@@ -69,10 +71,11 @@ def config_dict(config) -> dict:
   return json.loads(json.dumps(_jsonable(config), allow_nan=False))
 
 
-def _int_field(c: dict, name: str, low: int) -> int:
+def _int_field(c: dict, name: str, low: int, where: str = "") -> int:
+  """c[name], an integer >= low; BadInputError naming `where` + name otherwise."""
   x = c[name]
   if isinstance(x, bool) or not isinstance(x, int) or x < low:
-    raise BadInputError(f"{name}: must be an integer >= {low}, got {x!r}")
+    raise BadInputError(f"{where}{name}: must be an integer >= {low}, got {x!r}")
   return x
 
 
@@ -91,6 +94,10 @@ def validate(config) -> tuple[dict, dict[str, SearchSpace]]:
   if isinstance(c["seed"], bool) or not isinstance(c["seed"], int):
     raise BadInputError(f"seed: must be an integer, got {c['seed']!r}")
   _int_field(c, "num_trials", 1)
+  top = (c.get("reruns") or {}).get("top", 0)
+  if top > c["num_trials"]:
+    raise BadInputError(f"reruns.top: {top} is more than the {c['num_trials']} trials per "
+                        "optimizer (num_trials)")
   _int_field(c, "devices_per_trial", 0)
   _int_field(c, "threads_per_trial", 1)
   lease = c["lease_seconds"]
@@ -129,7 +136,7 @@ def _check_reruns(value) -> None:
   if not isinstance(value, dict) or set(value) != set(reruns.DEFAULT):
     raise BadInputError(f"reruns: must be {{'top': T, 'seeds': N}}, got {value!r}")
   for key in reruns.DEFAULT:
-    _int_field(value, key, 0)
+    _int_field(value, key, 0, "reruns.")
 
 
 def _check_trial(c: dict, trial: studydir.TrialEntry) -> None:
@@ -210,8 +217,9 @@ def merge_with_workdir(workdir: str, manifest) -> tuple[studydir.StudyManifest, 
   `workdir` holds another study.
 
   A study.json may be rewritten with more trials (num_trials grew; earlier trials unchanged),
-  other execution fields or other `reruns` settings; any other difference is refused. The
-  re-runs already planned are kept (in the manifest returned).
+  other execution fields or other `reruns` settings; any other difference is refused, except
+  that a study refused by bad input before any trial trained (refused_untrained) is replaced.
+  The re-runs already planned are kept (in the manifest returned).
   """
   manifest = studydir.as_manifest(manifest)
   path = os.path.join(workdir, MANIFEST)
@@ -225,6 +233,8 @@ def merge_with_workdir(workdir: str, manifest) -> tuple[studydir.StudyManifest, 
       raise BadInputError(f"workdir: {workdir} is not empty and holds no {MANIFEST}")
     return manifest, True
   old = load_manifest(workdir)
+  if _strip(old.config) != _strip(manifest.config) and refused_untrained(workdir, old):
+    return manifest, True  # replaced: write_manifest removes its trials (nothing trained)
   if _strip(old.config) != _strip(manifest.config):
     field = studydir.first_difference(_strip(old.config), _strip(manifest.config))
     raise BadInputError(f"{path}: holds a different study ({field} differs); use another "
@@ -241,6 +251,50 @@ def merge_with_workdir(workdir: str, manifest) -> tuple[studydir.StudyManifest, 
   return manifest, old != manifest
 
 
+def _trained(tdir: str) -> bool:
+  """Whether the trial directory holds training: metrics or a checkpoint."""
+  for name in (studydir.METRICS, studydir.CHECKPOINTS):
+    path = os.path.join(tdir, name)
+    if os.path.isfile(path) and os.path.getsize(path) or os.path.isdir(path) and \
+        os.listdir(path):
+      return True
+  return False
+
+
+def refused_untrained(workdir: str, old: studydir.StudyManifest) -> bool:
+  """Whether the study in `workdir` failed by bad input before any trial trained: a trial
+  failed by bad input (ledger.bad_input), and no trial has another result, is running, or
+  has metrics or a checkpoint; no pack and no re-run. Such a study holds nothing to keep, so
+  a sweep with a corrected config replaces it (DESIGN.md §6)."""
+  from optcompare.backends import ledger  # pylint: disable=g-import-not-at-top
+  if old.reruns or os.path.isdir(os.path.join(workdir, studydir.PACKS)):
+    return False
+  refused = False
+  for tid in old.trial_ids:
+    tdir = studydir.trial_dir(workdir, tid)
+    status, result = ledger.trial_state(tdir, lease_seconds=old.config.get("lease_seconds"))
+    if status == studydir.FAILED and ledger.bad_input(result) is not None:
+      refused = True
+    elif status != studydir.PENDING or _trained(tdir):
+      return False
+  return refused
+
+
+def _replace(workdir: str, manifest) -> bool:
+  """Removes the trials of a study that `manifest` replaces (see refused_untrained); whether
+  it did."""
+  path = os.path.join(workdir, MANIFEST)
+  if not os.path.exists(path):
+    return False
+  old = load_manifest(workdir)
+  if _strip(old.config) == _strip(manifest.config) or not refused_untrained(workdir, old):
+    return False
+  shutil.rmtree(str(studydir.trials_root(workdir)), ignore_errors=True)
+  print(f"sweep: {workdir} held a study refused by bad input before any trial trained; "
+        "replaced by this config", file=sys.stderr)
+  return True
+
+
 def check_workdir(workdir: str, manifest) -> bool:
   """Whether study.json must be (re)written; BadInputError if `workdir` holds another study
   (see merge_with_workdir)."""
@@ -251,6 +305,7 @@ def write_manifest(workdir: str, manifest) -> studydir.StudyManifest:
   """Writes study.json after merge_with_workdir (atomically: concurrent sweeps write alike);
   returns the manifest as written (the planned re-runs kept)."""
   manifest, changed = merge_with_workdir(workdir, manifest)
+  _replace(workdir, manifest)
   if changed:
     manifest.write(workdir)
   return manifest
@@ -264,7 +319,8 @@ def status_table(workdir: str) -> str:
   rows: dict[str, dict[str, Any]] = {}
   for t in manifest.trials:
     row = rows.setdefault(t.optimizer, {s: 0 for s in studydir.STATUSES} | {"best": None})
-    status, result = ledger.trial_state(studydir.trial_dir(workdir, t.id))
+    status, result = ledger.trial_state(studydir.trial_dir(workdir, t.id),
+                                        lease_seconds=manifest.config.get("lease_seconds"))
     row[status] += 1
     value = result.value(split, metric) if result else None
     if value is not None and studydir.better(value, row["best"] and row["best"][0], metric):
@@ -299,6 +355,23 @@ def _plan_reruns(workdir: str) -> list[str]:
   return [r.id for r in planned]
 
 
+def _raise_bad_input(workdir: str, manifest: studydir.StudyManifest, summary: dict) -> None:
+  """BadInputError (one line: the trial's error, and how to rerun) when a trial of the study
+  failed by bad input; such a trial is never retried."""
+  if not summary.get("bad_input"):
+    return
+  (tid, line), *more = summary["bad_input"].items()
+  others = f" and {len(more)} more" if more else ""
+  if refused_untrained(workdir, manifest):
+    how = ("no trial trained, so rerunning the sweep with the corrected config replaces this "
+           "study")
+  else:
+    how = ("a trial is not retried after bad input, and this study's config cannot change "
+           f"(trials trained); remove {studydir.trial_dir(workdir, tid)} and rerun the sweep "
+           "to try it again")
+  raise BadInputError(f"{line} (trial {tid}{others}); {how}")
+
+
 def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
           retries: int = DEFAULT_RETRIES, ray_address: str | None = None,
           progress: bool = True) -> dict:
@@ -320,6 +393,7 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
   if ray_address and backend != "ray":
     raise BadInputError("--ray_address: needs --backend=ray")
   manifest = manifest_of(config)
+  preflight.check_study(manifest)  # train's checks, data included, before anything is written
   workdir = os.path.abspath(workdir)
   check_workdir(workdir, manifest)
   c = manifest.config
@@ -339,6 +413,7 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
     hparams_board.write_experiment(workdir, manifest)  # TensorBoard's HParams dashboard
     summary = scheduler.run(workdir, manifest, launcher, parallel=launcher.parallel,
                             retries=retries, progress=progress)
+    _raise_bad_input(workdir, manifest, summary)
     rerun_ids = _plan_reruns(workdir)
     if rerun_ids:
       summary["reruns"] = scheduler.run(workdir, load_manifest(workdir), launcher,

@@ -20,6 +20,7 @@ from tests.conftest import REPO, SHARED_DATA, run_cli
 C = os.path.join(REPO, "configs", "workloads", "fashion_mnist_simple_cnn.py") + ":smoke"
 W = os.path.join(REPO, "configs", "workloads", "war_and_peace_lstm.py") + ":smoke"
 S = os.path.join(REPO, "configs", "studies", "choi2019", "fashion_mnist_simple_cnn.py") + ":smoke"
+SW = os.path.join(REPO, "configs", "studies", "choi2019", "war_and_peace_lstm.py") + ":smoke"
 FASHION = os.path.join(SHARED_DATA, "fashion_mnist")
 LABELS = "t10k-labels-idx1-ubyte.gz"  # the smallest Fashion-MNIST file (5,148 bytes)
 
@@ -289,6 +290,10 @@ CASES: list[Case] = [
     ("rmsprop-eps-0", smoke("optimizer.name=rmsprop", "optimizer.hparams.rho=0.9",
                             "optimizer.hparams.momentum=0", "optimizer.hparams.epsilon=0"),
      None, "optimizer.hparams.epsilon: must lie in (0.0, inf), got 0.0 (rmsprop: ε = 0 only"),
+    ("train-eval-gt-train", smoke("dataset.num_train_eval_examples=1000"), None,
+     "dataset.num_train_eval_examples: 1000 exceeds the 512 training examples"),
+    ("not-prepared", smoke("dataset.synthetic=False", "dataset.data_dir={t}/tfds"), None,
+     "dataset.data_dir: fashion_mnist is not prepared in {t}/tfds"),
     ("target-nan", smoke("target.value=nan"), None, "target.value: must be a finite number"),
     ("l2-inf", smoke("loss.l2=inf"), None, "loss.l2: must be a finite number"),
     # -- study config values (sweep) --
@@ -304,6 +309,30 @@ CASES: list[Case] = [
      "base.dataset.num_validation_examples"),
     ("sweep-pack-size-0", sweep("pack_size=0"), None, "pack_size: must be an integer >= 1"),
     ("sweep-pack-size-float", sweep("pack_size=1.5"), None, "pack_size"),
+    ("sweep-reruns-top-neg", sweep("reruns.top=-1"), None, "reruns.top: must be an integer"),
+    ("sweep-reruns-seeds-neg", sweep("reruns.seeds=-2"), None,
+     "reruns.seeds: must be an integer >= 0"),
+    ("sweep-reruns-top-gt-trials", sweep("reruns.top=5", "reruns.seeds=1"), None,
+     "reruns.top: 5 is more than the 4 trials per optimizer"),
+    # -- what the trials need, checked as train checks it, before the sweep writes --
+    ("sweep-train-eval-gt-train", sweep("base.dataset.num_train_eval_examples=1000"), None,
+     "base.dataset.num_train_eval_examples: 1000 exceeds the 512 training examples"),
+    ("sweep-train-eval-neg", sweep("base.dataset.num_train_eval_examples=-1"), None,
+     "base.dataset.num_train_eval_examples: must be an integer >= 0"),
+    ("sweep-test-every", sweep("base.test_every_steps=3"), None,
+     "base.test_every_steps: must be a positive multiple of eval_every_steps"),
+    ("sweep-not-prepared", sweep("base.dataset.synthetic=False",
+                                 "base.dataset.data_dir={t}/tfds"), None,
+     "base.dataset.data_dir: fashion_mnist is not prepared in {t}/tfds"),
+    ("sweep-npz-missing", sweep("base.dataset.synthetic=False",
+                                "base.dataset.data_dir={t}/none.npz"), None,
+     "base.dataset.data_dir: {t}/none.npz: cannot read split arrays"),
+    ("sweep-npz-not-splits", sweep("base.dataset.synthetic=False",
+                                   "base.dataset.data_dir={t}/x.npz"),
+     _config_file(b"not a zip file", "x.npz"), "base.dataset.data_dir: {t}/x.npz"),
+    ("sweep-char-lt-batch", ["sweep", f"--config={SW}", "--workdir={t}/s",
+                             "--config.base.dataset.num_synthetic_examples=100"], None,
+     "base.dataset.num_synthetic_examples: 100 make 6 training examples"),
     # -- study.json (status, analyze, sweep) --
     ("status-utf8", status(), _raw_manifest("study", b'{"trials": ["\xff"]}'), "study.json"),
     ("analyze-utf8", analyze(), _raw_manifest("study", b'{"trials": ["\xff"]}'), "study.json"),

@@ -31,7 +31,9 @@ from typing import Callable
 
 from optcompare import studydir
 
-_UNWRITTEN_GRACE_S = 60.0  # a claim file still empty after this long was left by a crash
+# A claim file still empty (or damaged) after the study's lease was left by a crash; this
+# long where the lease is not known.
+_UNWRITTEN_GRACE_S = 60.0
 
 
 def _read_file(path: str) -> str | None:
@@ -106,13 +108,14 @@ def current(trial_dir: str) -> tuple[int, dict | None]:
   return gens[-1], record if isinstance(record, dict) else {}
 
 
-def _young(trial_dir: str, generation: int, now: float) -> bool:
-  """Whether the claim file was written less than _UNWRITTEN_GRACE_S ago."""
+def _young(trial_dir: str, generation: int, now: float, grace: float | None) -> bool:
+  """Whether the claim file was written less than `grace` seconds ago (the study's lease;
+  None: _UNWRITTEN_GRACE_S)."""
   try:
     age = now - os.path.getmtime(_path(trial_dir, generation))
   except OSError:
     return False
-  return age < _UNWRITTEN_GRACE_S
+  return age < (_UNWRITTEN_GRACE_S if grace is None else grace)
 
 
 def _is_real(x) -> bool:
@@ -136,28 +139,30 @@ def _holder_alive(record: dict, now: float) -> bool | None:
   return now - float(heartbeat) <= float(lease)
 
 
-def is_live(trial_dir: str, generation: int, record: dict | None, now: float | None = None
-            ) -> bool:
+def is_live(trial_dir: str, generation: int, record: dict | None, now: float | None = None,
+            *, lease_seconds: float | None = None) -> bool:
   """Whether the claim (generation, record) still holds the trial.
 
   A record being written ({}) or damaged (a field it needs missing or of the wrong type,
-  e.g. no pid) is live while its file is younger than _UNWRITTEN_GRACE_S: a crash while
-  writing, or a hand-edited claim, then holds the trial only that long.
+  e.g. no pid) is live while its file is younger than the study's lease (`lease_seconds`;
+  None: _UNWRITTEN_GRACE_S): a crash while writing, or a hand-edited claim, then holds the
+  trial as long as a holder that stopped heartbeating would, no longer.
   """
   if record is None:
     return False
   now = time.time() if now is None else now
   if not record:  # being written: live while its file is young
-    return _young(trial_dir, generation, now)
+    return _young(trial_dir, generation, now, lease_seconds)
   if record.get("released"):
     return False
   alive = _holder_alive(record, now)
-  return _young(trial_dir, generation, now) if alive is None else alive
+  return _young(trial_dir, generation, now, lease_seconds) if alive is None else alive
 
 
-def live_claim(trial_dir: str) -> dict | None:
+def live_claim(trial_dir: str, *, lease_seconds: float | None = None) -> dict | None:
+  """The record of the claim that holds the trial, or None (see is_live)."""
   gen, record = current(trial_dir)
-  return record if is_live(trial_dir, gen, record) else None
+  return record if is_live(trial_dir, gen, record, lease_seconds=lease_seconds) else None
 
 
 def _write_json(path: str, obj: dict, *, exclusive: bool) -> bool:
@@ -197,7 +202,7 @@ class Claim:
     `pid` and `machine` (default: this process, this machine) are for tests.
     """
     gen, record = current(trial_dir)
-    if is_live(trial_dir, gen, record):
+    if is_live(trial_dir, gen, record, lease_seconds=lease_seconds):
       return None
     os.makedirs(os.path.join(trial_dir, studydir.CLAIMS), exist_ok=True)
     pid = os.getpid() if pid is None else pid
@@ -266,10 +271,12 @@ def log_attempt(trial_dir: str, event: dict) -> None:
 
 # ---- where a trial stands, from its files alone ----
 
-def trial_state(tdir: str) -> tuple[str, studydir.Result | None]:
+def trial_state(tdir: str, *, lease_seconds: float | None = None
+                ) -> tuple[str, studydir.Result | None]:
   """(status, result): the result's status, else running (a live claim) or pending.
 
   A damaged result.json reads as no result (the worker that claims the trial sets it aside).
+  lease_seconds: the study's (how long a damaged or half-written claim holds; is_live).
   """
   try:
     result = studydir.read_result(tdir)
@@ -277,4 +284,19 @@ def trial_state(tdir: str) -> tuple[str, studydir.Result | None]:
     result = None
   if result is not None:
     return result.status, result
-  return (studydir.RUNNING if live_claim(tdir) else studydir.PENDING), None
+  live = live_claim(tdir, lease_seconds=lease_seconds)  # ({} while being written)
+  return (studydir.RUNNING if live is not None else studydir.PENDING), None
+
+
+# A `failed` result whose error starts so was a BadInputError raised in the trial: the same
+# input fails the same way again, so it is never retried (worker.py writes it, the
+# scheduler reads it).
+BAD_INPUT_PREFIX = "BadInputError: "
+
+
+def bad_input(result: studydir.Result | None) -> str | None:
+  """The one line of a trial's failure by bad input (without the prefix), else None."""
+  if result is None or result.status != studydir.FAILED:
+    return None
+  error = result.error or ""
+  return error[len(BAD_INPUT_PREFIX):].strip() if error.startswith(BAD_INPUT_PREFIX) else None

@@ -179,12 +179,15 @@ class Sweep:
   is held elsewhere and one needs running; retries count per trial. `run` drives it: `ended`
   for each job a worker finished, `look_again` for jobs held elsewhere, `launch` to hand
   queued jobs to a launcher's idle slots, `summary` at the end. It reads trial files (and
-  writes a dead worker's `failed` result); the launcher alone starts work.
+  writes a dead worker's `failed` result); the launcher alone starts work. A trial that
+  failed by bad input (ledger.bad_input) is never retried, and once one fails here no more
+  jobs are launched: the summary's "bad_input" names it, and study.sweep ends with it.
   """
 
   def __init__(self, study_dir: str, order: list[str], *, pack_size: int, retries: int,
-               show: Progress):
+               show: Progress, lease_seconds: float | None = None):
     self.order, self.pack_size, self.retries, self.show = list(order), pack_size, retries, show
+    self.lease = lease_seconds  # the study's: how long a damaged claim file holds its trial
     self.jobs = packs.partition(self.order, pack_size)
     self.members = {job: packs.members(job) for job in self.jobs}
     self.tdir = {tid: studydir.trial_dir(study_dir, tid) for tid in self.order}
@@ -197,6 +200,7 @@ class Sweep:
     self.settled: dict[str, str] = {}             # trial -> completed/diverged (for good)
     self.ran_here, self.worker_errors = 0, 0
     self.stopped: str | None = None  # why no more jobs are launched (the disk is full)
+    self.refused: str | None = None  # a trial's bad input (no more jobs are launched either)
 
   def active(self) -> bool:
     """Something is left to launch, to wait for, or to look at again."""
@@ -208,11 +212,18 @@ class Sweep:
 
   # ---- what a job needs, from its trials' files ----
 
+  def state(self, tid: str) -> tuple[str, studydir.Result | None]:
+    """The trial's (status, result), from its files (ledger.trial_state)."""
+    return ledger.trial_state(self.tdir[tid], lease_seconds=self.lease)
+
   def _decide_trial(self, tid: str) -> tuple[str, bool]:
-    """("final" | "launch" | "watch", retry?) from the trial's files."""
-    status, result = ledger.trial_state(self.tdir[tid])
+    """("final" | "launch" | "watch", retry?) from the trial's files; a failure by bad
+    input is final (the same input fails the same way again)."""
+    status, result = self.state(tid)
     if status in studydir.FINISHED:
       self.show.record(tid, result)
+      return "final", False
+    if status == studydir.FAILED and ledger.bad_input(result) is not None:
       return "final", False
     if status == studydir.FAILED:
       return ("launch", True) if self.retries_used[tid] < self.retries else ("final", False)
@@ -240,11 +251,22 @@ class Sweep:
     elif code == EXIT_DONE:
       self.ran_here += len(self.launched[job])
       for tid in self.launched[job]:
-        status, result = ledger.trial_state(self.tdir[tid])
-        if status == studydir.FAILED:
-          error = ((result and result.error) or "").strip().splitlines()
-          self.show.event(f"{tid} failed: {error[-1] if error else '?'}")
+        self._report_failure(tid)
     self.queue.insert(0, job)  # looked at again first: a retry, or a claim lost to a sweep
+
+  def _report_failure(self, tid: str) -> None:
+    """A trial that ran here failed: its last error line on the console; a failure by bad
+    input stops the launching (every trial would likely fail alike)."""
+    status, result = self.state(tid)
+    if status != studydir.FAILED:
+      return
+    line = ledger.bad_input(result)
+    if line is not None:
+      self.refused = self.refused or line
+      self.show.event(f"{tid} failed: {line} (bad input: not retried, no more trials started)")
+      return
+    error = ((result and result.error) or "").strip().splitlines()
+    self.show.event(f"{tid} failed: {error[-1] if error else '?'}")
 
   def _died(self, job: str, code: int) -> tuple[int, str | None]:
     """Records a dead worker's trials as failed; (EXIT_IO_ERROR, why) if that cannot be
@@ -285,7 +307,7 @@ class Sweep:
     """Hands queued jobs to the launcher's idle slots, each slot the job `pick` chooses;
     a job that needs no run is made final, one held elsewhere is watched."""
     self.queue = [job for job in self.queue if job not in self.final]
-    if self.stopped is not None:
+    if self.stopped is not None or self.refused is not None:
       self.final.update((job, "stopped") for job in self.queue)
       self.queue = []
     idle = launcher.idle_slots()
@@ -313,7 +335,7 @@ class Sweep:
     """Trials per status; unfinished ones in `running_here` are counted as "here"."""
     counts = {s: 0 for s in (*studydir.STATUSES, "here")}
     for tid, d in self.tdir.items():
-      status = self.settled.get(tid) or ledger.trial_state(d)[0]
+      status = self.settled.get(tid) or ledger.trial_state(d, lease_seconds=self.lease)[0]
       if status in studydir.FINISHED:
         self.settled[tid] = status
       counts["here" if status in (studydir.RUNNING, studydir.PENDING) and tid in running_here
@@ -334,12 +356,14 @@ class Sweep:
     counts = self.counts(set())
     self.show.update(counts, counts.pop("here"), force=True)
     failed = [tid for tid in self.order if self.settled.get(tid) is None and
-              ledger.trial_state(self.tdir[tid])[0] == studydir.FAILED]
+              self.state(tid)[0] == studydir.FAILED]
+    bad = {tid: ledger.bad_input(self.state(tid)[1]) for tid in failed}
     return {"trials": len(self.order), "completed": counts["completed"],
             "diverged": counts["diverged"], "failed": counts["failed"],
             "unfinished": counts["running"] + counts["pending"], "ran_here": self.ran_here,
             "retried": sum(self.retries_used.values()), "worker_errors": self.worker_errors,
-            "failed_trials": failed}
+            "failed_trials": failed,
+            "bad_input": {tid: line for tid, line in bad.items() if line is not None}}
 
 
 def run(study_dir: str, manifest: studydir.StudyManifest, launcher, *, parallel: int,
@@ -352,7 +376,8 @@ def run(study_dir: str, manifest: studydir.StudyManifest, launcher, *, parallel:
   order = sweep_order(manifest) if trial_ids is None else list(trial_ids)
   show = Progress(manifest, progress)
   show.total = len(order)  # the search's trials, or the re-runs'
-  sweep = Sweep(study_dir, order, pack_size=manifest.pack_size, retries=retries, show=show)
+  sweep = Sweep(study_dir, order, pack_size=manifest.pack_size, retries=retries, show=show,
+                lease_seconds=manifest.config.get("lease_seconds"))
   try:
     while sweep.active():
       for job, code, detail in launcher.poll(timeout=POLL_S if sweep.running else 0.0):

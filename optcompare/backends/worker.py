@@ -16,7 +16,8 @@ together; its reply's status maps each trial it ran to its result status.
 frees its trial at once on this machine), logs the attempt, heartbeats from a thread, and
 calls `optcompare.train.train_and_evaluate` in this process, so a worker compiles each
 (workload, optimizer, schedule kind) once and reuses it for every later trial. An exception
-escaping train is written as a `failed` result with its traceback and the worker goes on; a
+escaping train is written as a `failed` result with its traceback and the worker goes on (a
+BadInputError as its one line, after ledger.BAD_INPUT_PREFIX: the sweep never retries it); a
 worker that dies (a signal, the OOM killer) is recorded by the sweep, which starts a new one.
 
 Codes: EXIT_DONE the trial has a result; EXIT_CLAIMED another process holds it; EXIT_LOST the
@@ -338,13 +339,24 @@ def _train_logged(claims: dict, attempts: dict, train) -> dict | None:
     except Interrupted:
       _end_early(claims, attempts, "interrupted")
       raise
+    except BadInputError as e:  # deterministic: one line, and the sweep never retries it
+      return _fail_all(claims, logs, ledger.BAD_INPUT_PREFIX + _one_line(e), t0)
     except Exception:  # pylint: disable=broad-except  (the trials' failure, not the worker's)
-      error = traceback.format_exc()
-      for log in logs:
-        log.write(error)
-      for d in claims:
-        write_failed(d, error, time.time() - t0)
-      return {d: studydir.FAILED for d in claims}
+      return _fail_all(claims, logs, traceback.format_exc(), t0)
+
+
+def _one_line(e: BaseException) -> str:
+  lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+  return lines[0] if lines else type(e).__name__
+
+
+def _fail_all(claims: dict, logs: list, error: str, t0: float) -> dict:
+  """Each claimed trial's `failed` result with `error` (also written to its log)."""
+  for log in logs:
+    log.write(error)
+  for d in claims:
+    write_failed(d, error, time.time() - t0)
+  return {d: studydir.FAILED for d in claims}
 
 
 def _end_early(claims: dict, attempts: dict, event: str) -> None:

@@ -158,7 +158,8 @@ def test_run_trains_every_trial_once_and_a_second_run_launches_nothing(tmp_path)
                           progress=False)
   assert sorted(job for _, job, _ in launcher.started) == sorted(manifest.trial_ids)
   assert summary == {"trials": 6, "completed": 6, "diverged": 0, "failed": 0, "unfinished": 0,
-                     "ran_here": 6, "retried": 0, "worker_errors": 0, "failed_trials": []}
+                     "ran_here": 6, "retried": 0, "worker_errors": 0, "failed_trials": [],
+                     "bad_input": {}}
   again = FakeLauncher(tmp_path, parallel=2)
   summary = scheduler.run(str(tmp_path), manifest, again, parallel=2, retries=2,
                           progress=False)
@@ -208,6 +209,61 @@ def test_failed_trial_without_retries_is_final(tmp_path):
   _step(sweep, launcher)
   assert launcher.started == [] and sweep.final == {"sgd/0": "done"} and not sweep.active()
   assert sweep.summary()["failed_trials"] == ["sgd/0"]
+
+
+def _fail_by_bad_input(study_dir, tid, line="dataset.num_train_eval_examples: 9 exceeds"):
+  """The result a worker writes when the trial raised BadInputError."""
+  tdir = studydir.trial_dir(str(study_dir), tid)
+  os.makedirs(tdir, exist_ok=True)
+  studydir.write_result(tdir, studydir.failed_result(ledger.BAD_INPUT_PREFIX + line))
+
+
+def test_bad_input_failure_is_never_retried_and_stops_the_launching(tmp_path):
+  launcher = FakeLauncher(tmp_path, parallel=1)
+  sweep = _sweep(tmp_path, _manifest(), retries=2)
+  _step(sweep, launcher)
+  assert launcher.started == [(0, "adam/0", False)]
+  launcher.finish("adam/0", status=None)  # the worker wrote the result itself:
+  _fail_by_bad_input(tmp_path, "adam/0")
+  _step(sweep, launcher)
+  assert launcher.started == [(0, "adam/0", False)] and not sweep.active()
+  summary = sweep.summary()
+  assert summary["retried"] == 0 and summary["failed_trials"] == ["adam/0"]
+  assert summary["bad_input"] == {"adam/0": "dataset.num_train_eval_examples: 9 exceeds"}
+  # A later sweep neither retries it nor stops: the other trials run.
+  launcher = FakeLauncher(tmp_path, script=lambda job: (EXIT_DONE, "completed", None))
+  summary = scheduler.run(str(tmp_path), _manifest(), launcher, parallel=1, retries=2,
+                          progress=False)
+  assert "adam/0" not in [job for _, job, _ in launcher.started]
+  assert summary["completed"] == 5 and list(summary["bad_input"]) == ["adam/0"]
+
+
+def test_a_traceback_failure_is_not_bad_input(tmp_path):
+  _write_result(tmp_path, "sgd/0", studydir.FAILED)
+  assert ledger.bad_input(studydir.read_result(studydir.trial_dir(str(tmp_path), "sgd/0"))) \
+      is None
+  _fail_by_bad_input(tmp_path, "sgd/1", "x: bad")
+  assert ledger.bad_input(studydir.read_result(studydir.trial_dir(str(tmp_path), "sgd/1"))) \
+      == "x: bad"
+
+
+def test_a_damaged_claim_holds_its_trial_for_the_studys_lease(tmp_path):
+  """An empty claim file (a crash while writing it) holds the trial as long as the study's
+  lease says, not the ledger's 60 s."""
+  tdir = studydir.trial_dir(str(tmp_path), "sgd/0")
+  os.makedirs(os.path.join(tdir, studydir.CLAIMS))
+  claim = os.path.join(tdir, studydir.CLAIMS, "000001.json")
+  open(claim, "w").close()
+  old = os.path.getmtime(claim) - 5
+  os.utime(claim, (old, old))
+  assert ledger.trial_state(tdir)[0] == studydir.RUNNING  # (lease unknown: 60 s)
+  assert ledger.trial_state(tdir, lease_seconds=2.0)[0] == studydir.PENDING
+  sweep = scheduler.Sweep(str(tmp_path), ["sgd/0"], pack_size=1, retries=0,
+                          show=scheduler.Progress(_manifest(("sgd",)), enabled=False),
+                          lease_seconds=2.0)
+  assert sweep.state("sgd/0")[0] == studydir.PENDING
+  assert ledger.Claim.acquire(tdir, lease_seconds=600) is None
+  assert ledger.Claim.acquire(tdir, lease_seconds=2.0) is not None
 
 
 def test_dead_worker_fails_its_trial_naming_the_signal_and_it_is_retried(tmp_path):
