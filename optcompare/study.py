@@ -369,7 +369,7 @@ def _raise_bad_input(workdir: str, manifest: studydir.StudyManifest, summary: di
     how = ("a trial is not retried after bad input, and this study's config cannot change "
            f"(trials trained); remove {studydir.trial_dir(workdir, tid)} and rerun the sweep "
            "to try it again")
-  raise BadInputError(f"{line} (trial {tid}{others}); {how}")
+  raise BadInputError(f"{preflight.under_base(line)} (trial {tid}{others}); {how}")
 
 
 def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
