@@ -117,6 +117,12 @@ BAD_CONFIGS = [
     (_set("search_spaces.sgd.learning_rate", {"scale": "log", "minimum": 0.1, "max": 1.0}),
      "search_spaces.sgd.learning_rate.minimum: not a key of a log spec"),
     (_set("search_spaces.adam", {}), "search_spaces.adam: must be a non-empty dict"),
+    # train's checks of the first trials, data included (optcompare.preflight)
+    (_set("base.dataset.num_train_eval_examples", 1000),
+     "base.dataset.num_train_eval_examples: 1000 exceeds the 512 training examples"),
+    (_set("base.eval_batch_size", 0), "base.eval_batch_size: must be a positive integer"),
+    (_set("reruns", {"top": 1, "seeds": "2"}), "reruns.seeds: must be an integer >= 0"),
+    (_set("reruns", {"top": 5, "seeds": 1}), "reruns.top: 5 is more than the 4 trials"),
 ]
 
 
@@ -263,6 +269,53 @@ def test_status_table_from_files(tmp_path):
   assert table[3].split() == ["sgd", "4", "1", "0", "2", "0", "1", "0.5000", "(sgd/1)"]
   with pytest.raises(BadInputError, match="no study here"):
     study.status_table(str(tmp_path / "nothing"))
+
+
+def _refused(tdir, line="dataset.num_train_eval_examples: 1000 exceeds"):
+  """The failed result a worker writes for a BadInputError in the trial."""
+  os.makedirs(tdir, exist_ok=True)
+  studydir.write_result(tdir, studydir.failed_result(ledger.BAD_INPUT_PREFIX + line))
+
+
+def test_a_study_refused_by_bad_input_before_training_is_replaced_by_another_config(
+    tmp_path):
+  workdir = str(tmp_path)
+  study.write_manifest(workdir, study.manifest_of(smoke_study()))
+  t = lambda tid: studydir.trial_dir(workdir, tid)  # noqa: E731
+  other = smoke_study()
+  other.base.dataset.num_validation_examples = 64
+  with pytest.raises(BadInputError, match="holds a different study"):  # nothing refused yet
+    study.write_manifest(workdir, study.manifest_of(other))
+  _refused(t("adam/0"))
+  os.makedirs(t("sgd/0"))  # started, nothing written yet
+  assert study.refused_untrained(workdir, study.load_manifest(workdir))
+  study.write_manifest(workdir, study.manifest_of(other))
+  assert study.load_manifest(workdir).base["dataset"]["num_validation_examples"] == 64
+  assert not os.path.exists(t("adam/0")) and not os.path.exists(t("sgd/0"))
+
+
+@pytest.mark.parametrize("trained", ["completed", "metrics", "checkpoint", "running"])
+def test_a_study_that_trained_keeps_its_config_after_a_bad_input(tmp_path, trained):
+  workdir = str(tmp_path)
+  study.write_manifest(workdir, study.manifest_of(smoke_study()))
+  t = lambda tid: studydir.trial_dir(workdir, tid)  # noqa: E731
+  _refused(t("adam/0"))
+  os.makedirs(t("sgd/0"))
+  if trained == "completed":
+    _result(t("sgd/0"), "completed", 0.3)
+  elif trained == "metrics":
+    with open(os.path.join(t("sgd/0"), studydir.METRICS), "w", encoding="utf-8") as f:
+      f.write('{"step": 5, "split": "train", "loss": 1.0}\n')
+  elif trained == "checkpoint":
+    os.makedirs(os.path.join(t("sgd/0"), studydir.CHECKPOINTS, "5"))
+  else:
+    assert ledger.Claim.acquire(t("sgd/0"), lease_seconds=60) is not None
+  assert not study.refused_untrained(workdir, study.load_manifest(workdir))
+  other = smoke_study()
+  other.base.dataset.num_validation_examples = 64
+  with pytest.raises(BadInputError, match="holds a different study"):
+    study.write_manifest(workdir, study.manifest_of(other))
+  assert os.path.exists(t("adam/0"))
 
 
 def test_reruns_are_planned_from_the_finished_search_and_kept(tmp_path):
