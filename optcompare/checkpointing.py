@@ -13,17 +13,40 @@ then wakes the event loop Orbax ran the restore in, which Orbax has closed by th
 TensorStore prints the resulting "Event loop is closed" traceback (dozens per fallback).
 Restores therefore run in event loops that drop a wake-up arriving after they closed
 (`_late_wakeups_dropped`): nobody awaits that read any more.
+
+A save that fails for want of space fails in Orbax's background threads, which log it with
+its traceback (three or four times) before `save` or `close` re-raise it. Those copies are
+dropped (`_drop_disk_full_records`), the manager's threads are stopped, the partial
+`*.orbax-checkpoint-tmp` directory removed, and one DiskFullError raised naming the file
+system and the checkpoint's size; the checkpoints already saved stay.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging as py_logging
 import os
+import shutil
 from typing import Any
 
 from absl import logging
 import jax
 import orbax.checkpoint as ocp
+
+from optcompare import errors
+
+TMP_SUFFIX = ".orbax-checkpoint-tmp"
+
+
+def _drop_disk_full_records(record: py_logging.LogRecord) -> bool:
+  """False for Orbax's logged copies of a disk-full failure (re-raised to the caller)."""
+  exc = record.exc_info[1] if record.exc_info else None
+  return not ("/orbax/" in record.pathname and record.levelno >= py_logging.ERROR
+              and (errors.is_disk_full(exc) or errors.is_disk_full(
+                  Exception(record.getMessage()))))
+
+
+py_logging.getLogger("absl").addFilter(_drop_disk_full_records)
 
 
 class _LateWakeupsDroppedLoop(asyncio.SelectorEventLoop):
@@ -67,13 +90,23 @@ class Checkpointer:
     self._options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                                  enable_async_checkpointing=async_save)
     self._manager = ocp.CheckpointManager(directory, options=self._options)
+    self._state_bytes = 0
+    self._disk_full: errors.DiskFullError | None = None  # a save's, once reported
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
   def save(self, step: int, state: Any) -> None:
-    """Starts saving `state`; returns once device buffers are copied (they may be donated)."""
-    self._manager.save(step, args=ocp.args.StandardSave(state))
+    """Starts saving `state`; returns once device buffers are copied (they may be donated).
+    DiskFullError if this save, or the previous one still running, found no space."""
+    self._state_bytes = sum(getattr(x, "nbytes", 0) for x in jax.tree.leaves(state))
+    try:
+      self._manager.save(step, args=ocp.args.StandardSave(state))
+    except Exception as e:  # pylint: disable=broad-except  (Orbax re-raises its threads')
+      if not errors.is_disk_full(e):
+        raise
+      self._disk_full = self._disk_full or self._disk_full_error()
+      raise self._disk_full from None
 
   def restore(self, step: int, like: Any) -> Any:
     """Restores the checkpoint at `step` with the structure, dtypes and shardings of `like`."""
@@ -115,6 +148,32 @@ class Checkpointer:
     return target
 
   def close(self) -> None:
-    """Waits for pending saves, then releases the manager."""
-    self._manager.wait_until_finished()
-    self._manager.close()
+    """Waits for pending saves, then releases the manager and its threads (also when a save
+    failed). DiskFullError if a save found no space (once: not again after `save` said so)."""
+    try:
+      self._manager.wait_until_finished()
+    except Exception as e:  # pylint: disable=broad-except
+      if not errors.is_disk_full(e):
+        with contextlib.suppress(Exception):  # (the save's error is the one to report)
+          self._manager.close()
+        raise
+      reported, self._disk_full = self._disk_full, self._disk_full or self._disk_full_error()
+    else:
+      reported = self._disk_full
+    with contextlib.suppress(Exception) if self._disk_full else contextlib.nullcontext():
+      self._manager.close()
+    if self._disk_full:
+      self._remove_partial_saves()
+      if reported is None:
+        raise self._disk_full from None
+
+  def _disk_full_error(self) -> errors.DiskFullError:
+    return errors.disk_full(self.directory, self._state_bytes,
+                            f"a checkpoint under {self.directory}")
+
+  def _remove_partial_saves(self) -> None:
+    """Removes what the failed save left (Orbax would skip it, but it holds space)."""
+    with contextlib.suppress(OSError):
+      for name in os.listdir(self.directory):
+        if TMP_SUFFIX in name:
+          shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)

@@ -22,6 +22,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from optcompare import cli_help
+from optcompare import errors
 from optcompare import inputs
 from optcompare import quiet
 from optcompare.backends import private_network
@@ -388,6 +389,11 @@ def main(argv: list[str]) -> int:
         lambda r: r.levelno >= logging.converter.STANDARD_WARNING or not any(
             part in r.pathname
             for part in ("/orbax/", "/jax/_src/xla_bridge", "/tensorflow_datasets/")))
+  return _run_verb(positional, argv)
+
+
+def _run_verb(positional: list[str], argv: list[str]) -> int:
+  """Runs the verb; what it raises that is not a bug becomes one line and an exit status."""
   try:
     return COMMANDS[positional[0]](positional[1:], argv)
   except BadInputError as e:
@@ -398,8 +404,13 @@ def main(argv: list[str]) -> int:
   except OSError as e:  # a full disk, a file system gone: not bad input, and not a bug
     if e.errno is None:
       raise
+    if errors.is_disk_full(e):  # name the file system and its free space
+      e = errors.disk_full(e.filename or _WORKDIR.value or os.getcwd())
     print(f"optcompare: error: {e}", file=sys.stderr)
     return 1
+  except KeyboardInterrupt:  # (a sweep has said what it stopped)
+    print("optcompare: interrupted", file=sys.stderr)
+    return 130
 
 
 def run():

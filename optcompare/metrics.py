@@ -19,6 +19,7 @@ import os
 
 from absl import logging
 
+from optcompare import errors
 from optcompare import event_writer
 from optcompare import studydir
 
@@ -90,8 +91,13 @@ class MetricsLog:
     record = {"step": int(step), "split": split}
     record.update({k: _jsonable(v) for k, v in sorted(metrics.items())})
     record["wall_time_s"] = round(float(wall_time_s), 3)
-    self._file.write(json.dumps(record) + "\n")
-    self._file.flush()
+    try:
+      self._file.write(json.dumps(record) + "\n")
+      self._file.flush()
+    except OSError as e:  # (a torn last line is dropped on resume)
+      if errors.is_disk_full(e):
+        raise errors.disk_full(self.path) from None
+      raise
     logging.info("step %d %s: %s", step, split,
                  ", ".join(f"{k}={v:.6g}" for k, v in sorted(metrics.items())))
     if self.writer is not None:
@@ -109,7 +115,11 @@ class MetricsLog:
 
   def close(self) -> None:
     if self._file is not None:
-      self._file.close()
-      self._file = None
+      file, self._file = self._file, None
+      try:
+        file.close()
+      except OSError as e:  # a line `write` could not flush: it has reported the full disk
+        if not errors.is_disk_full(e):
+          raise
     if self.writer is not None:
       self.writer.close()

@@ -234,3 +234,77 @@ def test_disk_full_gives_one_line_true_counts_and_no_litter(small_disk, monkeypa
   assert sum(trials for trials, *_ in counts) == 6, "\n".join(rows)
   assert all(trials == done + pending + diverged + failed
              for trials, done, _, pending, diverged, failed in counts), "\n".join(rows)
+
+
+def _mount_tmpfs(mount, size: str) -> None:
+  mount.mkdir()
+  proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                        capture_output=True, check=False)
+  if proc.returncode != 0:
+    pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.decode().strip()}")
+
+
+@pytest.fixture
+def checkpoint_sized_disk(tmp_path):
+  """A 300 KiB tmpfs: the smoke trial's config and metrics fit, its first checkpoint
+  (about 340 KiB) does not."""
+  mount = tmp_path / "disk"
+  _mount_tmpfs(mount, "300k")
+  yield mount
+  subprocess.run(["umount", str(mount)], check=False)
+
+
+def _disk_full_line(stderr: str, mount) -> str:
+  """The one error line of a command that met a full disk (and that nothing follows it)."""
+  assert "Traceback" not in stderr and "Event loop" not in stderr, stderr[-3000:]
+  errors = [line for line in stderr.splitlines() if line.startswith("optcompare: error:")]
+  assert len(errors) == 1 and stderr.strip().splitlines()[-1] == errors[0], stderr[-3000:]
+  assert f"no space left on the file system at {mount} (tmpfs)" in errors[0], errors[0]
+  assert "KiB needed" in errors[0] and "run the same command again" in errors[0], errors[0]
+  return errors[0]
+
+
+def test_disk_full_at_a_checkpoint_is_one_line_and_the_rerun_is_identical(
+    checkpoint_sized_disk, reference, monkeypatch, capfd):
+  workdir = str(checkpoint_sized_disk / "trial")
+  argv = ["optcompare", "train", f"--config={SMOKE}", f"--workdir={workdir}"]
+  capfd.readouterr()
+  assert run_cli(argv, monkeypatch) == 1
+  _disk_full_line(capfd.readouterr().err, checkpoint_sized_disk)
+  assert not [n for n in os.listdir(os.path.join(workdir, "checkpoints")) if "tmp" in n]
+  subprocess.run(["mount", "-o", "remount,size=2m", str(checkpoint_sized_disk)], check=True)
+  assert run_cli(argv, monkeypatch) == 0
+  assert _lines(workdir) == _lines(reference) and _result(workdir) == _result(reference)
+
+
+@pytest.mark.slow
+def test_disk_full_in_a_background_save_ends_the_process_quietly(tmp_path, reference):
+  """600 KiB: the step-10 checkpoint fits, the step-20 one fails in Orbax's save threads
+  after the trial's last lines; the error is the last line (the threads were stopped)."""
+  mount = tmp_path / "disk"
+  _mount_tmpfs(mount, "600k")
+  try:
+    workdir = str(mount / "trial")
+    proc = run_optcompare("train", f"--config={SMOKE}", f"--workdir={workdir}", check=False)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    _disk_full_line(proc.stderr, mount)
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["10"]
+    assert _lines(workdir) == _lines(reference)
+  finally:
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_metrics_line_on_a_full_disk_names_the_file_system(tmp_path):
+  """/dev/full fails every write with ENOSPC, as a full disk does (the message names the
+  file system the metrics file is on)."""
+  from optcompare import errors, metrics  # pylint: disable=g-import-not-at-top
+  log = metrics.MetricsLog(str(tmp_path), tensorboard=False)
+  log.resume(0)
+  log._file.close()  # pylint: disable=protected-access
+  log._file = open("/dev/full", "a", encoding="utf-8")  # pylint: disable=protected-access
+  with pytest.raises(errors.DiskFullError) as raised:
+    log.write(1, "train", {"loss": 1.0}, 0.0)
+  assert str(raised.value).startswith("no space left on the file system at /")
+  assert " free of " in str(raised.value)
+  assert f"writing {log.path}" in str(raised.value)
+  log.close()  # what did not fit is not raised a second time
