@@ -11,6 +11,11 @@ TFDS registered for them (the error names the file and the checksum TFDS expects
 checksum error from TFDS itself (files too large to checksum twice) is reported alike.
 Whatever this call created under data_dir (the dataset's directories, downloads/) is removed
 on failure; what was there before stays.
+
+Without a manual_dir, the download hosts are probed first (name lookup and a TCP connect, at
+most PROBE_TIMEOUT_S): offline, TFDS would retry each URL for minutes and end in a chained
+traceback. A host that cannot be reached ends the command at once with one line naming the
+dataset, the offline route (`--manual_dir`, `make demo DATA=DIR`) and the files it takes.
 """
 from __future__ import annotations
 
@@ -23,12 +28,16 @@ import os
 import re
 import shutil
 import sys
+import socket
 import tarfile
+import threading
+import urllib.parse
+import urllib.request
 import zlib
 
 from optcompare import inputs
 from optcompare import quiet
-from optcompare.errors import BadInputError
+from optcompare.errors import BadInputError, EnvironmentFailure
 
 # The original files each dataset is prepared from (names as the authors publish them).
 MANUAL_FILES = {
@@ -178,6 +187,11 @@ def remove_created(before: dict[str, set[str] | None]) -> None:
           os.remove(path)
 
 
+def is_prepared(dataset) -> bool:
+  """Whether TFDS has the dataset under its data_dir (it then downloads nothing)."""
+  return os.path.exists(os.path.join(str(dataset.data_path), "dataset_info.json"))
+
+
 def _download_and_prepare(dataset, manual_dir: str | None, files: tuple = ()) -> None:
   """download_and_prepare; on failure removes what it created; bad manual files ->
   BadInputError naming them (`files`: the manual files; one is named by its path)."""
@@ -205,17 +219,93 @@ def _download_and_prepare(dataset, manual_dir: str | None, files: tuple = ()) ->
         logging.debug("tfds: %s", line.strip())
 
 
+# Seconds the download hosts get to resolve and accept a connection before TFDS starts.
+PROBE_TIMEOUT_S = 3.0
+
+
+def download_urls(name: str, dataset) -> list[str]:
+  """The URLs TFDS would download `name` from (none: a dataset TFDS takes only manually)."""
+  if name == "war_and_peace":
+    from optcompare.data import war_and_peace  # pylint: disable=g-import-not-at-top
+    return [war_and_peace.GUTENBERG_URL]
+  return sorted((dataset.url_infos or {}).keys())
+
+
+def unreachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+  """Why `url`'s host (or the proxy for it) takes no connection within `timeout` seconds;
+  None when it does. The lookup runs in a thread: getaddrinfo takes no timeout."""
+  parts = urllib.parse.urlsplit(url)
+  proxy = urllib.request.getproxies().get(parts.scheme)
+  target = urllib.parse.urlsplit(proxy if "://" in (proxy or "") else f"http://{proxy}"
+                                 ) if proxy else parts
+  host = target.hostname or ""
+  port = target.port or (443 if target.scheme == "https" else 80)
+  outcome = {}
+
+  def connect():
+    try:
+      socket.create_connection((host, port), timeout=timeout).close()
+      outcome["why"] = None
+    except socket.gaierror:
+      outcome["why"] = f"{host} does not resolve"
+    except OSError as e:
+      outcome["why"] = f"{host}:{port}: {e.strerror or 'no answer'}"
+
+  thread = threading.Thread(target=connect, daemon=True)
+  thread.start()
+  thread.join(timeout)
+  return outcome.get("why", f"{host}:{port}: no answer within {timeout:g} s")
+
+
+def check_download_reachable(name: str, dataset) -> None:
+  """EnvironmentFailure naming the offline route unless every download host answers."""
+  hosts = {}
+  for url in download_urls(name, dataset):
+    hosts.setdefault(urllib.parse.urlsplit(url).hostname, url)
+  for url in hosts.values():
+    why = unreachable(url)
+    if why is not None:
+      demo = " (`make demo DATA=DIR` does this)" if name == "fashion_mnist" else ""
+      raise EnvironmentFailure(
+          f"data prepare {name}: cannot download it ({why}; no network?). Offline: put "
+          f"its original files {', '.join(MANUAL_FILES[name])} in a directory DIR and run "
+          f"`optcompare data prepare {name} --manual_dir=DIR`{demo}")
+
+
+def _nearest_existing(path: str) -> str:
+  path = os.path.abspath(path)
+  while not os.path.exists(path) and os.path.dirname(path) != path:
+    path = os.path.dirname(path)
+  return path
+
+
+def _remove_empty_dirs(path: str, keep: str) -> None:
+  """Removes `path` and its ancestors below `keep` while they are empty directories."""
+  path, keep = os.path.abspath(path), os.path.abspath(keep)
+  while path.startswith(keep + os.sep) and os.path.isdir(path) and not os.listdir(path):
+    os.rmdir(path)
+    path = os.path.dirname(path)
+
+
 def prepare(name: str, manual_dir: str | None = None, data_dir: str | None = None) -> str:
   """Prepares `name` under data_dir (TFDS's default when None); returns the dataset path."""
   if name not in MANUAL_FILES:
     raise BadInputError(f"data prepare: unknown dataset {name!r}; known: {sorted(MANUAL_FILES)}")
   if manual_dir is not None:
     check_manual_dir(name, manual_dir)
-  dataset = builder(name, data_dir)
-  if manual_dir is not None:
-    check_registered(manual_dir, dataset.url_infos)  # (names the sha256 TFDS expects)
-    check_not_empty(name, manual_dir)
-  _download_and_prepare(dataset, manual_dir, MANUAL_FILES[name])
+  existed = _nearest_existing(data_dir) if data_dir and "://" not in data_dir else None
+  try:
+    dataset = builder(name, data_dir)
+    if manual_dir is not None:
+      check_registered(manual_dir, dataset.url_infos)  # (names the sha256 TFDS expects)
+      check_not_empty(name, manual_dir)
+    elif not is_prepared(dataset):
+      check_download_reachable(name, dataset)
+    _download_and_prepare(dataset, manual_dir, MANUAL_FILES[name])
+  except BaseException:
+    if existed is not None:  # (directories made on the way to data_dir, left empty)
+      _remove_empty_dirs(data_dir, existed)
+    raise
   if name == "lm1b":  # its subword tokenizer is trained on the prepared training split
     from optcompare.data import lm1b  # pylint: disable=g-import-not-at-top
     lm1b.prepare_tokenizer(dataset)

@@ -2,13 +2,15 @@
 import os
 import re
 import shutil
+import socket
+import time
 
 import numpy as np
 import pytest
 
 from optcompare.data import prepare, tfds_images
-from optcompare.errors import BadInputError
-from tests.conftest import SHARED_DATA
+from optcompare.errors import BadInputError, EnvironmentFailure
+from tests.conftest import SHARED_DATA, run_optcompare
 
 
 def test_missing_manual_files_are_named(tmp_path):
@@ -134,3 +136,49 @@ def test_damaged_manual_file_is_named_and_nothing_is_left(damage, says, tmp_path
     prepare.prepare("fashion_mnist", manual_dir=str(manual), data_dir=str(tmp_path / "tfds"))
   assert says in str(e.value) and EXPECTED in str(e.value)
   assert not (tmp_path / "tfds").exists()
+
+
+# ---- no network: fail fast, name the offline route ----
+
+def test_unreachable_download_host_fails_fast_naming_the_offline_route(tmp_path, monkeypatch):
+  """A host under .invalid never resolves (RFC 2606): as offline, whatever this machine's
+  network. Nothing is left behind, not even the directories on the way to data_dir."""
+  monkeypatch.setattr(prepare, "download_urls",
+                      lambda name, dataset: ["http://fashion-mnist.invalid/x.gz"])
+  start = time.monotonic()
+  with pytest.raises(EnvironmentFailure) as raised:
+    prepare.prepare("fashion_mnist", data_dir=str(tmp_path / "demo_out" / "tfds"))
+  assert time.monotonic() - start < prepare.PROBE_TIMEOUT_S + 5
+  message = str(raised.value)
+  assert "\n" not in message and "fashion_mnist" in message, message
+  assert "fashion-mnist.invalid does not resolve" in message, message
+  assert "optcompare data prepare fashion_mnist --manual_dir=DIR" in message, message
+  assert "make demo DATA=DIR" in message, message
+  assert all(f in message for f in prepare.MANUAL_FILES["fashion_mnist"]), message
+  assert os.listdir(tmp_path) == []
+
+
+def test_unreachable_says_why(monkeypatch):
+  with socket.socket() as listening:
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    port = listening.getsockname()[1]
+    assert prepare.unreachable(f"http://127.0.0.1:{port}/x") is None
+  assert "refused" in prepare.unreachable(f"http://127.0.0.1:{port}/x").lower()
+  monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{port}")  # the proxy is what is asked
+  assert "127.0.0.1" in prepare.unreachable("http://example.invalid/x")
+
+
+def test_offline_prepare_through_the_cli_is_one_line_within_seconds(tmp_path):
+  """The first README command, offline (skipped where the real host answers)."""
+  url = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-images-idx3-ubyte.gz"
+  if prepare.unreachable(url) is None:
+    pytest.skip("this machine reaches the download host")
+  start = time.monotonic()
+  proc = run_optcompare("data", "prepare", "fashion_mnist",
+                        f"--data_dir={tmp_path / 'demo_out' / 'tfds'}", check=False, timeout=60)
+  assert time.monotonic() - start < 30
+  assert proc.returncode == 1, proc.stderr
+  lines = proc.stderr.strip().splitlines()
+  assert len(lines) == 1 and "--manual_dir=DIR" in lines[0], proc.stderr
+  assert os.listdir(tmp_path) == []
