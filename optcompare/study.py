@@ -420,6 +420,7 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
                                         parallel=launcher.parallel, retries=retries,
                                         progress=progress, trial_ids=rerun_ids)
       summary["failed_trials"] += summary["reruns"]["failed_trials"]
+      _raise_bad_input(workdir, manifest, summary["reruns"])
   finally:
     launcher.close()
   summary["wall_time_s"] = round(time.time() - t0, 3)

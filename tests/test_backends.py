@@ -179,7 +179,7 @@ def test_killed_worker_is_recorded_replaced_and_its_trial_retried(reference, tmp
 
 def test_failed_trial_is_recorded_and_retried(tmp_path):
   c = smoke_study(optimizers=("sgd",), num_trials=2)
-  c.base.batch_size = 0  # passes the study's checks; train refuses it: an exception
+  c.base.model.dense_features = -1  # passes train's checks; the model cannot be built
   workdir = str(tmp_path / "study")
   summary = study.sweep(c, workdir, retries=0, progress=False)
   assert summary["failed"] == 2 and summary["ran_here"] == 2
@@ -188,7 +188,7 @@ def test_failed_trial_is_recorded_and_retried(tmp_path):
   assert len({e["pid"] for t in ("sgd/0", "sgd/1") for e in _events(workdir, t)}) == 1
   tdir = studydir.trial_dir(workdir, "sgd/0")
   result = studydir.read_result(tdir)
-  assert result.status == "failed" and "batch_size" in result.error
+  assert result.status == "failed" and "(784, -1)" in result.error
   assert "Traceback" in result.error
   assert study.sweep(c, workdir, retries=0, progress=False)["ran_here"] == 0
   summary = study.sweep(c, workdir, retries=1, progress=False)
@@ -200,6 +200,59 @@ def test_failed_trial_is_recorded_and_retried(tmp_path):
   summary = study.sweep(c, workdir, progress=False)
   assert summary["retried"] == 4 and summary["failed_trials"] == ["sgd/0", "sgd/1"]
   assert [e["event"] for e in _events(workdir, "sgd/0")] == ["start", "end"] * 4
+
+
+# The choi2019 character-model smoke study cut to one optimizer, two trials of 4 steps.
+LSTM_STUDY = """
+from configs.studies.choi2019 import war_and_peace_lstm
+
+
+def get_config(arg=None):
+  c = war_and_peace_lstm.get_config("smoke")
+  with c.unlocked():
+    c.optimizers = ["sgd"]
+    for o in list(c.search_spaces):
+      if o != "sgd":
+        del c.search_spaces[o]
+  c.num_trials = 2
+  b = c.base
+  b.num_train_steps, b.eval_every_steps, b.checkpoint_every_steps, b.log_every_steps = (
+      4, 2, 2, 2)
+  return c
+"""
+
+
+def test_bad_input_in_a_trial_is_one_line_never_retried_and_a_corrected_sweep_replaces_it(
+    tmp_path, monkeypatch, capsys):
+  """The character model's synthetic text is made in the trial, not by the sweep's
+  preflight, so a train_eval subset larger than its training split is refused only there:
+  the trial fails with that one line, is not retried, no other trial starts, and the sweep
+  ends with the line (exit 2). The same command with the corrected config then replaces the
+  study, in which nothing trained, and runs it."""
+  (tmp_path / "lstm_study.py").write_text(LSTM_STUDY)
+  workdir = str(tmp_path / "study")
+  argv = ["optcompare", "sweep", f"--config={tmp_path / 'lstm_study.py'}",
+          f"--workdir={workdir}", "--retries=2"]
+  assert run_cli(argv + ["--config.base.dataset.num_train_eval_examples=100000"],
+                 monkeypatch) == 2
+  err = capsys.readouterr().err
+  errors = [line for line in err.splitlines() if line.startswith("optcompare: error:")]
+  assert "Traceback" not in err and len(errors) == 1, err
+  assert errors[0].startswith("optcompare: error: base.dataset.num_train_eval_examples: "
+                              "100000 exceeds the "), errors
+  assert "(trial sgd/0)" in errors[0] and "corrected config replaces this study" in errors[0]
+  result = studydir.read_result(studydir.trial_dir(workdir, "sgd/0"))
+  assert result.status == "failed" and "\n" not in result.error.strip()
+  assert result.error.startswith("BadInputError: dataset.num_train_eval_examples: 100000")
+  assert [e["event"] for e in _events(workdir, "sgd/0")] == ["start", "end"]  # no retry
+  assert not os.path.exists(studydir.trial_dir(workdir, "sgd/1"))  # not started
+  assert run_cli(argv, monkeypatch) == 0, capsys.readouterr().err
+  manifest = study.load_manifest(workdir)
+  assert manifest.base["dataset"]["num_train_eval_examples"] is None
+  for tid in ("sgd/0", "sgd/1"):
+    assert studydir.read_result(studydir.trial_dir(workdir, tid)).status in (
+        "completed", "diverged")
+    assert [e["event"] for e in _events(workdir, tid)] == ["start", "end"]
 
 
 def _private_network_or_skip():
