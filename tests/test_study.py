@@ -19,6 +19,7 @@ from configs.studies.wilson2017 import war_and_peace_lstm as wilson_lstm
 from optcompare import reruns, study, studydir
 from optcompare.backends import ledger
 from optcompare.errors import BadInputError
+from tests.conftest import REPO
 
 TABLE_1 = ["sgd", "momentum", "nesterov", "rmsprop", "adam", "nadam"]
 
@@ -269,6 +270,22 @@ def test_status_table_from_files(tmp_path):
   assert table[3].split() == ["sgd", "4", "1", "0", "2", "0", "1", "0.5000", "(sgd/1)"]
   with pytest.raises(BadInputError, match="no study here"):
     study.status_table(str(tmp_path / "nothing"))
+
+
+def test_the_sweep_preflight_starts_no_jax_backend():
+  """The preflight loads in-memory data in the sweep's process; it must not start a JAX
+  backend there (on a GPU machine that would take the memory its workers need)."""
+  script = ("from configs.studies.choi2019 import fashion_mnist_simple_cnn as f, "
+            "war_and_peace_lstm as w\n"
+            "from optcompare import feeds, preflight, study\n"
+            "from jax._src import xla_bridge\n"
+            "for m in (f, w):\n"
+            "  preflight.check_study(study.manifest_of(m.get_config('smoke')))\n"
+            "print(len(feeds._host_cache), sorted(xla_bridge._backends))\n")
+  proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                        text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.split("\n")[-2] == "1 []"  # the image splits loaded; no backend
 
 
 def _refused(tdir, line="dataset.num_train_eval_examples: 1000 exceeds"):
