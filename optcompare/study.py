@@ -14,13 +14,15 @@ A study config (configs/studies/<protocol>/<workload>.py, DESIGN.md §4) has the
   pack_size          optional, trials of one optimizer trained in one compiled program
                      (optcompare.packed; default 1: one trial per program); an execution field
 
-`sweep(config, workdir)` validates the config (BadInputError, nothing written), writes
+`sweep(config, workdir)` validates the config and runs train's checks, data included, on
+each optimizer's first trial (optcompare.preflight; BadInputError, nothing written), writes
 study.json, and runs every unfinished trial on long-lived worker processes
 (optcompare.backends). The directory's files are read and written through
 optcompare.studydir.
 A rerun on the same directory resumes the study; a config that differs from the one in
 study.json is refused, except that num_trials may grow and the execution fields
-(devices_per_trial, threads_per_trial, lease_seconds, pack_size) may change between runs. A
+(devices_per_trial, threads_per_trial, lease_seconds, pack_size) may change between runs, and
+a study refused by bad input before any trial trained is replaced (refused_untrained). A
 study.json written before an optional field existed loads and resumes as it is.
 """
 from __future__ import annotations
@@ -255,8 +257,9 @@ def _trained(tdir: str) -> bool:
   """Whether the trial directory holds training: metrics or a checkpoint."""
   for name in (studydir.METRICS, studydir.CHECKPOINTS):
     path = os.path.join(tdir, name)
-    if os.path.isfile(path) and os.path.getsize(path) or os.path.isdir(path) and \
-        os.listdir(path):
+    if os.path.isfile(path) and os.path.getsize(path) > 0:
+      return True
+    if os.path.isdir(path) and os.listdir(path):
       return True
   return False
 
