@@ -80,6 +80,23 @@ def _late_wakeups_dropped():
     asyncio.set_event_loop_policy(previous)
 
 
+def _reason(error: BaseException) -> str:
+  """Why a restore failed, in a few words: the innermost cause's first line (TensorStore's
+  outer messages only point to the inner one)."""
+  while (error.__cause__ or error.__context__) is not None:
+    error = error.__cause__ or error.__context__
+  text = str(error).strip()
+  text = text.splitlines()[0] if text else type(error).__name__
+  text = text.split(" See full TensorStore details")[0]
+  return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _report_damaged(directory: str, damaged, instead: str) -> None:
+  for step, reason, moved in damaged:
+    logging.warning("checkpoint %s/%d does not restore (%s); set aside as %s, %s", directory,
+                    step, reason, os.path.basename(moved), instead)
+
+
 class Checkpointer:
   """Saves and restores train-state pytrees under `directory`, keeping the newest few."""
 
@@ -117,21 +134,20 @@ class Checkpointer:
   def restore_newest(self, like: Any) -> tuple[int, Any]:
     """(step, state) of the newest checkpoint that restores; (0, like) when none does.
 
-    Damaged checkpoints are set aside and reported (see the module docstring).
+    Damaged checkpoints are set aside, each reported in one line naming it, why, and what
+    was used instead (see the module docstring).
     """
+    damaged = []
     for step in sorted(self._manager.all_steps(), reverse=True):
       try:
-        return step, self.restore(step, like)
+        state = self.restore(step, like)
       except Exception as e:  # pylint: disable=broad-except  (any damage: tensorstore, JSON, IO)
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        moved = self._set_aside(step)
-        logging.warning("checkpoint %s/%d does not restore (%s: %s); set aside as %s, trying "
-                        "an older one", self.directory, step, type(e).__name__, reason[:300],
-                        os.path.basename(moved))
-    if os.path.isdir(self.directory) and any(n.endswith(".corrupt") for n in
-                                             os.listdir(self.directory)):
-      logging.warning("no checkpoint under %s restores; the trial starts again from step 0",
-                      self.directory)
+        damaged.append((step, _reason(e), self._set_aside(step)))
+        continue
+      _report_damaged(self.directory, damaged, f"resuming from checkpoint {step}")
+      return step, state
+    _report_damaged(self.directory, damaged, "no older one restores: the trial starts again "
+                    "from step 0")
     return 0, like
 
   def _set_aside(self, step: int) -> str:

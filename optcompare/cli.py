@@ -379,6 +379,7 @@ def main(argv: list[str]) -> int:
     return _fail(str(e))
   _expand_path_flags()
   logging.use_absl_handler()
+  quiet.cli_warning_lines(quiet.is_verbose(argv))
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.INFO)
   # Orbax logs every phase of every save at INFO, JAX every backend it did not find (TPU,

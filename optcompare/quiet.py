@@ -14,6 +14,12 @@ change numerics, is left alone):
     descriptor 2 captured into a temporary file; afterwards every captured line that is not
     one of NOISE is written back to stderr, in order: nothing else is lost.
 
+Warnings are the command's own lines: `optcompare: warning: MESSAGE`, one line, whether a
+Python warning (which Python prints with the warning's class, the path of the file that
+issued it and that file's source line) or a log record at WARNING (which absl prefixes with
+a timestamp, a thread id and the file:line). With --verbosity=1 the class and the place
+follow the message (`cli_warning_lines`).
+
 This runs before any heavy import (the top of optcompare/cli.py, the start of the worker's
 main()), because the C++ loggers read their settings once, when the library loads. The
 choice is passed to child processes in the environment (VERBOSE_ENV), since sweep workers
@@ -23,9 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib.abc
+import logging
 import os
 import sys
 import tempfile
+import warnings
 
 VERBOSE_ENV = "OPTCOMPARE_VERBOSE"
 
@@ -81,6 +89,48 @@ def silence(argv: list[str]) -> bool:
       isinstance(f, _QuietImport) for f in sys.meta_path):
     sys.meta_path.insert(0, _QuietImport())
   return True
+
+
+WARNING_PREFIX = "optcompare: warning: "
+
+
+def warning_line(message, detail: str | None = None) -> str:
+  """A warning as the command's line: its message's first line, with `detail` if given."""
+  text = str(message).strip()
+  first = text.splitlines()[0] if text else type(message).__name__
+  return f"{WARNING_PREFIX}{first}{f' ({detail})' if detail else ''}"
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None, *,
+                  verbose: bool) -> None:
+  del line  # the issuing file's source line: not the user's business
+  detail = f"{category.__name__}, {filename}:{lineno}" if verbose else None
+  _flush()
+  print(warning_line(message, detail), file=file or sys.stderr, flush=True)
+
+
+class _WarningLines(logging.Formatter):
+  """Log records at WARNING as warning_line; every other record by `base`."""
+
+  def __init__(self, base: logging.Formatter):
+    super().__init__()
+    self._base = base
+
+  def format(self, record: logging.LogRecord) -> str:
+    if record.levelno == logging.WARNING:
+      return warning_line(record.getMessage())
+    return self._base.format(record)
+
+
+def cli_warning_lines(verbose: bool) -> None:
+  """Python warnings, and absl's WARNING lines unless `verbose`, as warning_line (see the
+  module docstring). Call once absl's handler is in use."""
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  warnings.showwarning = lambda *args, **kwargs: _show_warning(*args, **kwargs,
+                                                               verbose=verbose)
+  handler = absl_logging.get_absl_handler().python_handler
+  if not verbose and not isinstance(handler.formatter, _WarningLines):
+    handler.setFormatter(_WarningLines(handler.formatter or absl_logging.PythonFormatter()))
 
 
 @contextlib.contextmanager

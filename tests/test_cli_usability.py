@@ -1,9 +1,11 @@
 """What a new user meets first (issue 14): help, `~` in paths, quiet start-up, the sweep's ETA."""
 import io
 import json
+import logging as std_logging
 import os
 import subprocess
 import sys
+import warnings
 
 from absl import flags
 import pytest
@@ -259,3 +261,38 @@ def test_progress_line_gives_an_eta_from_this_sweeps_trials(monkeypatch):
   # sgd/0 ran 120 s here (sgd/5 finished in an earlier sweep: not counted); 2 running + 9
   # pending over 2 slots: 120 * 11 / 2 = 660 s.
   assert "pending 9 | ETA 11 min | best" in lines[-1], lines
+
+
+# ---- warnings ----
+
+@pytest.fixture
+def absl_formatter_restored(monkeypatch):
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  handler = logging.get_absl_handler().python_handler
+  monkeypatch.setattr(handler, "formatter", handler.formatter)  # restored after the test
+  return handler
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_python_warning_is_one_line_of_the_command(verbose, capsys, absl_formatter_restored):
+  """No path of the package, no source line; -v adds the class and the place."""
+  del absl_formatter_restored
+  with warnings.catch_warnings():
+    warnings.simplefilter("always")
+    quiet.cli_warning_lines(verbose)
+    warnings.warn("3 failed trial(s) left out\nsecond line", UserWarning)
+  err = capsys.readouterr().err.splitlines()
+  assert len(err) == 1, err
+  assert err[0].startswith("optcompare: warning: 3 failed trial(s) left out"), err
+  assert ("UserWarning" in err[0] and "test_cli_usability.py" in err[0]) == verbose, err
+  assert "warnings.warn(" not in err[0]
+
+
+def test_a_logged_warning_is_one_line_of_the_command(absl_formatter_restored):
+  handler = absl_formatter_restored
+  quiet.cli_warning_lines(False)
+  record = std_logging.LogRecord("absl", std_logging.WARNING, "/x/optcompare/metrics.py", 3,
+                                 "%s: set aside", ("metrics.jsonl",), None)
+  assert handler.format(record) == "optcompare: warning: metrics.jsonl: set aside"
+  record.levelno, record.levelname = std_logging.INFO, "INFO"
+  assert handler.format(record).startswith("I")  # other lines keep absl's format

@@ -99,7 +99,10 @@ def test_fallback_through_the_cli_is_one_warning_line(interrupted, reference):
   proc = run_optcompare("train", f"--config={SMOKE}", f"--workdir={interrupted}")
   assert "Traceback" not in proc.stderr and "Event loop" not in proc.stderr, proc.stderr[-3000:]
   warned = [line for line in proc.stderr.splitlines() if "20.corrupt" in line]
-  assert len(warned) == 1 and "checkpoints/20 does not restore" in warned[0], proc.stderr
+  assert len(warned) == 1, proc.stderr
+  assert warned[0].startswith(f"optcompare: warning: checkpoint {interrupted}/checkpoints/20 "
+                              "does not restore (") and warned[0].endswith(
+                                  "set aside as 20.corrupt, resuming from checkpoint 10"), warned
   assert _lines(interrupted) == _lines(reference)
 
 
