@@ -410,7 +410,7 @@ def _run_verb(positional: list[str], argv: list[str]) -> int:
     print(f"optcompare: error: {e}", file=sys.stderr)
     return 1
   except KeyboardInterrupt:  # (a sweep has said what it stopped)
-    print("optcompare: interrupted", file=sys.stderr)
+    print("optcompare: interrupted; run the same command again to resume", file=sys.stderr)
     return 130
 
 

@@ -40,7 +40,8 @@ def check_workdir(config, workdir: str) -> dict:
   except FileNotFoundError:
     return resolved
   except studydir.DamagedFileError as e:
-    logging.warning("%s; set aside as %s", e, os.path.basename(studydir.set_aside(path)))
+    logging.warning("%s; set aside as %s, writing the config given instead", e,
+                    os.path.basename(studydir.set_aside(path)))
     return resolved
   existing = {**{k: v for k, v in ADDED_FIELDS.items() if k in resolved}, **existing}
   for field in EXECUTION_FIELDS:  # may change between runs of a trial

@@ -3,6 +3,7 @@ import io
 import json
 import logging as std_logging
 import os
+import signal
 import subprocess
 import sys
 import warnings
@@ -14,6 +15,9 @@ from optcompare import cli
 from optcompare import quiet
 from optcompare.backends import scheduler
 from tests.conftest import REPO, SHARED_DATA, SMOKE, optcompare_cmd, optcompare_env, run_cli
+
+STUDY_SMOKE = os.path.join(REPO, "configs", "studies", "choi2019",
+                           "fashion_mnist_simple_cnn.py") + ":smoke"
 
 
 
@@ -296,3 +300,38 @@ def test_a_logged_warning_is_one_line_of_the_command(absl_formatter_restored):
   assert handler.format(record) == "optcompare: warning: metrics.jsonl: set aside"
   record.levelno, record.levelname = std_logging.INFO, "INFO"
   assert handler.format(record).startswith("I")  # other lines keep absl's format
+
+
+
+# ---- Ctrl-C ----
+
+def _interrupted(ready: str, *args) -> subprocess.CompletedProcess:
+  """Runs `optcompare *args` in a session of its own and, once a line holding `ready` is on
+  its stderr, sends SIGINT to the whole session, as Ctrl-C in a terminal does."""
+  proc = subprocess.Popen(optcompare_cmd(*args), cwd=REPO, env=optcompare_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True)
+  seen = []
+  for line in proc.stderr:
+    seen.append(line)
+    if ready in line:
+      break
+  os.killpg(proc.pid, signal.SIGINT)
+  out, err = proc.communicate(timeout=120)
+  return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen) + err)
+
+
+@pytest.mark.parametrize("verb", ["train", "sweep"])
+def test_ctrl_c_is_exit_130_with_its_message_and_no_traceback(verb, tmp_path):
+  if verb == "train":
+    proc = _interrupted("step 10 ", "train", f"--config={SMOKE}",
+                        "--config.num_train_steps=3000", f"--workdir={tmp_path / 'trial'}")
+  else:
+    proc = _interrupted("running 1 here", "sweep", f"--config={STUDY_SMOKE}",
+                        "--config.base.num_train_steps=3000", f"--workdir={tmp_path / 'study'}")
+    assert "sweep: interrupted; stopping workers" in proc.stderr, proc.stderr[-2000:]
+  assert proc.returncode == 130, proc.stderr[-3000:]
+  assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr, \
+      proc.stderr[-3000:]
+  assert proc.stderr.strip().splitlines()[-1] == (
+      "optcompare: interrupted; run the same command again to resume"), proc.stderr[-2000:]
