@@ -335,3 +335,20 @@ def test_ctrl_c_is_exit_130_with_its_message_and_no_traceback(verb, tmp_path):
       proc.stderr[-3000:]
   assert proc.stderr.strip().splitlines()[-1] == (
       "optcompare: interrupted; run the same command again to resume"), proc.stderr[-2000:]
+
+
+# ---- the notebook ----
+
+def test_notebook_on_a_wrong_study_path_is_one_clear_cell_error(tmp_path, monkeypatch):
+  """One line naming the path (it was the end of a 124-line traceback)."""
+  from nbclient.exceptions import CellExecutionError  # pylint: disable=g-import-not-at-top
+  from tests.analysis import test_notebook  # pylint: disable=g-import-not-at-top
+  with pytest.raises(CellExecutionError) as raised:
+    test_notebook.execute("no_such_study", monkeypatch, start_dir=tmp_path)
+  error = raised.value
+  assert error.ename == "NoStudyError", error.ename
+  # nbclient's message: a header, the cell's source between two rules, then what the cell
+  # showed (the traceback, once 124 lines).
+  shown = [line for line in error.traceback.split("-" * 18)[-1].splitlines() if line.strip()]
+  assert len(shown) == 1, error.traceback
+  assert shown[0].startswith(f"FileNotFoundError: No study at {tmp_path / 'no_such_study'}: ")
