@@ -23,7 +23,8 @@ class EnvironmentFailure(RuntimeError):
 class DiskFullError(EnvironmentFailure):
   """A write failed for want of space (ENOSPC, a quota, TensorStore's RESOURCE_EXHAUSTED).
 
-  The message is one line naming the file system, its free space and the space needed. What
+  The message is one line naming the file system, its free space and the space needed; it
+  starts with the system's words, "No space left on device" (which the sweep looks for). What
   was written before stays valid (files are replaced atomically, checkpoints are renamed
   into place once complete), so the command resumes where it stopped once space is freed.
   """
@@ -84,6 +85,7 @@ def disk_full(path: str, needed: int | None = None, what: str | None = None) -> 
     free = "free space unknown"
   need = f"about {size_text(needed)} needed; free space" if needed else "free some space"
   return DiskFullError(
-      f"no space left on the file system at {mount}{f' ({kind})' if kind else ''}, {free}, "
+      f"No space left on device: the file system at {mount}{f' ({kind})' if kind else ''}, "
+      f"{free}, "
       f"writing {what or path}: {need}, then run the same command again (it resumes from "
       "what was saved; nothing written so far is lost)")

@@ -262,7 +262,7 @@ def _disk_full_line(stderr: str, mount) -> str:
   assert "Traceback" not in stderr and "Event loop" not in stderr, stderr[-3000:]
   errors = [line for line in stderr.splitlines() if line.startswith("optcompare: error:")]
   assert len(errors) == 1 and stderr.strip().splitlines()[-1] == errors[0], stderr[-3000:]
-  assert f"no space left on the file system at {mount} (tmpfs)" in errors[0], errors[0]
+  assert f"No space left on device: the file system at {mount} (tmpfs)" in errors[0], errors[0]
   assert "KiB needed" in errors[0] and "run the same command again" in errors[0], errors[0]
   return errors[0]
 
@@ -307,7 +307,7 @@ def test_metrics_line_on_a_full_disk_names_the_file_system(tmp_path):
   log._file = open("/dev/full", "a", encoding="utf-8")  # pylint: disable=protected-access
   with pytest.raises(errors.DiskFullError) as raised:
     log.write(1, "train", {"loss": 1.0}, 0.0)
-  assert str(raised.value).startswith("no space left on the file system at /")
+  assert str(raised.value).startswith("No space left on device: the file system at /")
   assert " free of " in str(raised.value)
   assert f"writing {log.path}" in str(raised.value)
   log.close()  # what did not fit is not raised a second time
