@@ -405,7 +405,7 @@ def _run_verb(positional: list[str], argv: list[str]) -> int:
   except OSError as e:  # a full disk, a file system gone: not bad input, and not a bug
     if e.errno is None:
       raise
-    if errors.is_disk_full(e):  # name the file system and its free space
+    if errors.is_disk_full(e) and not isinstance(e, errors.DiskFullError):  # name the fs
       e = errors.disk_full(e.filename or _WORKDIR.value or os.getcwd())
     print(f"optcompare: error: {e}", file=sys.stderr)
     return 1

@@ -1,5 +1,5 @@
 """The exceptions the command line maps to one line: BadInputError (exit status 2), the
-machine's failures, EnvironmentFailure and DiskFullError (exit status 1)."""
+machine's failures, EnvironmentFailure and DiskFullError, an OSError (exit status 1)."""
 from __future__ import annotations
 
 import errno
@@ -20,14 +20,25 @@ class EnvironmentFailure(RuntimeError):
   one line, and exits with status 1; running the command again may succeed."""
 
 
-class DiskFullError(EnvironmentFailure):
+class DiskFullError(OSError):
   """A write failed for want of space (ENOSPC, a quota, TensorStore's RESOURCE_EXHAUSTED).
 
   The message is one line naming the file system, its free space and the space needed; it
   starts with the system's words, "No space left on device" (which the sweep looks for). What
   was written before stays valid (files are replaced atomically, checkpoints are renamed
   into place once complete), so the command resumes where it stopped once space is freed.
+  An OSError with errno ENOSPC, so that what handles a full disk's OSError handles it; the
+  command line prints it in one line, exit status 1.
   """
+
+  def __init__(self, message: str):
+    super().__init__(errno.ENOSPC, message)
+
+  def __str__(self) -> str:
+    return self.strerror
+
+  def __reduce__(self):  # (pickled to the sweep by Ray workers)
+    return type(self), (self.strerror,)
 
 
 def is_disk_full(error: BaseException | None) -> bool:

@@ -13,9 +13,11 @@ HParams dashboard (`write_hparams`, `end_session`; optcompare.hparams_board).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import sys
 
 from absl import logging
 
@@ -39,6 +41,27 @@ def _record(raw: bytes) -> dict | None:
       or not isinstance(record.get("step"), int) or not isinstance(record.get("split"), str)):
     return None
   return record
+
+
+@contextlib.contextmanager
+def _disk_full_named(path: str):
+  """A full disk met in the block as DiskFullError naming `path`'s file system."""
+  try:
+    yield
+  except OSError as e:
+    if errors.is_disk_full(e):
+      raise errors.disk_full(path) from None
+    raise
+
+
+def _release(writer) -> None:
+  """Closes the event file of a writer whose close failed to flush: otherwise Python
+  flushes it again when it collects it, at exit, and prints that failure after the
+  command's error line."""
+  file = getattr(writer, "_file", None)  # (event_writer's close stops at the flush)
+  if file is not None:
+    with contextlib.suppress(OSError):
+      file.close()
 
 
 class MetricsLog:
@@ -91,35 +114,40 @@ class MetricsLog:
     record = {"step": int(step), "split": split}
     record.update({k: _jsonable(v) for k, v in sorted(metrics.items())})
     record["wall_time_s"] = round(float(wall_time_s), 3)
-    try:
+    with _disk_full_named(self.path):  # (a torn last line is dropped on resume)
       self._file.write(json.dumps(record) + "\n")
       self._file.flush()
-    except OSError as e:  # (a torn last line is dropped on resume)
-      if errors.is_disk_full(e):
-        raise errors.disk_full(self.path) from None
-      raise
     logging.info("step %d %s: %s", step, split,
                  ", ".join(f"{k}={v:.6g}" for k, v in sorted(metrics.items())))
     if self.writer is not None:
-      self.writer.write_scalars(step, {f"{split}/{k}": v for k, v in metrics.items()})
+      with _disk_full_named(self.writer.path):
+        self.writer.write_scalars(step, {f"{split}/{k}": v for k, v in metrics.items()})
 
   def write_hparams(self, hparams: dict) -> None:
     """The trial's hyperparameters: the HParams dashboard's session start (TensorBoard)."""
     if self.writer is not None:
-      self.writer.write_hparams(hparams)
+      with _disk_full_named(self.writer.path):
+        self.writer.write_hparams(hparams)
 
   def end_session(self, status: str) -> None:
     """The trial's status word at its end: the HParams dashboard's session end."""
     if self.writer is not None:
-      self.writer.write_session_end(status)
+      with _disk_full_named(self.writer.path):
+        self.writer.write_session_end(status)
 
   def close(self) -> None:
-    if self._file is not None:
-      file, self._file = self._file, None
+    """Closes the files. A full disk is DiskFullError naming the file system, unless an
+    error is already on its way up (this runs in `finally` blocks): that one is reported."""
+    unwinding = sys.exc_info()[1] is not None
+    for close, path in ((self._file and self._file.close, self.path),
+                        (self.writer and self.writer.close, self.writer and self.writer.path)):
       try:
-        file.close()
-      except OSError as e:  # a line `write` could not flush: it has reported the full disk
+        if close:
+          close()
+      except OSError as e:  # (data past the failed flush: a torn line, dropped on resume)
         if not errors.is_disk_full(e):
           raise
-    if self.writer is not None:
-      self.writer.close()
+        _release(self.writer)
+        if not unwinding:
+          raise errors.disk_full(path) from None
+    self._file = None

@@ -310,4 +310,8 @@ def test_metrics_line_on_a_full_disk_names_the_file_system(tmp_path):
   assert str(raised.value).startswith("No space left on device: the file system at /")
   assert " free of " in str(raised.value)
   assert f"writing {log.path}" in str(raised.value)
-  log.close()  # what did not fit is not raised a second time
+  with pytest.raises(RuntimeError, match="the error on its way up"):
+    try:  # as the loop closes its files in a `finally`: the first error is the one reported
+      raise RuntimeError("the error on its way up")
+    finally:
+      log.close()
