@@ -315,3 +315,24 @@ def test_metrics_line_on_a_full_disk_names_the_file_system(tmp_path):
       raise RuntimeError("the error on its way up")
     finally:
       log.close()
+
+
+def test_any_full_disk_a_command_meets_is_one_error_line(tmp_path, monkeypatch, capsys):
+  """An ENOSPC from any write (here: raised by the verb itself) is one line naming the file
+  system, exit status 1; TensorStore's way of saying it (Orbax saves) is recognised too."""
+  from optcompare import cli, errors  # pylint: disable=g-import-not-at-top
+
+  def full(args, argv):
+    del args, argv
+    raise OSError(28, "No space left on device", str(tmp_path / "study" / "x.json"))
+
+  monkeypatch.setitem(cli.COMMANDS, "status", full)
+  assert run_cli(["optcompare", "status", f"--workdir={tmp_path}"], monkeypatch) == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and err[0].startswith(
+      "optcompare: error: No space left on device: the file system at /"), err
+  assert f"writing {tmp_path / 'study' / 'x.json'}" in err[0], err
+  assert errors.is_disk_full(ValueError(
+      'RESOURCE_EXHAUSTED: Error writing "params.w/0.0" in OCDBT database: Failed to write '
+      "38985 bytes to file 16: No space left on device [os_error_code='28']"))
+  assert not errors.is_disk_full(ValueError("RESOURCE_EXHAUSTED: out of memory"))
