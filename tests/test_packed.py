@@ -150,7 +150,7 @@ configs = []
 for i in range(8):
   c = fashion_mnist_simple_cnn.get_config("smoke")
   c.optimizer.hparams.learning_rate = 1e-3 * (i + 1)
-  c.num_train_steps, c.eval_every_steps = 10, 5
+  c.num_train_steps, c.eval_every_steps, c.log_every_steps = 4, 2, 2
   configs.append(c)
 plan = packed.plan(configs)
 program, shardings = loop.program_for(plan)
