@@ -12,8 +12,7 @@ A restore that fails on one array leaves TensorStore's reads of the others in fl
 then wakes the event loop Orbax ran the restore in, which Orbax has closed by then, and
 TensorStore prints the resulting "Event loop is closed" traceback (dozens per fallback).
 Restores therefore run in event loops that drop a wake-up arriving after they closed
-(`_late_wakeups_dropped`): nobody awaits that read any more. Saves alike: a Checkpointer
-makes that the process's event loop policy (a failed save's writes wake closed loops too).
+(`_late_wakeups_dropped`): nobody awaits that read any more.
 
 A save that fails for want of space fails in Orbax's background threads, which log it with
 its traceback (three or four times) before `save` or `close` re-raise it. Those copies are
@@ -107,10 +106,6 @@ class Checkpointer:
     self.directory = directory
     self._options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                                  enable_async_checkpointing=async_save)
-    # Orbax's save threads make their event loops after `save` returns; a save that fails
-    # leaves TensorStore's writes in flight just as a failed restore leaves its reads.
-    if type(asyncio.get_event_loop_policy()) is asyncio.DefaultEventLoopPolicy:
-      asyncio.set_event_loop_policy(_LateWakeupsDroppedPolicy())
     self._manager = ocp.CheckpointManager(directory, options=self._options)
     self._state_bytes = 0
     self._disk_full: errors.DiskFullError | None = None  # a save's, once reported
