@@ -14,6 +14,10 @@ evaluated from the closure, so its constants are compiled in.) After an update,
 
 Dtypes: hyperparameters are float32, or float64 when a parameter is float64; accumulators are
 kept in at least float32; updates have the gradients' dtype (bf16 parameters stay bf16).
+
+`traced(factory, hparams)` gives any optax factory (optax's own, a user's plug-in) the same
+traced hyperparameters: the values and schedules live in its `TracedState`, and `factory` is
+called inside `update` with them.
 """
 import functools
 import inspect
@@ -40,30 +44,19 @@ class OptimizerState(NamedTuple):
 def _optimizer(hparams: dict[str, Any], moments_init: tuple[float, ...], rule: Callable,
                needs_params: bool = False) -> optax.GradientTransformation:
   """Applies `rule(h, t, g, p, *moments) -> (step, *new_moments)` leafwise: θ ← θ − step."""
-  closure_scheds = {k: v for k, v in hparams.items()
-                    if callable(v) and not isinstance(v, schedules.Schedule)}
-
-  def evaluate(hps, scheds, count):
-    hps = dict(hps)
-    for k, s in list(scheds.items()) + list(closure_scheds.items()):
-      hps[k] = jnp.asarray(s(count), hps[k].dtype)
-    return hps
+  closure_scheds = _closure_schedules(hparams)
 
   def init(params):
-    floats = [x.dtype for x in jax.tree.leaves(params) if jnp.issubdtype(x.dtype, jnp.floating)]
-    dtype = jnp.result_type(jnp.float32, *floats)
-    scheds = {k: jax.tree.map(lambda x: jnp.asarray(x, dtype), v)
-              for k, v in hparams.items() if isinstance(v, schedules.Schedule)}
-    hps = {k: jnp.asarray(0 if callable(v) else v, dtype) for k, v in hparams.items()}
+    hps, scheds = _traced_hyperparams(hparams, params)
     count = jnp.zeros([], jnp.int32)
     moments = tuple(jax.tree.map(lambda p: jnp.full_like(p, m0, _acc_dtype(p)), params)
                     for m0 in moments_init)
-    return OptimizerState(count, evaluate(hps, scheds, count), scheds, moments)
+    return OptimizerState(count, _evaluate(hps, scheds, closure_scheds, count), scheds, moments)
 
   def update(grads, state, params=None):
     if needs_params and params is None:
       raise ValueError("this optimizer needs `params` in update (weight decay)")
-    hps = evaluate(state.hyperparams, state.schedules, state.count)
+    hps = _evaluate(state.hyperparams, state.schedules, closure_scheds, state.count)
     h = types.SimpleNamespace(**hps)
 
     def leaf(g, p, *ms):
@@ -78,6 +71,88 @@ def _optimizer(hparams: dict[str, Any], moments_init: tuple[float, ...], rule: C
                                    moments)
 
   return optax.GradientTransformation(init, update)
+
+
+def _closure_schedules(hparams: dict[str, Any]) -> dict[str, Callable]:
+  """The callables of `hparams` that are not optcompare schedules (evaluated from the
+  closure: their constants are compiled in)."""
+  return {k: v for k, v in hparams.items()
+          if callable(v) and not isinstance(v, schedules.Schedule)}
+
+
+def _traced_hyperparams(hparams: dict[str, Any], params) -> tuple[dict, dict]:
+  """(values, schedules) to keep in a state: every number as an array of the hyperparameter
+  dtype (float32, float64 when a parameter is float64), a schedule's slot 0 until evaluated,
+  and the optcompare schedules with their numbers in that dtype."""
+  floats = [x.dtype for x in jax.tree.leaves(params) if jnp.issubdtype(x.dtype, jnp.floating)]
+  dtype = jnp.result_type(jnp.float32, *floats)
+  scheds = {k: jax.tree.map(lambda x: jnp.asarray(x, dtype), v)
+            for k, v in hparams.items() if isinstance(v, schedules.Schedule)}
+  hps = {k: jnp.asarray(0 if callable(v) else v, dtype) for k, v in hparams.items()}
+  return hps, scheds
+
+
+def _evaluate(hps: dict, scheds: dict, closure_scheds: dict, count) -> dict:
+  """The values an update at step `count` uses: `hps` with every schedule evaluated."""
+  hps = dict(hps)
+  for k, s in list(scheds.items()) + list(closure_scheds.items()):
+    hps[k] = jnp.asarray(s(count), hps[k].dtype)
+  return hps
+
+
+class TracedState(NamedTuple):
+  """The state of `traced(factory, hparams)`."""
+  count: jax.Array  # t: updates taken so far (int32)
+  hyperparams: dict[str, jax.Array]  # numeric values; for schedules, the latest value
+  schedules: dict[str, schedules.Schedule]  # optcompare schedules, traced
+  inner: Any  # the factory's own state
+
+
+def traced(factory: Callable[..., optax.GradientTransformation], hparams: dict[str, Any]
+           ) -> optax.GradientTransformationExtraArgs:
+  """`factory(**hparams)`, any optax GradientTransformation factory, with its
+  hyperparameters traced as the built-ins' are (module docstring).
+
+  `hparams` maps each keyword of `factory` that a setting varies to a number, a jax scalar or
+  a schedule (an `optcompare.schedules.Schedule`, kept in the state; any other callable is
+  evaluated from the closure, its constants compiled in). Options that select code (a bool,
+  a string, a step count used as a loop bound) are not hyperparameters here: bind them into
+  `factory` (functools.partial). The state is a `TracedState`: `hyperparams` holds every
+  value as a float32 array (float64 when a parameter is float64), after an update the values
+  that update used (η_t for a schedule); `inner` is the factory's state.
+
+  `update` reads every value from the state and calls `factory(**values).update` with them,
+  so the `update` of any one `traced(factory, ...)` performs the update of whichever setting
+  initialised the state: one jitted function serves all settings (`update_fn`), and states
+  of several settings stack and vmap. Hence `factory` must not use a hyperparameter in Python
+  control flow (it sees tracers), and the structure of its state must not depend on the
+  values. The inner optimizer runs in at least float32: gradients and parameters are
+  upcast before it sees them, its updates cast back to the gradients' dtype.
+  """
+  closure_scheds = _closure_schedules(hparams)
+
+  def init(params):
+    hps, scheds = _traced_hyperparams(hparams, params)
+    count = jnp.zeros([], jnp.int32)
+    values = _evaluate(hps, scheds, closure_scheds, count)
+    return TracedState(count, values, scheds, factory(**values).init(_upcast(params)))
+
+  def update(grads, state, params=None, **extra_args):
+    values = _evaluate(state.hyperparams, state.schedules, closure_scheds, state.count)
+    inner = optax.with_extra_args_support(factory(**values))
+    updates, inner_state = inner.update(_upcast(grads), state.inner, _upcast(params),
+                                        **extra_args)
+    updates = jax.tree.map(lambda u, g: u.astype(g.dtype), updates, grads)
+    return updates, TracedState(optax.safe_increment(state.count), values, state.schedules,
+                                inner_state)
+
+  return optax.GradientTransformationExtraArgs(init, update)
+
+
+def _upcast(tree):
+  """`tree` with floating leaves in at least float32 (None stays None)."""
+  return jax.tree.map(lambda x: x.astype(_acc_dtype(x))
+                      if jnp.issubdtype(x.dtype, jnp.floating) else x, tree)
 
 
 def _acc_dtype(x):
