@@ -65,19 +65,23 @@ TABLE: dict[str, HParam] = {h.name: h for h in (
     HParam("learning_rate", OPTIMIZER, "η", "learning rate η_t (α_t for Adam, NAdam); a "
            "number or a schedule; η = 0 trains nothing, so it is outside the domain",
            _POSITIVE, natural=(0.0, _INF), table_1=True),
-    HParam("momentum", OPTIMIZER, "γ", "momentum; γ = 0 is SGD", _UNIT_HIGH_OPEN,
+    HParam("momentum", OPTIMIZER, "γ", "momentum; γ = 0 is SGD (Muon: μ, the momentum of "
+           "its orthogonalised matrices)", _UNIT_HIGH_OPEN,
            natural=(0.0, 1.0), table_1=True),
     HParam("rho", OPTIMIZER, "ρ", "RMSProp's decay of the squared-gradient average; ρ = 1 "
            "(with ε = 0) is Momentum", _UNIT_CLOSED, natural=(0.0, 1.0), table_1=True),
-    HParam("beta1", OPTIMIZER, "β1", "Adam's decay of the gradient average",
+    HParam("beta1", OPTIMIZER, "β1", "Adam's decay of the gradient average (ADOPT's, and "
+           "Muon's Adam part's; Lion's interpolation of the sign's argument; schedule-free "
+           "AdamW's interpolation y = β1 x + (1−β1) z, in (0, 1): NARROWER)",
            _UNIT_HIGH_OPEN, natural=(0.0, 1.0), table_1=True),
-    HParam("beta2", OPTIMIZER, "β2", "Adam's decay of the squared-gradient average",
+    HParam("beta2", OPTIMIZER, "β2", "Adam's decay of the squared-gradient average (ADOPT's, "
+           "schedule-free AdamW's, Muon's Adam part's; Lion's decay of its momentum)",
            _UNIT_HIGH_OPEN, natural=(0.0, 1.0), table_1=True),
     HParam("epsilon", OPTIMIZER, "ε", "denominator offset; ε → ∞ takes Adam to Momentum; "
            "ε = 0 divides 0 by 0 on a coordinate whose gradients have all been zero (see "
            "WIDER for RMSProp's exception)", _POSITIVE, natural=(0.0, _INF), table_1=True),
-    HParam("weight_decay", OPTIMIZER, "wd", "decoupled weight decay (adamw, nadamw; outside "
-           "Table 1)", _NONNEGATIVE, natural=(0.0, _INF)),
+    HParam("weight_decay", OPTIMIZER, "wd", "decoupled weight decay (adamw, nadamw, lion, "
+           "sfadamw; outside Table 1)", _NONNEGATIVE, natural=(0.0, _INF)),
     HParam("decay_factor", SCHEDULE, "λ", "final fraction of the learning rate; λ = 1 is no "
            "decay, λ = 0 decays to zero", _UNIT_CLOSED, natural=(0.0, 1.0)),
     HParam("decay_steps", SCHEDULE, "T", "steps of the decay (absolute)", Domain(1, _INF),
@@ -107,6 +111,22 @@ class Wider:
 WIDER: dict[tuple[str, str], Wider] = {
     ("rmsprop", "epsilon"): Wider(_NONNEGATIVE, (("rho", 1.0),),
                                   "ε = 0 only with rho = 1, where v stays 1"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Narrower:
+  """A narrower domain of one optimizer's hyperparameter, always in force."""
+  domain: Domain
+  why: str
+
+
+# (optimizer, hyperparameter) -> its narrower domain there (read by optimizers.create).
+# Schedule-free AdamW keeps y and z and recovers x = (y − (1−β1) z) / β1 (optax), so β1 = 0
+# divides by zero; β1 → 0 is nevertheless its base optimizer's limit (DESIGN.md §2.1).
+NARROWER: dict[tuple[str, str], Narrower] = {
+    ("sfadamw", "beta1"): Narrower(Domain(0.0, 1.0, low_open=True, high_open=True),
+                                   "x is recovered as (y − (1−β1) z) / β1"),
 }
 
 

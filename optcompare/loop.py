@@ -117,9 +117,11 @@ def run_steps(program: Program, pack: PackState, xs, data) -> tuple[PackState, d
 
 
 def _eval_sums(program: Program, trials: update.TrainState, batch) -> dict:
-  fn = lambda p, m: update.eval_sums(program.eval_graphdef, program.workload, p, m, batch)
-  return jax.vmap(fn)(trials.params, trials.model_state) if program.packed else \
-      fn(trials.params, trials.model_state)
+  """Metric sums of one batch, each trial evaluated where its optimizer says
+  (optimizers.eval_params: its parameters, or schedule-free AdamW's averaged iterate)."""
+  fn = lambda state: update.eval_sums(program.eval_graphdef, program.workload,
+                                      program.optimizer, state, batch)
+  return jax.vmap(fn)(trials) if program.packed else fn(trials)
 
 
 @functools.partial(jax.jit, static_argnums=0)

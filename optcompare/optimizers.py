@@ -21,6 +21,7 @@ called inside `update` with them.
 """
 import functools
 import inspect
+import math
 import types
 from typing import Any, Callable, NamedTuple
 
@@ -30,6 +31,8 @@ import optax
 
 from optcompare import errors
 from optcompare import hparams as hparams_lib
+from optcompare import param_roles
+from optcompare import plugins
 from optcompare import schedules
 from optcompare.schedules import FieldError
 
@@ -198,12 +201,17 @@ def rmsprop(learning_rate, momentum, rho, epsilon):
                          epsilon=epsilon), (1.0, 0.0), rule)
 
 
+def _adam_direction(h, t, g, m, v, nesterov_: bool):
+  """(b m̃ / (√v + ε), m, v) with m, v updated by g; m̃ = m (Adam) or β1 m + (1−β1) g (NAdam)."""
+  m = h.beta1 * m + (1 - h.beta1) * g
+  v = h.beta2 * v + (1 - h.beta2) * g * g
+  num = h.beta1 * m + (1 - h.beta1) * g if nesterov_ else m
+  return _bias(h, t) * num / (jnp.sqrt(v) + h.epsilon), m, v
+
+
 def _adam_family(hparams, nesterov_: bool, decay: bool):
   def rule(h, t, g, p, m, v):
-    m = h.beta1 * m + (1 - h.beta1) * g
-    v = h.beta2 * v + (1 - h.beta2) * g * g
-    num = h.beta1 * m + (1 - h.beta1) * g if nesterov_ else m
-    step = _bias(h, t) * num / (jnp.sqrt(v) + h.epsilon)
+    step, m, v = _adam_direction(h, t, g, m, v, nesterov_)
     if decay:
       step = step + h.weight_decay * p
     return h.learning_rate * step, m, v
@@ -239,34 +247,176 @@ def nadamw(learning_rate, beta1, beta2, epsilon, weight_decay):
                       nesterov_=True, decay=True)
 
 
+# Modern optimizers (not in the paper; DESIGN.md §2.1): optax's rules under `traced`.
+
+def lion(learning_rate, beta1, beta2, weight_decay):
+  """Lion (Chen et al. 2023; optax.lion). m₀ = 0; c = β1 m + (1−β1) g; m ← β2 m + (1−β2) g;
+  θ ← θ − η_t (sign(c) + wd · θ), decaying every parameter. β1 = β2 = 0, wd = 0 is sign
+  descent, θ ← θ − η_t sign(g)."""
+  factory = lambda learning_rate, beta1, beta2, weight_decay: optax.lion(
+      learning_rate, b1=beta1, b2=beta2, weight_decay=weight_decay)
+  return traced(factory, dict(learning_rate=learning_rate, beta1=beta1, beta2=beta2,
+                              weight_decay=weight_decay))
+
+
+def adopt(learning_rate, beta1, beta2, epsilon):
+  """ADOPT (Taniguchi et al. 2024; optax.contrib.adopt, clipped as its authors recommend).
+  m₀ = 0; at t = 0 only v ← g² (no step); for t ≥ 1: u = clip(g / max(√v, ε), ±t^¼) with the
+  v of the previous step; m ← β1 m + (1−β1) u; v ← β2 v + (1−β2) g²; θ ← θ − α_t m."""
+  factory = lambda learning_rate, beta1, beta2, epsilon: optax.contrib.adopt(
+      learning_rate, b1=beta1, b2=beta2, eps=epsilon)
+  return traced(factory, dict(learning_rate=learning_rate, beta1=beta1, beta2=beta2,
+                              epsilon=epsilon))
+
+
+def sfadamw(learning_rate, beta1, beta2, epsilon, weight_decay):
+  """Schedule-free AdamW (Defazio et al. 2024; optax.contrib.schedule_free_adamw). Params
+  θ = y are where gradients are taken; z₀ = x₀ = θ₀, v₀ = 0, W₀ = 0:
+  v ← β2 v + (1−β2) g²; z ← z − α_t (g / (√(v / (1−β2^{t+1})) + ε) + wd · y);
+  W ← W + w, w = (max_{s≤t} α_s)²; c = w / W; x ← (1−c) x + c z; y = β1 x + (1−β1) z.
+  Evaluate at x (`eval_params`). β1 ∈ (0, 1): optax recovers x = (y − (1−β1) z) / β1. The
+  method replaces the decay schedule: give it a constant one (warmup allowed)."""
+  factory = lambda learning_rate, beta1, beta2, epsilon, weight_decay: (
+      optax.contrib.schedule_free_adamw(learning_rate, b1=beta1, b2=beta2, eps=epsilon,
+                                        weight_decay=weight_decay))
+  return traced(factory, dict(learning_rate=learning_rate, beta1=beta1, beta2=beta2,
+                              epsilon=epsilon, weight_decay=weight_decay))
+
+
+MUON_RMS = 0.2  # Muon's update RMS, matched to Adam's (Liu et al. 2025): one η for both parts
+
+
+def muon(learning_rate, momentum, beta1, beta2, epsilon):
+  """Muon (Jordan et al. 2024; optax.contrib.scale_by_muon) on the hidden weight matrices, the
+  Adam of DESIGN.md §2 on every other parameter (biases, norms, embeddings, the output
+  layer), with the same η_t: the split of optcompare.param_roles, read from the parameter
+  pytree's names and shapes (a convolution kernel is Muon's, as its (kh·kw·c_in, c_out)
+  matrix). On a Muon matrix G (its gradient as that matrix, m₀ = 0):
+  m ← μ m + (1−μ) g; M = μ m / (1−μ^{t+2}) + (1−μ) g / (1−μ^{t+1}) (Nesterov, as optax);
+  X₀ = M / (‖M‖_F + 10⁻⁸), five steps X ← a X + (b A + c A²) X, A = X Xᵀ
+  ((a, b, c) = (3.4445, −4.7750, 2.0315), on Mᵀ when M has more rows than columns);
+  θ ← θ − η_t · 0.2 √max(fan_in, fan_out) · X (Liu et al.'s consistent update RMS, so that
+  one η serves both parts). On the rest: θ ← θ − η_t b m / (√v + ε), Adam's (β1, β2, ε)."""
+  def factory(learning_rate, momentum, beta1, beta2, epsilon):
+    dims = param_roles.muon_dimension_numbers
+    muon_part = optax.chain(
+        optax.contrib.scale_by_muon(beta=momentum, nesterov=True, weight_dimension_numbers=dims),
+        _consistent_rms(dims, MUON_RMS), optax.scale_by_learning_rate(learning_rate))
+    adam_part = optax.chain(_scale_by_adam(beta1, beta2, epsilon),
+                            optax.scale_by_learning_rate(learning_rate))
+    return optax.partition({param_roles.MUON: muon_part, param_roles.ADAM: adam_part},
+                           param_roles.labels)
+  return traced(factory, dict(learning_rate=learning_rate, momentum=momentum, beta1=beta1,
+                              beta2=beta2, epsilon=epsilon))
+
+
+def _consistent_rms(dims_fn: Callable, rms: float) -> optax.GradientTransformation:
+  """Scales each orthogonalised matrix by rms · √max(fan_in, fan_out): an orthogonal
+  fan_in × fan_out matrix has RMS 1/√max(fan_in, fan_out), so the update's RMS is `rms`."""
+  def scale(u, d):
+    fan_in = math.prod(u.shape[a] for a in _axes(d.reduction_axis))
+    fan_out = math.prod(u.shape[a] for a in _axes(d.output_axis))
+    return u * (rms * math.sqrt(max(fan_in, fan_out)))
+
+  def update(updates, state, params=None):
+    del params
+    return jax.tree.map(scale, updates, dims_fn(updates),
+                        is_leaf=lambda x: isinstance(x, optax.contrib.MuonDimensionNumbers)
+                        ), state
+  return optax.GradientTransformation(optax.init_empty_state, update)
+
+
+def _axes(axis) -> tuple[int, ...]:
+  return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def _scale_by_adam(beta1, beta2, epsilon) -> optax.GradientTransformation:
+  """The direction b m / (√v + ε) of DESIGN.md §2's Adam, without the learning rate, its values
+  from the closure (for a factory under `traced`); accumulators in at least float32."""
+  h = types.SimpleNamespace(beta1=beta1, beta2=beta2, epsilon=epsilon)
+
+  def init(params):
+    zeros = lambda: jax.tree.map(lambda p: jnp.zeros_like(p, _acc_dtype(p)), params)
+    return optax.ScaleByAdamState(jnp.zeros([], jnp.int32), zeros(), zeros())
+
+  def update(grads, state, params=None):
+    del params
+    out = jax.tree.map(lambda g, m, v: _adam_direction(h, state.count, g, m, v, False),
+                       grads, state.mu, state.nu)
+    pick = lambda i: jax.tree.map(lambda _, o: o[i], grads, out)
+    return pick(0), optax.ScaleByAdamState(optax.safe_increment(state.count), pick(1), pick(2))
+  return optax.GradientTransformation(init, update)
+
+
 TABLE_1 = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "nadam")
 REGISTRY: dict[str, Callable[..., optax.GradientTransformation]] = {
     "sgd": sgd, "momentum": momentum, "nesterov": nesterov, "rmsprop": rmsprop,
     "adam": adam, "nadam": nadam,
     "adamw": adamw, "nadamw": nadamw,  # outside the paper's family
+    "lion": lion, "muon": muon, "sfadamw": sfadamw, "adopt": adopt,  # DESIGN.md §2.1
 }
 
 
-def create(name: str, **hparams) -> optax.GradientTransformation:
-  """The optimizer `name` of REGISTRY with the given hyperparameters (all required).
+def _schedule_free_eval(params, state: TracedState):
+  """x = (y − (1−β1) z) / β1, the averaged iterate (optax.contrib.schedule_free_eval_params),
+  in the parameters' dtypes."""
+  x = optax.contrib.schedule_free_eval_params(state.inner, _upcast(params))
+  return jax.tree.map(lambda a, p: a.astype(p.dtype), x, params)
+
+
+# name -> (params, optimizer state) -> the parameters a model is evaluated at.
+EVAL_PARAMS: dict[str, Callable] = {"sfadamw": _schedule_free_eval}
+
+
+def eval_params(name, params, opt_state):
+  """The parameters at which a model trained by optimizer `name` is evaluated: `params`
+  themselves (the very object), except for an optimizer of EVAL_PARAMS (schedule-free
+  AdamW: its averaged iterate x, not the gradient point y it trains). Any other `name`,
+  e.g. a plug-in, is evaluated at `params`."""
+  fn = EVAL_PARAMS.get(name)
+  return params if fn is None else fn(params, opt_state)
+
+
+def create(name: "str | plugins.Plugin", **hparams) -> optax.GradientTransformation:
+  """The optimizer `name` of REGISTRY, or a plug-in, with the given hyperparameters (all
+  required; a plug-in's: `traced(make, hparams)`, η > 0 and the others finite).
 
   Raises FieldError (a ValueError) naming the unknown optimizer, the missing or unknown
   hyperparameter, or the value outside its domain (optcompare.hparams.TABLE: η > 0,
-  γ ∈ [0,1), ρ ∈ [0,1], β ∈ [0,1), ε > 0 (RMSProp: ε = 0 with ρ = 1, hparams.WIDER),
+  γ ∈ [0,1), ρ ∈ [0,1], β ∈ [0,1) (sfadamw: β1 ∈ (0,1), hparams.NARROWER), ε > 0
+  (RMSProp: ε = 0 with ρ = 1, hparams.WIDER),
   wd ≥ 0, finite real scalars). Only `learning_rate` may be a schedule.
   """
-  if name not in REGISTRY:
+  if not isinstance(name, plugins.Plugin) and name not in REGISTRY:
     raise FieldError("name", f"unknown optimizer {name!r} (known: {', '.join(REGISTRY)})")
-  takes = list(inspect.signature(REGISTRY[name]).parameters)
+  takes = _takes(name)
   for key, value in hparams.items():
     if key not in takes:
-      raise FieldError(key, f"unknown hyperparameter for {name} (takes {', '.join(takes)})")
-    if not (key == "learning_rate" and callable(value)):
+      raise FieldError(key, f"unknown hyperparameter for {_name(name)} (takes "
+                       f"{', '.join(takes)})")
+    if key == "learning_rate" and callable(value):
+      continue
+    if isinstance(name, plugins.Plugin):  # its names mean what its file says: η > 0 only
+      schedules.check_number(key, value, *(hparams_lib.TABLE[key].domain.args()
+                                           if key == "learning_rate" else ()))
+    else:
       _check_in_domain(name, key, value, hparams)
   for key in takes:
     if key not in hparams:
-      raise FieldError(key, f"missing, required by {name}")
+      raise FieldError(key, f"missing, required by {_name(name)}")
+  if isinstance(name, plugins.Plugin):
+    return traced(name.make, hparams)
   return REGISTRY[name](**hparams)
+
+
+def _takes(optimizer: "str | plugins.Plugin") -> list[str]:
+  if isinstance(optimizer, plugins.Plugin):
+    return list(optimizer.hyperparameters)
+  return list(inspect.signature(REGISTRY[optimizer]).parameters)
+
+
+def _name(optimizer: "str | plugins.Plugin") -> str:
+  return optimizer.name if isinstance(optimizer, plugins.Plugin) else optimizer
 
 
 def _meets(value: Any, wanted: float) -> bool:
@@ -281,8 +431,14 @@ def _meets(value: Any, wanted: float) -> bool:
 
 def _check_in_domain(name: str, key: str, value: Any, hparams: dict) -> None:
   """FieldError unless `value` lies in the domain of hyperparameter `key` of optimizer
-  `name` (the table's, or hparams.WIDER's where the other values allow it); the message
-  states the domain, and the exception when there is one."""
+  `name` (the table's, or hparams.WIDER's where the other values allow it, and within
+  hparams.NARROWER's); the message states the domain, and the exception when there is one."""
+  narrower = hparams_lib.NARROWER.get((name, key))
+  if narrower:
+    try:
+      schedules.check_number(key, value, *narrower.domain.args())
+    except FieldError as e:
+      raise FieldError(key, f"{e.reason} ({name}: {narrower.why})") from e
   wider = hparams_lib.WIDER.get((name, key))
   if wider and all(_meets(hparams.get(k), v) for k, v in wider.when):
     schedules.check_number(key, value, *wider.domain.args())
@@ -306,10 +462,11 @@ def update_fn(name: str) -> Callable:
 
 
 @functools.lru_cache(maxsize=None)
-def _update_fn(name: str) -> Callable:
-  takes = inspect.signature(REGISTRY[name]).parameters
-  placeholders = {k: 0.0 for k in takes}  # never read: the state carries the values
+def _update_fn(name: "str | plugins.Plugin") -> Callable:
+  placeholders = {k: 0.0 for k in _takes(name)}  # never read: the state carries the values
   placeholders["learning_rate"] = schedules.Schedule("constant", 0.0)
+  if isinstance(name, plugins.Plugin):
+    return traced(name.make, placeholders).update
   return REGISTRY[name](**placeholders).update
 
 
@@ -323,9 +480,10 @@ def settings_from_config(opt_cfg, num_train_steps: int) -> dict[str, Any]:
   """
   hp = {k: v for k, v in opt_cfg.hparams.items() if v is not None}
   sched = {k: v for k, v in opt_cfg.schedule.items() if v is not None and k != "name"}
+  optimizer = plugins.of_config(opt_cfg)  # a plug-in: loaded (BadInputError naming its file)
   try:
-    if opt_cfg.name not in REGISTRY:
-      create(opt_cfg.name)  # raises the unknown-name error
+    if not isinstance(optimizer, plugins.Plugin) and optimizer not in REGISTRY:
+      create(optimizer)  # raises the unknown-name error
     if "learning_rate" not in hp:
       raise FieldError("learning_rate", f"missing, required by {opt_cfg.name}")
     try:
@@ -336,7 +494,7 @@ def settings_from_config(opt_cfg, num_train_steps: int) -> dict[str, Any]:
       path = {"name": "optimizer.schedule.name", "base": "optimizer.hparams.learning_rate",
               "num_train_steps": "num_train_steps"}.get(e.field, f"optimizer.schedule.{e.field}")
       raise errors.BadInputError(f"{path}: {e.reason}") from e
-    create(opt_cfg.name, **hp)  # checks names and domains
+    create(optimizer, **hp)  # checks names and domains
     return hp
   except FieldError as e:
     path = "optimizer.name" if e.field == "name" else f"optimizer.hparams.{e.field}"
@@ -345,4 +503,5 @@ def settings_from_config(opt_cfg, num_train_steps: int) -> dict[str, Any]:
 
 def from_config(opt_cfg, num_train_steps: int) -> optax.GradientTransformation:
   """create(name, **settings_from_config(...)); errors as settings_from_config."""
-  return create(opt_cfg.name, **settings_from_config(opt_cfg, num_train_steps))
+  settings = settings_from_config(opt_cfg, num_train_steps)
+  return create(plugins.of_config(opt_cfg), **settings)

@@ -125,8 +125,11 @@ def step(graphdef, workload, optimizer: str, state: TrainState, batch):
                      "param_norm": global_norm(params)}
 
 
-def eval_sums(graphdef, workload, params, model_state, batch) -> dict:
-  """Metric sums of one (padded, masked) evaluation batch."""
+def eval_sums(graphdef, workload, optimizer, state: TrainState, batch) -> dict:
+  """Metric sums of one (padded, masked) evaluation batch, the model evaluated at
+  `optimizers.eval_params`: the trial's parameters, or for schedule-free AdamW its averaged
+  iterate (the batch-norm statistics are those gathered at the parameters it trains)."""
   batch = workload.preprocess(batch, None)
-  logits = nnx.merge(graphdef, params, model_state)(batch["inputs"])
+  params = optimizers.eval_params(optimizer, state.params, state.opt_state)
+  logits = nnx.merge(graphdef, params, state.model_state)(batch["inputs"])
   return workload.metric_sums(logits, batch)

@@ -87,3 +87,169 @@ def test_traced_runs_a_bfloat16_model_in_float32():
   assert all(x.dtype == jnp.bfloat16 for x in jax.tree.leaves(got))
   moments = [x for x in jax.tree.leaves(state.inner) if jnp.issubdtype(x.dtype, jnp.floating)]
   assert moments and all(x.dtype == jnp.float32 for x in moments)
+
+
+# ---- the four modern built-ins (DESIGN.md §2.1) ----
+
+MODERN = ("lion", "muon", "sfadamw", "adopt")
+HPARAMS = {  # two settings each
+    "lion": [dict(learning_rate=0.01, beta1=0.9, beta2=0.99, weight_decay=0.1),
+             dict(learning_rate=0.3, beta1=0.5, beta2=0.9, weight_decay=0.0)],
+    "muon": [dict(learning_rate=0.02, momentum=0.95, beta1=0.9, beta2=0.999, epsilon=1e-8),
+             dict(learning_rate=0.3, momentum=0.5, beta1=0.5, beta2=0.9, epsilon=1.0)],
+    "sfadamw": [dict(learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                     weight_decay=0.1),
+                dict(learning_rate=0.3, beta1=0.5, beta2=0.9, epsilon=1.0, weight_decay=0.0)],
+    "adopt": [dict(learning_rate=0.01, beta1=0.9, beta2=0.9999, epsilon=1e-6),
+              dict(learning_rate=0.3, beta1=0.5, beta2=0.9, epsilon=1.0)],
+}
+STEPS, DECAY_FACTOR, DECAY_STEPS = 8, 0.2, 6
+
+
+def _model_tree(seed=0, dtype=np.float64):
+  """A model-like parameter tree: a 4-D convolution kernel and a hidden dense kernel (Muon's),
+  biases and an output layer `head` (Adam's)."""
+  rng = np.random.default_rng(seed)
+  shapes = {"conv": {"kernel": (2, 2, 3, 4), "bias": (4,)},
+            "hidden": {"kernel": (4, 6), "bias": (6,)},
+            "head": {"kernel": (6, 3), "bias": (3,)}}
+  return jax.tree.map(lambda s: rng.normal(size=s).astype(dtype), shapes,
+                      is_leaf=lambda x: isinstance(x, tuple))
+
+
+def _lr(base):
+  return schedules.create("linear_decay", base=base, num_train_steps=STEPS,
+                          decay_factor=DECAY_FACTOR, decay_steps=DECAY_STEPS)
+
+
+def _eta(base, t):
+  return base * (1 - (1 - DECAY_FACTOR) * min(t, DECAY_STEPS) / DECAY_STEPS)
+
+
+def _np_lion(hp, params, grads):
+  b1, b2, wd = hp["beta1"], hp["beta2"], hp["weight_decay"]
+  p, m = dict(params), {k: np.zeros_like(v) for k, v in params.items()}
+  for t, g in enumerate(grads):
+    for k in p:
+      c = b1 * m[k] + (1 - b1) * g[k]
+      m[k] = b2 * m[k] + (1 - b2) * g[k]
+      p[k] = p[k] - _eta(hp["learning_rate"], t) * (np.sign(c) + wd * p[k])
+  return p
+
+
+def _np_adopt(hp, params, grads):
+  b1, b2, eps = hp["beta1"], hp["beta2"], hp["epsilon"]
+  p = dict(params)
+  m, v = ({k: np.zeros_like(x) for k, x in params.items()} for _ in range(2))
+  for t, g in enumerate(grads):
+    b1_, b2_ = (b1, b2) if t > 0 else (1.0, 0.0)  # t = 0: v ← g², no step
+    for k in p:
+      u = np.clip(g[k] / np.maximum(np.sqrt(v[k]), eps), -t ** 0.25, t ** 0.25)
+      m[k] = b1_ * m[k] + (1 - b1_) * u
+      v[k] = b2_ * v[k] + (1 - b2_) * g[k] ** 2
+      p[k] = p[k] - _eta(hp["learning_rate"], t) * m[k]
+  return p
+
+
+def _np_sfadamw(hp, params, grads):
+  """Returns (y, x): the trained parameters and the averaged iterate."""
+  b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["epsilon"], hp["weight_decay"]
+  y, z, x = dict(params), dict(params), dict(params)
+  v = {k: np.zeros_like(a) for k, a in params.items()}
+  weight_sum = max_lr = 0.0
+  for t, g in enumerate(grads):
+    lr = _eta(hp["learning_rate"], t)
+    max_lr = max(max_lr, lr)
+    weight_sum += max_lr ** 2
+    c = max_lr ** 2 / weight_sum
+    for k in y:
+      v[k] = b2 * v[k] + (1 - b2) * g[k] ** 2
+      z[k] = z[k] - lr * (g[k] / (np.sqrt(v[k] / (1 - b2 ** (t + 1))) + eps) + wd * y[k])
+      x[k] = (1 - c) * x[k] + c * z[k]
+      y[k] = b1 * x[k] + (1 - b1) * z[k]
+  return y, x
+
+
+def _np_orthogonalise(m):
+  """Newton–Schulz, five quintic steps with (a, b, c) = (3.4445, −4.7750, 2.0315)."""
+  a, b, c = 3.4445, -4.7750, 2.0315
+  wide = m.shape[0] <= m.shape[1]
+  x = m if wide else m.T
+  x = x / (np.linalg.norm(x) + 1e-8)
+  for _ in range(5):
+    s = x @ x.T
+    x = a * x + (b * s + c * s @ s) @ x
+  return x if wide else x.T
+
+
+def _np_adam_step(hp, t, g, m, v):
+  m = hp["beta1"] * m + (1 - hp["beta1"]) * g
+  v = hp["beta2"] * v + (1 - hp["beta2"]) * g ** 2
+  bias = np.sqrt(1 - hp["beta2"] ** (t + 1)) / (1 - hp["beta1"] ** (t + 1))
+  return bias * m / (np.sqrt(v) + hp["epsilon"]), m, v
+
+
+def _np_muon(hp, params, grads):
+  """Muon on the two kernels (conv as its (kh·kw·c_in, c_out) matrix), Adam on the rest."""
+  mu = hp["momentum"]
+  p = jax.tree.map(np.copy, params)
+  flat = lambda tree: {(a, b): x for a, d in tree.items() for b, x in d.items()}
+  p, state = flat(p), {k: [np.zeros_like(x), np.zeros_like(x)] for k, x in flat(p).items()}
+  for t, g in enumerate(grads):
+    lr = _eta(hp["learning_rate"], t)
+    for k, gk in flat(g).items():
+      if k in (("conv", "kernel"), ("hidden", "kernel")):
+        state[k][0] = mu * state[k][0] + (1 - mu) * gk
+        nesterov = mu * state[k][0] / (1 - mu ** (t + 2)) + (1 - mu) * gk / (1 - mu ** (t + 1))
+        mat = nesterov.reshape(-1, gk.shape[-1])
+        step = 0.2 * np.sqrt(max(mat.shape)) * _np_orthogonalise(mat)
+        p[k] = p[k] - lr * step.reshape(gk.shape)
+      else:
+        step, state[k][0], state[k][1] = _np_adam_step(hp, t, gk, *state[k])
+        p[k] = p[k] - lr * step
+  out = {}
+  for (a, b), x in p.items():
+    out.setdefault(a, {})[b] = x
+  return out
+
+
+def _run_modern(name, hp, params, grads):
+  tx = optimizers.create(name, **dict(hp, learning_rate=_lr(hp["learning_rate"])))
+  return _run(tx, params, grads)
+
+
+@pytest.mark.parametrize("setting", [0, 1])
+@pytest.mark.parametrize("name", ["lion", "adopt"])
+def test_elementwise_rules_match_float64_references(name, setting):
+  hp = HPARAMS[name][setting]
+  with jax.enable_x64(True):
+    params, grads = _tree(0, np.float64), [_tree(s, np.float64) for s in range(1, STEPS + 1)]
+    got, _ = _run_modern(name, hp, params, grads)
+    want = {"lion": _np_lion, "adopt": _np_adopt}[name](hp, params, grads)
+    for k in want:
+      np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("setting", [0, 1])
+def test_sfadamw_matches_its_float64_reference_and_is_evaluated_at_x(setting):
+  hp = HPARAMS["sfadamw"][setting]
+  with jax.enable_x64(True):
+    params, grads = _tree(0, np.float64), [_tree(s, np.float64) for s in range(1, STEPS + 1)]
+    got, state = _run_modern("sfadamw", hp, params, grads)
+    want_y, want_x = _np_sfadamw(hp, params, grads)
+    x = optimizers.eval_params("sfadamw", got, state)
+    for k in want_y:
+      np.testing.assert_allclose(got[k], want_y[k], rtol=1e-12, atol=1e-12)
+      np.testing.assert_allclose(x[k], want_x[k], rtol=1e-10, atol=1e-10)
+      assert np.abs(x[k] - got[k]).max() > 1e-4  # x is not y: the hook matters
+
+
+@pytest.mark.parametrize("setting", [0, 1])
+def test_muon_matches_its_float64_reference(setting):
+  hp = HPARAMS["muon"][setting]
+  with jax.enable_x64(True):
+    params, grads = _model_tree(0), [_model_tree(s) for s in range(1, STEPS + 1)]
+    got, _ = _run_modern("muon", hp, params, grads)
+    want = _np_muon(hp, params, grads)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12),
+                 got, want)

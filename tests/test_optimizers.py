@@ -27,6 +27,15 @@ HPARAMS = {  # one setting per optimizer, and a second one for the recompilation
               dict(learning_rate=0.3, beta1=0.5, beta2=0.9, epsilon=1.0, weight_decay=0.0)],
     "nadamw": [dict(learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8, weight_decay=0.1),
                dict(learning_rate=0.3, beta1=0.5, beta2=0.9, epsilon=1.0, weight_decay=0.0)],
+    # DESIGN.md §2.1 (their rules: tests/test_modern_optimizers.py)
+    "lion": [dict(learning_rate=0.01, beta1=0.9, beta2=0.99, weight_decay=0.1),
+             dict(learning_rate=0.3, beta1=0.5, beta2=0.9, weight_decay=0.0)],
+    "muon": [dict(learning_rate=0.01, momentum=0.95, beta1=0.9, beta2=0.999, epsilon=1e-8),
+             dict(learning_rate=0.3, momentum=0.5, beta1=0.5, beta2=0.9, epsilon=1.0)],
+    "sfadamw": [dict(learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8, weight_decay=0.1),
+                dict(learning_rate=0.3, beta1=0.5, beta2=0.9, epsilon=1.0, weight_decay=0.0)],
+    "adopt": [dict(learning_rate=0.01, beta1=0.9, beta2=0.9999, epsilon=1e-6),
+              dict(learning_rate=0.3, beta1=0.5, beta2=0.9, epsilon=1.0)],
 }
 STEPS, DECAY_FACTOR, DECAY_FRACTION = 50, 0.1, 0.8  # T = 40: the last 10 steps sit at λ·η₀
 
@@ -218,7 +227,9 @@ def test_bfloat16_params_keep_their_dtype(name):
   assert all(x.dtype == jnp.bfloat16 for x in jax.tree.leaves(params))
   # the state keeps its dtypes (a scan/while carry); accumulators are float32.
   assert jax.tree.map(lambda x: x.dtype, state) == jax.tree.map(lambda x: x.dtype, state0)
-  assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(state.moments))
+  accumulators = state.moments if hasattr(state, "moments") else state.inner  # (traced)
+  assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(accumulators)
+             if jnp.issubdtype(x.dtype, jnp.floating))
   assert all(bool(jnp.isfinite(x).all()) for x in jax.tree.leaves(params))
 
 
