@@ -253,3 +253,208 @@ def test_muon_matches_its_float64_reference(setting):
     want = _np_muon(hp, params, grads)
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12),
                  got, want)
+
+
+# ---- exact inclusion relations, shown numerically (as Appendix A's) ----
+
+def test_lion_with_zero_betas_is_sign_descent_exactly():
+  params, grads = _tree(0), [_tree(s) for s in range(1, STEPS + 1)]
+  lion = optimizers.create("lion", learning_rate=_lr(0.1), beta1=0.0, beta2=0.0,
+                           weight_decay=0.0)
+  sgd = optimizers.create("sgd", learning_rate=_lr(0.1))
+  got, _ = _run(lion, params, grads)
+  want, _ = _run(sgd, params, [jax.tree.map(np.sign, g) for g in grads])
+  jax.tree.map(np.testing.assert_array_equal, got, want)
+
+
+def test_adopt_with_epsilon_above_every_gradient_is_momentum_one_step_late():
+  """max(√v, ε) = ε exactly once ε ≥ max |g| (v is an average of g²), and |g/ε| ≤ 1 ≤ t^¼
+  leaves the clipping idle: with α = η ε / (1−β1), ADOPT is Momentum(η, γ = β1) on
+  g_1, g_2, … (its step at t = 0 only sets v)."""
+  eta, b1, eps = 0.05, 0.8, 10.0
+  with jax.enable_x64(True):
+    params, grads = _tree(0, np.float64), [_tree(s, np.float64) for s in range(1, STEPS + 1)]
+    assert eps >= max(np.abs(x).max() for g in grads for x in g.values())
+    got, _ = _run(optimizers.create("adopt", learning_rate=eta * eps / (1 - b1), beta1=b1,
+                                    beta2=0.9, epsilon=eps), params, grads)
+    want, _ = _run(optimizers.create("momentum", learning_rate=eta, momentum=b1), params,
+                   grads[1:])
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-12), got, want)
+
+
+def _least_squares():
+  rng = np.random.default_rng(1)
+  a, y = jnp.asarray(rng.normal(size=(32, 6))), jnp.asarray(rng.normal(size=(32,)))
+  return jax.grad(lambda x: 0.5 * jnp.mean((a @ x - y) ** 2))
+
+
+def _descend(tx, grad_fn, steps=50):
+  x0 = jnp.zeros(6)
+
+  def body(carry, _):
+    x, state = carry
+    u, state = tx.update(grad_fn(x), state, x)
+    return (x + u, state), None
+  return jax.jit(lambda: jax.lax.scan(body, (x0, tx.init(x0)), length=steps)[0])()
+
+
+def test_sfadamw_as_beta1_goes_to_zero_trains_its_base_adamw():
+  """y = β1 x + (1−β1) z: as β1 → 0 the gradients are taken at z, whose steps are optax's
+  AdamW with b1 = 0, so the trained parameters converge to the base's, the gap O(β1)."""
+  hp = dict(learning_rate=0.05, beta2=0.99, epsilon=1e-3, weight_decay=0.1)
+  with jax.enable_x64(True):
+    grad_fn = _least_squares()
+    base, _ = _descend(optax.adamw(hp["learning_rate"], b1=0.0, b2=hp["beta2"],
+                                   eps=hp["epsilon"], weight_decay=hp["weight_decay"]), grad_fn)
+    gaps = [float(jnp.abs(_descend(optimizers.create("sfadamw", beta1=b1, **hp), grad_fn)[0]
+                          - base).max()) for b1 in (1e-2, 1e-4, 1e-6)]
+  assert gaps[0] > 1e-3 and gaps[2] < 1e-6
+  assert 50 < gaps[0] / gaps[1] < 200 and 50 < gaps[1] / gaps[2] < 200  # linear in β1
+
+
+def test_sfadamw_with_a_constant_learning_rate_averages_z_uniformly():
+  """With η constant every weight is η², c_t = 1/(t+1): x is the mean of z_1, …, z_T."""
+  with jax.enable_x64(True):
+    params, grads = _tree(0, np.float64), [_tree(s, np.float64) for s in range(1, STEPS + 1)]
+    tx = optimizers.create("sfadamw", learning_rate=0.1, beta1=0.9, beta2=0.99, epsilon=1e-8,
+                           weight_decay=0.0)
+    state, zs = tx.init(params), []
+    for g in grads:
+      u, state = tx.update(g, state, params)
+      params = optax.apply_updates(params, u)
+      zs.append(state.inner.z)
+    x = optimizers.eval_params("sfadamw", params, state)
+    mean = jax.tree.map(lambda *z: np.mean(z, axis=0), *zs)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12), x, mean)
+
+
+def test_muon_trains_every_non_matrix_parameter_exactly_as_adam():
+  hp = HPARAMS["muon"][0]
+  params, grads = _model_tree(0, np.float32), [_model_tree(s, np.float32) for s in (1, 2, 3)]
+  adam_hp = {k: v for k, v in hp.items() if k != "momentum"}
+  got, _ = _run(optimizers.create("muon", **hp), params, grads)
+  want, _ = _run(optimizers.create("adam", **adam_hp), params, grads)
+  for module, leaf in (("conv", "bias"), ("hidden", "bias"), ("head", "bias"),
+                       ("head", "kernel")):
+    np.testing.assert_array_equal(got[module][leaf], want[module][leaf])
+  for module in ("conv", "hidden"):  # the matrices are Muon's
+    assert np.abs(got[module]["kernel"] - want[module]["kernel"]).max() > 1e-3
+
+
+def test_eval_params_is_the_identity_except_for_schedule_free():
+  params = _tree(0)
+  for name in optimizers.REGISTRY:
+    if name != "sfadamw":
+      tx = optimizers.create(name, **_any_setting(name))
+      assert optimizers.eval_params(name, params, tx.init(params)) is params
+  assert set(optimizers.EVAL_PARAMS) == {"sfadamw"}
+
+
+def _any_setting(name):
+  import inspect  # pylint: disable=g-import-not-at-top
+  hp = {k: 0.5 for k in inspect.signature(optimizers.REGISTRY[name]).parameters}
+  return dict(hp, **({"rho": 0.9} if "rho" in hp else {}))
+
+
+# ---- invariants of all four ----
+
+@pytest.mark.parametrize("name", MODERN)
+def test_two_settings_one_compile_finite_deterministic_array_state(name):
+  params, grads = _model_tree(0, np.float32), [_model_tree(s, np.float32) for s in (1, 2, 3)]
+  settings = [dict(hp, learning_rate=_lr(hp["learning_rate"])) for hp in HPARAMS[name]]
+  traces = []
+
+  def update(g, state, p):
+    traces.append(1)  # runs only while tracing
+    return optimizers.update_fn(name)(g, state, p)
+
+  jitted = jax.jit(update)
+  for hp in settings:
+    tx = optimizers.create(name, **hp)
+    first, state = _run(tx, params, grads, jitted)
+    again, _ = _run(tx, params, grads, jitted)
+    alone, _ = _run(tx, params, grads)
+    jax.tree.map(np.testing.assert_array_equal, first, again)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-6), first, alone)
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(first))
+    assert all(isinstance(x, jax.Array) for x in jax.tree.leaves(state))
+    assert int(state.count) == 3 and "learning_rate" in state.hyperparams
+  assert len(traces) == 1
+
+
+# ---- Muon's split of real models (optcompare.param_roles) ----
+
+def _abstract_params(workload_config):
+  import importlib  # pylint: disable=g-import-not-at-top
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+  from optcompare import workloads  # pylint: disable=g-import-not-at-top
+  config = importlib.import_module(f"configs.workloads.{workload_config}").get_config("smoke")
+  workload = workloads.create(config)
+  return nnx.state(nnx.eval_shape(lambda: workload.build_model(0)), nnx.Param)
+
+
+def _muon_leaves(params):
+  from optcompare import param_roles  # pylint: disable=g-import-not-at-top
+  labels = jax.tree_util.tree_flatten_with_path(param_roles.labels(params))[0]
+  return {"/".join(param_roles.path_names(p)) for p, label in labels
+          if label == param_roles.MUON}
+
+
+@pytest.mark.parametrize("workload,muon", [
+    ("fashion_mnist_simple_cnn", {"conv1/kernel", "conv2/kernel", "dense1/kernel"}),
+    ("war_and_peace_lstm", {f"lstms/{i}/{k}" for i in (0, 1)
+                            for k in ("input_kernel", "recurrent_kernel")}),
+    ("lm1b_transformer", {f"blocks/0/attention/{m}/kernel" for m in
+                          ("query", "key", "value", "out")}
+     | {"blocks/0/mlp/fc1/kernel", "blocks/0/mlp/fc2/kernel"}),
+])
+def test_muon_takes_the_hidden_matrices_of_real_models(workload, muon):
+  """Biases, norms, embeddings and the output layer (dense2, head) are Adam's."""
+  assert _muon_leaves(_abstract_params(workload)) == muon
+
+
+@pytest.mark.parametrize("workload,output", [
+    ("cifar10_resnet32", ("head",)), ("cifar10_vgg16", ("fc2",)),
+    ("cifar100_cnn", ("layers", "11")), ("imagenet_resnet50", ("head",))])
+def test_the_output_layer_of_every_other_model(workload, output):
+  from optcompare import param_roles  # pylint: disable=g-import-not-at-top
+  assert param_roles.output_module(_abstract_params(workload)) == output
+
+
+def test_muon_matrices_of_kernels():
+  """A convolution kernel is its (kh·kw·c_in, c_out) matrix; flax attention's query, key,
+  value (d, heads, head_dim) map d to heads·head_dim, its out (heads, head_dim, d) the
+  reverse."""
+  from optcompare import param_roles  # pylint: disable=g-import-not-at-top
+  tree = {"conv": {"kernel": jnp.zeros((3, 3, 4, 8))}, "dense": {"kernel": jnp.zeros((4, 8))},
+          "attention": {"query": {"kernel": jnp.zeros((8, 2, 4))},
+                        "out": {"kernel": jnp.zeros((2, 4, 8))}}}
+  dims = param_roles.muon_dimension_numbers(tree)
+  as_tuple = lambda d: (tuple(np.atleast_1d(d.reduction_axis)),
+                        tuple(np.atleast_1d(d.output_axis)))
+  assert as_tuple(dims["conv"]["kernel"]) == ((0, 1, 2), (3,))
+  assert as_tuple(dims["dense"]["kernel"]) == ((0,), (1,))
+  assert as_tuple(dims["attention"]["query"]["kernel"]) == ((0,), (1, 2))
+  assert as_tuple(dims["attention"]["out"]["kernel"]) == ((0, 1), (2,))
+
+
+def test_muon_steps_a_simple_cnn_at_rms_two_tenths_of_eta():
+  """One update of a small Simple CNN (an nnx.State): Muon's matrices move by about 0.2 η
+  in RMS (an orthogonalised full-rank matrix, Newton–Schulz leaving its singular values
+  within about [0.7, 1.2]); the output layer takes Adam's first step, η · sign(g)."""
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+  from optcompare.models import simple_cnn  # pylint: disable=g-import-not-at-top
+  model = nnx.eval_shape(lambda: simple_cnn.SimpleCNN(
+      num_classes=3, conv_features=(2, 3), dense_features=5, image_size=8, rngs=nnx.Rngs(0)))
+  rng = np.random.default_rng(1)
+  params = jax.tree.map(lambda p: np.zeros(p.shape, np.float32), nnx.state(model, nnx.Param))
+  grads = jax.tree.map(lambda p: rng.normal(size=p.shape).astype(np.float32), params)
+  hp = HPARAMS["muon"][0]
+  tx = optimizers.create("muon", **hp)
+  u, _ = jax.jit(tx.update)(grads, tx.init(params), params)
+  rms = lambda x: float(jnp.sqrt(jnp.mean(jnp.square(x))))
+  for module in ("conv1", "conv2", "dense1"):
+    assert 0.1 * hp["learning_rate"] < rms(u[module]["kernel"]) < 0.3 * hp["learning_rate"]
+  for leaf in ("kernel", "bias"):  # b m / √v = sign(g) at t = 0 (up to ε)
+    np.testing.assert_allclose(u["dense2"][leaf], -hp["learning_rate"] *
+                               np.sign(grads["dense2"][leaf]), rtol=1e-5)
