@@ -124,6 +124,7 @@ def _sweep(args, argv):
   from optcompare import analysis  # pylint: disable=g-import-not-at-top
   config = _require(_CONFIG, "config")
   _expand_config_path(config, "base.dataset.data_dir")
+  _resolve_optimizer_files(config)
   _check_trial_configs(config)  # (study.validate names a NaN or infinite field)
   workdir = _require(_WORKDIR, "workdir")
   inputs.check_writable_dir("workdir", workdir)
@@ -145,6 +146,30 @@ def _sweep(args, argv):
           f"{', '.join(ids[:20])}{' ...' if len(ids) > 20 else ''}; see their result.json "
           "and worker.log, then rerun the sweep", file=sys.stderr)
   return 0 if not (summary.get("failed") or summary.get("unfinished")) else 1
+
+
+def _resolve_optimizer_files(config) -> None:
+  """A study's optimizer_files paths, relative to the config file's directory (`~`
+  expanded), made absolute: study.json holds the files that are used."""
+  files = config.get("optimizer_files") if hasattr(config, "get") else None
+  if not files or not hasattr(files, "items"):
+    return  # (none, or study.validate names the bad field)
+  from optcompare import plugins  # pylint: disable=g-import-not-at-top
+  here = os.path.dirname(os.path.abspath(config_flags.get_config_filename(flags.FLAGS["config"])))
+  for name, path in list(files.items()):
+    if isinstance(path, str):
+      files[name] = plugins.resolve_path(expand_path(path), here, f"optimizer_files.{name}")
+
+
+def _check_optimizer(args, argv):
+  """check-optimizer FILE: whether a plug-in optimizer file is usable (see --help)."""
+  del argv  # only train reads the raw command line
+  from optcompare import plugin_check  # pylint: disable=g-import-not-at-top
+  if len(args) != 1:
+    raise BadInputError("usage: optcompare check-optimizer FILE (a Python file defining "
+                        "HYPERPARAMETERS and make)")
+  print("\n".join(plugin_check.check(expand_path(args[0]))))
+  return 0
 
 
 def _check_trial_configs(config) -> None:
@@ -219,7 +244,7 @@ def _expect_args(args, n: int):
 
 COMMANDS = {"train": _train, "sweep": _sweep, "status": _status, "analyze": _analyze,
             "refine": _refine,
-            "data": _data}
+            "data": _data, "check-optimizer": _check_optimizer}
 TAKES_CONFIG = ("train", "sweep")
 
 # Each verb: what `optcompare --help` says of it, and the flags it takes (what `VERB --help`
@@ -238,6 +263,8 @@ VERBS = {
                "study's best trials", ("workdir", "out", "top", "margin", "contain")),
     "data": ("data prepare NAME: build a TFDS dataset from its original files (offline if "
              "--manual_dir holds them)", ("manual_dir", "data_dir")),
+    "check-optimizer": ("check-optimizer FILE: whether your optimizer file (HYPERPARAMETERS, "
+                        "make) is usable in a study: traced, finite, deterministic", ()),
 }
 # Flags and config fields that hold paths: `~` and $VARS are expanded (a shell leaves the `~`
 # of `--data_dir=~/x` alone, and a literal `./~` directory is a trap: `rm -rf ~/`).

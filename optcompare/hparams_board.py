@@ -104,7 +104,8 @@ def experiment(manifest: studydir.StudyManifest, study_dir: str = "") -> api_pb2
   from optcompare import workloads  # pylint: disable=g-import-not-at-top  (models: loaded late)
   from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
   base = manifest.base
-  configs = [spaces.build_trial_config(base, t.optimizer, t.hparams) for t in manifest.trials]
+  configs = [spaces.build_trial_config(base, t.optimizer, t.hparams,
+                                       manifest.plugin(t.optimizer)) for t in manifest.trials]
   values: dict[str, list] = {}
   for config in configs:
     for name, value in trial_hparams(config).items():

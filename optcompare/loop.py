@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optcompare import checkpointing, feeds, studydir, trial_files, update
+from optcompare import checkpointing, feeds, plugins, studydir, trial_files, update
 
 # Trial field `precision` -> jax.default_matmul_precision.
 PRECISIONS = {"float32": "float32", "tf32": "tensorfloat32", "bfloat16": "bfloat16"}
@@ -59,7 +59,7 @@ class Program:
   graphdef: Any
   eval_graphdef: Any
   workload: Any              # seed 0: the trials' own seeds are in their states and feeds
-  optimizer: str
+  optimizer: Any             # a built-in's name, or a plugins.Plugin (hashed by its content)
   packed: bool               # a leading trials axis, vmapped
   batch_sharding: Any        # where a gathered batch lives
 
@@ -209,7 +209,8 @@ def program_for(plan: Plan) -> tuple[Program, feeds.Shardings]:
   shardings = feeds.Shardings(plan.mesh, packed)
   workload = dataclasses.replace(plan.workloads[0], seed=0)
   graphdef, eval_graphdef = update.graph_defs(workload, "im2col" if packed else "direct")
-  return Program(graphdef, eval_graphdef, workload, plan.configs[0].optimizer.name, packed,
+  optimizer = plugins.of_config(plan.configs[0].optimizer)
+  return Program(graphdef, eval_graphdef, workload, optimizer, packed,
                  shardings.batch), shardings
 
 

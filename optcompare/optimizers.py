@@ -32,6 +32,7 @@ import optax
 from optcompare import errors
 from optcompare import hparams as hparams_lib
 from optcompare import param_roles
+from optcompare import plugins
 from optcompare import schedules
 from optcompare.schedules import FieldError
 
@@ -376,8 +377,9 @@ def eval_params(name, params, opt_state):
   return params if fn is None else fn(params, opt_state)
 
 
-def create(name: str, **hparams) -> optax.GradientTransformation:
-  """The optimizer `name` of REGISTRY with the given hyperparameters (all required).
+def create(name: "str | plugins.Plugin", **hparams) -> optax.GradientTransformation:
+  """The optimizer `name` of REGISTRY, or a plug-in, with the given hyperparameters (all
+  required; a plug-in's: `traced(make, hparams)`, η > 0 and the others finite).
 
   Raises FieldError (a ValueError) naming the unknown optimizer, the missing or unknown
   hyperparameter, or the value outside its domain (optcompare.hparams.TABLE: η > 0,
@@ -385,18 +387,36 @@ def create(name: str, **hparams) -> optax.GradientTransformation:
   (RMSProp: ε = 0 with ρ = 1, hparams.WIDER),
   wd ≥ 0, finite real scalars). Only `learning_rate` may be a schedule.
   """
-  if name not in REGISTRY:
+  if not isinstance(name, plugins.Plugin) and name not in REGISTRY:
     raise FieldError("name", f"unknown optimizer {name!r} (known: {', '.join(REGISTRY)})")
-  takes = list(inspect.signature(REGISTRY[name]).parameters)
+  takes = _takes(name)
   for key, value in hparams.items():
     if key not in takes:
-      raise FieldError(key, f"unknown hyperparameter for {name} (takes {', '.join(takes)})")
-    if not (key == "learning_rate" and callable(value)):
+      raise FieldError(key, f"unknown hyperparameter for {_name(name)} (takes "
+                       f"{', '.join(takes)})")
+    if key == "learning_rate" and callable(value):
+      continue
+    if isinstance(name, plugins.Plugin):  # its names mean what its file says: η > 0 only
+      schedules.check_number(key, value, *(hparams_lib.TABLE[key].domain.args()
+                                           if key == "learning_rate" else ()))
+    else:
       _check_in_domain(name, key, value, hparams)
   for key in takes:
     if key not in hparams:
-      raise FieldError(key, f"missing, required by {name}")
+      raise FieldError(key, f"missing, required by {_name(name)}")
+  if isinstance(name, plugins.Plugin):
+    return traced(name.make, hparams)
   return REGISTRY[name](**hparams)
+
+
+def _takes(optimizer: "str | plugins.Plugin") -> list[str]:
+  if isinstance(optimizer, plugins.Plugin):
+    return list(optimizer.hyperparameters)
+  return list(inspect.signature(REGISTRY[optimizer]).parameters)
+
+
+def _name(optimizer: "str | plugins.Plugin") -> str:
+  return optimizer.name if isinstance(optimizer, plugins.Plugin) else optimizer
 
 
 def _meets(value: Any, wanted: float) -> bool:
@@ -442,10 +462,11 @@ def update_fn(name: str) -> Callable:
 
 
 @functools.lru_cache(maxsize=None)
-def _update_fn(name: str) -> Callable:
-  takes = inspect.signature(REGISTRY[name]).parameters
-  placeholders = {k: 0.0 for k in takes}  # never read: the state carries the values
+def _update_fn(name: "str | plugins.Plugin") -> Callable:
+  placeholders = {k: 0.0 for k in _takes(name)}  # never read: the state carries the values
   placeholders["learning_rate"] = schedules.Schedule("constant", 0.0)
+  if isinstance(name, plugins.Plugin):
+    return traced(name.make, placeholders).update
   return REGISTRY[name](**placeholders).update
 
 
@@ -459,9 +480,10 @@ def settings_from_config(opt_cfg, num_train_steps: int) -> dict[str, Any]:
   """
   hp = {k: v for k, v in opt_cfg.hparams.items() if v is not None}
   sched = {k: v for k, v in opt_cfg.schedule.items() if v is not None and k != "name"}
+  optimizer = plugins.of_config(opt_cfg)  # a plug-in: loaded (BadInputError naming its file)
   try:
-    if opt_cfg.name not in REGISTRY:
-      create(opt_cfg.name)  # raises the unknown-name error
+    if not isinstance(optimizer, plugins.Plugin) and optimizer not in REGISTRY:
+      create(optimizer)  # raises the unknown-name error
     if "learning_rate" not in hp:
       raise FieldError("learning_rate", f"missing, required by {opt_cfg.name}")
     try:
@@ -472,7 +494,7 @@ def settings_from_config(opt_cfg, num_train_steps: int) -> dict[str, Any]:
       path = {"name": "optimizer.schedule.name", "base": "optimizer.hparams.learning_rate",
               "num_train_steps": "num_train_steps"}.get(e.field, f"optimizer.schedule.{e.field}")
       raise errors.BadInputError(f"{path}: {e.reason}") from e
-    create(opt_cfg.name, **hp)  # checks names and domains
+    create(optimizer, **hp)  # checks names and domains
     return hp
   except FieldError as e:
     path = "optimizer.name" if e.field == "name" else f"optimizer.hparams.{e.field}"
@@ -481,4 +503,5 @@ def settings_from_config(opt_cfg, num_train_steps: int) -> dict[str, Any]:
 
 def from_config(opt_cfg, num_train_steps: int) -> optax.GradientTransformation:
   """create(name, **settings_from_config(...)); errors as settings_from_config."""
-  return create(opt_cfg.name, **settings_from_config(opt_cfg, num_train_steps))
+  settings = settings_from_config(opt_cfg, num_train_steps)
+  return create(plugins.of_config(opt_cfg), **settings)

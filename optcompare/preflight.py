@@ -69,7 +69,8 @@ def check_study(manifest) -> None:
   for t in manifest.trials:
     first.setdefault(t.optimizer, t)
   for t in first.values():
-    trial = spaces.build_trial_config(manifest.base, t.optimizer, t.hparams)
+    trial = spaces.build_trial_config(manifest.base, t.optimizer, t.hparams,
+                                      manifest.plugin(t.optimizer))
     try:
       check_trial(trial)
     except BadInputError as e:

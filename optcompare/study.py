@@ -13,6 +13,10 @@ A study config (configs/studies/<protocol>/<workload>.py, DESIGN.md §4) has the
                      after the search (optcompare.reruns); may change between runs
   pack_size          optional, trials of one optimizer trained in one compiled program
                      (optcompare.packed; default 1: one trial per program); an execution field
+  optimizer_files    optional {name: path}: the user's own optimizers (optcompare.plugins),
+                     listed in `optimizers` and given search spaces like the built-ins; study.json
+                     records each as {path, sha256, hyperparameters}, and a file changed since
+                     the study began is refused
 
 `sweep(config, workdir)` validates the config and runs train's checks, data included, on
 each optimizer's first trial (optcompare.preflight; BadInputError, nothing written), writes
@@ -34,14 +38,14 @@ import sys
 import time
 from typing import Any, Mapping
 
-from optcompare import inputs, preflight, reruns, studydir, trial_files
+from optcompare import inputs, plugins, preflight, reruns, studydir, trial_files
 from optcompare.errors import BadInputError
 from optcompare.search import quasirandom
 from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_names
 
 FIELDS = ("base", "seed", "num_trials", "optimizers", "search_spaces", "devices_per_trial",
           "threads_per_trial", "lease_seconds")
-OPTIONAL_FIELDS = ("reruns", "pack_size")
+OPTIONAL_FIELDS = ("reruns", "pack_size", "optimizer_files")
 EXECUTION_FIELDS = ("devices_per_trial", "threads_per_trial", "lease_seconds", "pack_size")
 MANIFEST = studydir.MANIFEST
 # A failed trial is the infrastructure's accident (a killed process, a full disk), not the
@@ -110,7 +114,10 @@ def validate(config) -> tuple[dict, dict[str, SearchSpace]]:
   opts, spaces = c["optimizers"], c["search_spaces"]
   if not isinstance(opts, list) or not opts or not all(isinstance(o, str) for o in opts):
     raise BadInputError(f"optimizers: must be a non-empty list of names, got {opts!r}")
-  known = optimizer_names()
+  files = _check_optimizer_files(c.get("optimizer_files") or {}, opts)
+  if files:  # (absent otherwise: study.json as before the field)
+    c["optimizer_files"] = files
+  known = optimizer_names() + tuple(files)
   for o in opts:
     if o not in known:
       raise BadInputError(f"optimizers: unknown optimizer {o!r} (known: {', '.join(known)})")
@@ -126,10 +133,31 @@ def validate(config) -> tuple[dict, dict[str, SearchSpace]]:
   for o in opts:
     if o not in spaces:
       raise BadInputError(f"search_spaces.{o}: missing (every optimizer needs a space)")
-  parsed = {o: SearchSpace(o, spaces[o], f"search_spaces.{o}") for o in opts}
+  parsed = {o: SearchSpace(o, spaces[o], f"search_spaces.{o}", files.get(o)) for o in opts}
   for trial in _trials(c, parsed):
     _check_trial(c, trial)
   return c, parsed
+
+
+def _check_optimizer_files(files: Any, opts: list[str]) -> dict[str, dict]:
+  """{name: plug-in record} of a study's optimizer_files ({name: path}, paths relative to
+  the working directory; cli makes them relative to the config file); each file is loaded
+  (its contract checked). A record (study.json's form) is checked against its file's hash."""
+  if not isinstance(files, dict):
+    raise BadInputError(f"optimizer_files: must be a dict {{name: path}}, got {files!r}")
+  records = {}
+  for name, value in files.items():
+    where = f"optimizer_files.{name}"
+    if name in optimizer_names():
+      raise BadInputError(f"{where}: clashes with the built-in optimizer {name!r}; give the "
+                          "plug-in another name")
+    if name not in opts:
+      raise BadInputError(f"{where}: not in optimizers {opts}")
+    path, sha = (value.get("path"), value.get("sha256")) if isinstance(value, dict) else (
+        value, None)
+    plugin = plugins.load(name, plugins.resolve_path(path, None, where), sha, where)
+    records[name] = plugins.record(plugin)
+  return records
 
 
 def _check_reruns(value) -> None:
@@ -146,7 +174,8 @@ def _check_trial(c: dict, trial: studydir.TrialEntry) -> None:
   from optcompare import optimizers  # pylint: disable=g-import-not-at-top  (jax, no devices)
   space_field = f"search_spaces.{trial.optimizer}"
   try:
-    config = build_trial_config(c["base"], trial.optimizer, trial.hparams)
+    config = build_trial_config(c["base"], trial.optimizer, trial.hparams,
+                                c.get("optimizer_files", {}).get(trial.optimizer))
   except (TypeError, ValueError, AttributeError, KeyError) as e:
     raise BadInputError(f"{space_field}: cannot apply trial {trial.id} to base "
                         f"({str(e).splitlines()[0]})") from e
@@ -207,7 +236,9 @@ def _strip(c: Mapping[str, Any]) -> dict:
   trial config read with the defaults of trial fields added since (trial_files.ADDED_FIELDS)
   and without the trial's execution fields."""
   out = {k: v for k, v in c.items()
-         if k not in EXECUTION_FIELDS + OPTIONAL_FIELDS + ("num_trials",)}
+         if k not in EXECUTION_FIELDS + ("reruns", "num_trials")}
+  if not out.get("optimizer_files"):  # (absent from study.json written before the field)
+    out.pop("optimizer_files", None)
   if isinstance(out.get("base"), Mapping):
     base = {**trial_files.ADDED_FIELDS, **out["base"]}
     out["base"] = {k: v for k, v in base.items() if k not in trial_files.EXECUTION_FIELDS}
@@ -235,6 +266,7 @@ def merge_with_workdir(workdir: str, manifest) -> tuple[studydir.StudyManifest, 
       raise BadInputError(f"workdir: {workdir} is not empty and holds no {MANIFEST}")
     return manifest, True
   old = load_manifest(workdir)
+  _check_plugins_unchanged(old, manifest)
   if _strip(old.config) != _strip(manifest.config) and refused_untrained(workdir, old):
     return manifest, True  # replaced: write_manifest removes its trials (nothing trained)
   if _strip(old.config) != _strip(manifest.config):
@@ -251,6 +283,19 @@ def merge_with_workdir(workdir: str, manifest) -> tuple[studydir.StudyManifest, 
                           "scipy version?)")
   manifest = manifest.with_reruns(old.reruns)
   return manifest, old != manifest
+
+
+def _check_plugins_unchanged(old: studydir.StudyManifest, new: studydir.StudyManifest
+                             ) -> None:
+  """BadInputError if a plug-in's file changed since the study began (its trials so far
+  ran the old code)."""
+  for name in old.optimizers:
+    before, now = old.plugin(name), new.plugin(name)
+    if before and now and before["sha256"] != now["sha256"]:
+      raise BadInputError(
+          f"optimizer_files.{name}: {now['path']} has changed since this study began "
+          f"(SHA-256 {before['sha256'][:12]}… then, {now['sha256'][:12]}… now); restore it, "
+          "or start another study (another --workdir)")
 
 
 def _trained(tdir: str) -> bool:

@@ -501,6 +501,11 @@ class StudyManifest:
   def optimizers(self) -> list[str]:
     return list(self.config.get("optimizers") or [])
 
+  def plugin(self, optimizer: str) -> Mapping[str, Any] | None:
+    """The record of plug-in `optimizer` ({path, sha256, hyperparameters: defaults};
+    optcompare.plugins), or None for a built-in."""
+    return (self.config.get("optimizer_files") or {}).get(optimizer)
+
   @property
   def num_trials(self) -> int:
     """Search trials per optimizer."""

@@ -115,7 +115,8 @@ def trial_config(manifest: studydir.StudyManifest, trial_id: str):
     t, seed = manifest.entry(trial_id)
   except KeyError:
     raise BadInputError(f"trial_id: no trial {trial_id!r} in this study") from None
-  config = spaces.build_trial_config(manifest.base, t.optimizer, t.hparams)
+  config = spaces.build_trial_config(manifest.base, t.optimizer, t.hparams,
+                                    manifest.plugin(t.optimizer))
   if seed is not None:
     config.seed = seed
   return config

@@ -93,8 +93,11 @@ def optimizer_names() -> tuple[str, ...]:
   return tuple(optimizers.REGISTRY)
 
 
-def takes(optimizer: str) -> tuple[str, ...]:
-  """The hyperparameters `optimizer` takes (from optcompare.optimizers, the one source)."""
+def takes(optimizer: str, plugin: Mapping | None = None) -> tuple[str, ...]:
+  """The hyperparameters `optimizer` takes: a built-in's from optcompare.optimizers (the one
+  source), a plug-in's from its record in study.json (`plugin`, optcompare.plugins.record)."""
+  if plugin is not None:
+    return tuple(plugin["hyperparameters"])
   from optcompare import optimizers  # pylint: disable=g-import-not-at-top
   return tuple(inspect.signature(optimizers.REGISTRY[optimizer]).parameters)
 
@@ -246,14 +249,14 @@ class SearchSpace:
   `applied`: the names that go into a trial config (helpers excluded).
   """
 
-  def __init__(self, optimizer: str, raw: Mapping, field: str):
+  def __init__(self, optimizer: str, raw: Mapping, field: str, plugin: Mapping | None = None):
     if isinstance(raw, ml_collections.ConfigDict):
       raw = raw.to_dict()
     if not isinstance(raw, Mapping) or not raw:
       raise BadInputError(f"{field}: must be a non-empty dict of hyperparameter specs")
     self.optimizer = optimizer
     self.specs = {name: _parse_spec(name, raw[name], f"{field}.{name}") for name in sorted(raw)}
-    takes_ = set(takes(optimizer)) | set(SCHEDULE_PARAMS)
+    takes_ = set(takes(optimizer, plugin)) | set(SCHEDULE_PARAMS)
     derived = [s for s in self.specs.values() if s.scale == "derived"]
     used_by_derived = {s.of for s in derived} | {s.times for s in derived}
     for s in derived:
@@ -270,9 +273,10 @@ class SearchSpace:
       if name in takes_:
         continue
       if name in HPARAMS or name in SCHEDULE_PARAMS or name not in used_by_derived:
+        declared = f"; {plugin['path']} does not declare it" if plugin else ""
         raise BadInputError(
             f"{field}.{name}: unknown hyperparameter for {optimizer} (takes "
-            f"{', '.join(sorted(takes_))}; other names must feed a derived value)")
+            f"{', '.join(sorted(takes_))}{declared}; other names must feed a derived value)")
       if s.scale == "derived":
         raise BadInputError(f"{field}.{name}: a derived value must be a hyperparameter of "
                             f"{optimizer}")
@@ -307,22 +311,27 @@ def unset_hparams_not_taken(optimizer_config, keep=()) -> None:
       optimizer_config.hparams[name] = None
 
 
-def build_trial_config(base: Mapping, optimizer: str, hparams: Mapping[str, Any]
-                       ) -> ml_collections.ConfigDict:
+def build_trial_config(base: Mapping, optimizer: str, hparams: Mapping[str, Any],
+                       plugin: Mapping | None = None) -> ml_collections.ConfigDict:
   """The trial config: `base` (a JSON-safe dict) with the optimizer and its hyperparameters.
 
   Hyperparameters that `optimizer` does not take are unset (None), so the base's Adam
   defaults do not leak into SGD; a searched decay_steps unsets decay_steps_fraction and vice
   versa. Names that are neither hyperparameters nor schedule parameters (helpers) are skipped.
+  A plug-in (`plugin`: its record in study.json) adds its file, its hash and its own
+  hyperparameters, at the file's defaults unless searched (_with_plugin).
   """
   config = ml_collections.ConfigDict(dict(base))
+  if plugin is not None:
+    _with_plugin(config.optimizer, plugin)
   config.lock()
   opt = config.optimizer
   opt.name = optimizer
-  unset_hparams_not_taken(opt)
-  taken = set(takes(optimizer))
+  if plugin is None:
+    unset_hparams_not_taken(opt)
+  taken = set(takes(optimizer, plugin))
   for name, value in hparams.items():
-    if name in HPARAMS and name in taken:
+    if name in taken:
       opt.hparams[name] = None if value is None else float(value)
     elif name in SCHEDULE_PARAMS:
       if name in INT_PARAMS:
@@ -334,3 +343,14 @@ def build_trial_config(base: Mapping, optimizer: str, hparams: Mapping[str, Any]
       if other and other not in hparams:
         opt.schedule[other] = None
   return config
+
+
+def _with_plugin(opt: ml_collections.ConfigDict, plugin: Mapping) -> None:
+  """optimizer.file and optimizer.sha256 (the worker loads and checks the file), and
+  optimizer.hparams: the plug-in's own, at its defaults; every other one unset."""
+  opt.file = plugin["path"]
+  opt.sha256 = plugin["sha256"]
+  for name in list(opt.hparams):
+    opt.hparams[name] = None
+  for name, default in plugin["hyperparameters"].items():
+    opt.hparams[name] = float(default)
