@@ -458,3 +458,29 @@ def test_muon_steps_a_simple_cnn_at_rms_two_tenths_of_eta():
   for leaf in ("kernel", "bias"):  # b m / √v = sign(g) at t = 0 (up to ε)
     np.testing.assert_allclose(u["dense2"][leaf], -hp["learning_rate"] *
                                np.sign(grads["dense2"][leaf]), rtol=1e-5)
+
+
+def test_the_loop_evaluates_schedule_free_at_its_averaged_iterate():
+  """update.eval_sums (the loop's evaluation) reads optimizers.eval_params: for sfadamw the
+  metrics are those of x = (y − (1−β1) z)/β1, not of the parameters y it trains."""
+  import functools  # pylint: disable=g-import-not-at-top
+  from configs.workloads import fashion_mnist_simple_cnn  # pylint: disable=g-import-not-at-top
+  from optcompare import update, workloads  # pylint: disable=g-import-not-at-top
+  workload = workloads.create(fashion_mnist_simple_cnn.get_config("smoke"))
+  state = update.init_state(workload, "sfadamw", 0, HPARAMS["sfadamw"][0])
+
+  def with_z(state, params, z):  # z = params puts x at params: the state evaluates there
+    inner = state.opt_state.inner._replace(z=z)
+    return state.replace(params=params, opt_state=state.opt_state._replace(inner=inner))
+
+  y = state.params
+  moved = with_z(state, y, jax.tree.map(lambda p: p + 0.5, y))  # z away from y, as in training
+  x = optimizers.eval_params("sfadamw", moved.params, moved.opt_state)
+  rng = np.random.default_rng(0)
+  batch = {"inputs": rng.integers(0, 256, (8, 28, 28, 1)).astype(np.uint8),
+           "labels": rng.integers(0, 10, 8), "mask": np.ones(8, bool)}
+  sums = jax.jit(functools.partial(update.eval_sums, update.graph_defs(workload)[1], workload,
+                                   "sfadamw"))
+  loss = lambda s: float(sums(s, batch)["loss"])
+  assert loss(moved) == pytest.approx(loss(with_z(state, x, x)), rel=1e-6)
+  assert loss(moved) != pytest.approx(loss(with_z(state, y, y)), rel=1e-3)
