@@ -109,6 +109,9 @@ def _train(args, argv):
   _expect_args(args, 0)
   _init_distributed()
   config = _require(_CONFIG, "config")
+  if _optimizers_override(argv) is not None:
+    raise BadInputError(f"{OPTIMIZERS_OVERRIDE}: train runs one optimizer; name it with "
+                        "--config.optimizer.name")
   _expand_config_path(config, "dataset.data_dir")
   workdir = _require(_WORKDIR, "workdir")
   inputs.check_writable_dir("workdir", workdir)
@@ -123,6 +126,7 @@ def _sweep(args, argv):
   _expect_args(args, 0)
   from optcompare import analysis  # pylint: disable=g-import-not-at-top
   config = _require(_CONFIG, "config")
+  _select_optimizers(config, _optimizers_override(argv))
   _expand_config_path(config, "base.dataset.data_dir")
   _resolve_optimizer_files(config)
   _check_trial_configs(config)  # (study.validate names a NaN or infinite field)
@@ -146,6 +150,73 @@ def _sweep(args, argv):
           f"{', '.join(ids[:20])}{' ...' if len(ids) > 20 else ''}; see their result.json "
           "and worker.log, then rerun the sweep", file=sys.stderr)
   return 0 if not (summary.get("failed") or summary.get("unfinished")) else 1
+
+
+OPTIMIZERS_OVERRIDE = "--config.optimizers"
+
+
+def _optimizers_override(argv: list[str]) -> list[str] | None:
+  """The names of `--config.optimizers=a,b` (config_flags cannot override a list field), or
+  None without it."""
+  for i, arg in enumerate(argv):
+    if arg.startswith(OPTIMIZERS_OVERRIDE + "="):
+      value = arg.split("=", 1)[1]
+    elif arg == OPTIMIZERS_OVERRIDE and i + 1 < len(argv):
+      value = argv[i + 1]
+    else:
+      continue
+    names = [n.strip() for n in value.split(",")]
+    if not all(names):
+      raise BadInputError(f"{OPTIMIZERS_OVERRIDE}: expected names separated by commas, e.g. "
+                          f"momentum,adam; got {value!r}")
+    return names
+  return None
+
+
+def _without_optimizers_override(argv: list[str]) -> list[str]:
+  out, skip = [], False
+  for i, arg in enumerate(argv):
+    if skip:
+      skip = False
+    elif arg.startswith(OPTIMIZERS_OVERRIDE + "="):
+      continue
+    elif arg == OPTIMIZERS_OVERRIDE and i + 1 < len(argv):
+      skip = True
+    else:
+      out.append(arg)
+  return out
+
+
+def _select_optimizers(config, names: list[str] | None) -> None:
+  """Cuts a study config to `names`, a subset of its optimizers (their search spaces and
+  files kept, the others' dropped): the same trials as the whole study's for those names."""
+  if names is None:
+    return
+  study_optimizers = list(config.get("optimizers") or [])
+  for name in names:
+    if name not in study_optimizers:
+      raise BadInputError(f"{OPTIMIZERS_OVERRIDE}: {name!r} is not one of the study's "
+                          f"optimizers ({', '.join(study_optimizers)})")
+    if names.count(name) > 1:
+      raise BadInputError(f"{OPTIMIZERS_OVERRIDE}: {name!r} is listed twice")
+  with config.unlocked():
+    config.optimizers = names
+    for field in ("search_spaces", "optimizer_files"):
+      for name in list(config.get(field) or {}):
+        if name not in names:
+          del config[field][name]
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl parses the flags; config_flags reads its --config.FIELD overrides from sys.argv as
+  well, so --config.optimizers (applied by the sweep, _select_optimizers) is hidden from
+  both meanwhile."""
+  saved = sys.argv
+  sys.argv = _without_optimizers_override(sys.argv)
+  try:
+    return flags.FLAGS(_without_optimizers_override(argv))[1:]
+  finally:
+    sys.argv = saved
 
 
 def _resolve_optimizer_files(config) -> None:
@@ -365,8 +436,32 @@ def _help(positional: list[str], wanted: str) -> int:
   if "config" in names:
     rows.insert(1, ("--config.FIELD=VALUE", "sets one field of the config (repeatable), e.g. "
                     "--config.num_train_steps=100"))
-  print(cli_help.verb_help(verb, usage.get(verb), _summary(verb), rows, EXIT_STATUS), end="")
+  print(cli_help.verb_help(verb, usage.get(verb), _summary(verb), rows, EXIT_STATUS,
+                           _verb_notes(verb)), end="")
   return 0
+
+
+def _verb_notes(verb: str) -> tuple[str, ...]:
+  """What `VERB --help` says of the names its config fields and arguments take."""
+  if verb in ("train", "sweep"):
+    from optcompare import optimizers  # pylint: disable=g-import-not-at-top  (jax)
+    names = f"optimizers: {', '.join(optimizers.REGISTRY)} (Table 1: " \
+            f"{', '.join(optimizers.TABLE_1)}); your own: README \"Compare your own optimizer\"."
+    if verb == "train":
+      return (names, "Config fields (configs/workloads/<workload>.py, DESIGN.md §4): "
+              "--config.optimizer.name, --config.optimizer.hparams.<name> (the optimizer's "
+              "hyperparameters: learning_rate, momentum, beta1, ...), "
+              "--config.optimizer.schedule.*, --config.num_train_steps, --config.batch_size, "
+              "--config.dataset.data_dir; PATH:smoke is 20 steps on synthetic data, "
+              "PATH:reduced the CPU-sized workload.")
+    from optcompare import study  # pylint: disable=g-import-not-at-top
+    return (names, "Study config fields (configs/studies/<protocol>/<workload>.py): "
+            f"{', '.join(study.FIELDS + study.OPTIONAL_FIELDS)}; --config.optimizers=a,b sweeps a subset of the "
+            "study's optimizers, --config.base.<field> sets a trial config field.")
+  if verb == "data":
+    from optcompare.data import prepare  # pylint: disable=g-import-not-at-top
+    return (f"datasets (NAME): {', '.join(prepare.MANUAL_FILES)}.",)
+  return ()
 
 
 def _fail(message: str) -> int:
@@ -390,7 +485,7 @@ def main(argv: list[str]) -> int:
   except BadInputError as e:
     return _fail(str(e))
   try:
-    positional = flags.FLAGS(argv)[1:]
+    positional = _parse_flags(argv)
   except (KeyError, AttributeError) as e:  # config_flags: --config.FIELD names a missing field
     return _fail(_unknown_field(str(e), argv))
   except (flags.Error, ValueError, TypeError, AttributeError, OSError) as e:

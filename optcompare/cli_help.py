@@ -94,10 +94,13 @@ def flag_row(flag, verb: str) -> tuple[str, str]:
 
 
 def verb_help(verb: str, usage: str | None, summary: str, rows: list[tuple[str, str]],
-              footer: str) -> str:
-  """`optcompare VERB --help`: its usage, what it does, its flags a line each."""
+              footer: str, notes: tuple[str, ...] = ()) -> str:
+  """`optcompare VERB --help`: its usage, what it does, its flags a line each, then `notes`
+  (paragraphs: what names the verb's config fields or arguments take)."""
   lines = ["", summary, "", "flags:"]
   lines += _rows(rows) if rows else ["  (none)"]
+  for note in notes:
+    lines += ["", note]
   lines += ["", "Also absl's --verbosity (see `optcompare --helpfull`).", "", footer]
   usage = f"usage: {usage or f'optcompare {verb} [flags]'}"  # (one line: never wrapped)
   return "\n".join([usage] + _wrap_paragraphs(lines)) + "\n"

@@ -39,7 +39,8 @@ EVAL_SPLITS = ("validation", "test", "train_eval")
 def trial_hparams(config: Mapping[str, Any]) -> dict[str, Any]:
   """A trial config's hyperparameters as the dashboard shows them: `optimizer` (its name),
   `seed`, every optimizer hyperparameter that is set (learning_rate, momentum, beta1, ...:
-  the values the update rule uses, α0 or η0 included where a study searched a ratio), and the
+  the values the update rule uses), the paper's search coordinates it is derived from (α0/ε,
+  η0/√ε: SEARCH_COORDINATES), and the
   schedule: `schedule` (its name) and its numeric fields that are set (decay_factor,
   decay_steps_fraction, warmup_steps, ...)."""
   opt = config["optimizer"]
@@ -47,10 +48,30 @@ def trial_hparams(config: Mapping[str, Any]) -> dict[str, Any]:
   for name, value in opt["hparams"].items():
     if value is not None:
       out[name] = float(value)
+  out.update(search_coordinates(opt["name"], out))
   out["schedule"] = str(opt["schedule"]["name"])
   for name, value in opt["schedule"].items():
     if name != "name" and value is not None:
       out[name] = value if isinstance(value, (int, float)) else float(value)
+  return out
+
+
+# The paper's search coordinates that a learning rate is derived from (DESIGN.md §2): Adam's
+# family tunes α0/ε, RMSProp η0/√ε; name -> (optimizers, power of ε).
+SEARCH_COORDINATES = {
+    "learning_rate_over_epsilon": (("adam", "nadam", "adamw", "nadamw"), 1.0),
+    "learning_rate_over_sqrt_epsilon": (("rmsprop",), 0.5),
+}
+
+
+def search_coordinates(optimizer: str, values: Mapping[str, float]) -> dict[str, float]:
+  """The search coordinates of SEARCH_COORDINATES that `optimizer` has, from its learning
+  rate and ε (shown beside the derived learning rate; none where ε is 0 or unset)."""
+  out = {}
+  for name, (optimizers, power) in SEARCH_COORDINATES.items():
+    lr, eps = values.get("learning_rate"), values.get("epsilon")
+    if optimizer in optimizers and lr is not None and eps:
+      out[name] = float(lr) / float(eps) ** power
   return out
 
 

@@ -373,14 +373,17 @@ def status_table(workdir: str) -> str:
     value = result.value(split, metric) if result else None
     if value is not None and studydir.better(value, row["best"] and row["best"][0], metric):
       row["best"] = (value, t.id)
+  reruns_done = _reruns_done(workdir, manifest)
   best_head = f"best {split} {metric}"
   head = ["optimizer", "trials", "done", "running", "pending", "diverged", "failed", best_head]
+  head[-1:-1] = ["re-runs done"] if manifest.reruns else []
   lines = [head]
   for opt, row in rows.items():
     best = f"{row['best'][0]:.4f} ({row['best'][1]})" if row["best"] else "-"
     total = sum(row[s] for s in studydir.STATUSES)
+    done = ["{}/{}".format(*reruns_done.get(opt, (0, 0)))] if manifest.reruns else []
     lines.append([opt, total, row["completed"], row["running"], row["pending"],
-                  row["diverged"], row["failed"], best])
+                  row["diverged"], row["failed"], *done, best])
   widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
   fmt = lambda line: "  ".join(  # pylint: disable=g-long-lambda
       str(x).ljust(w) if i in (0, len(head) - 1) else str(x).rjust(w)
@@ -388,6 +391,19 @@ def status_table(workdir: str) -> str:
   title = (f"study {workdir}: {manifest.num_trials} trials per optimizer, seed {manifest.seed} "
            "(done: completed trials; best: among them)")
   return "\n".join([title, fmt(head)] + [fmt(line) for line in lines[1:]])
+
+
+def _reruns_done(workdir: str, manifest: studydir.StudyManifest) -> dict[str, tuple[int, int]]:
+  """optimizer -> (seed re-runs finished, planned): counted apart from the search's trials."""
+  from optcompare.backends import ledger  # pylint: disable=g-import-not-at-top
+  out: dict[str, tuple[int, int]] = {}
+  for r in manifest.reruns:
+    status, _ = ledger.trial_state(studydir.trial_dir(workdir, r.id),
+                                   lease_seconds=manifest.config.get("lease_seconds"))
+    optimizer = studydir.optimizer_of(r.id)
+    done, planned = out.get(optimizer, (0, 0))
+    out[optimizer] = (done + (status in studydir.FINISHED), planned + 1)
+  return out
 
 
 def _plan_reruns(workdir: str) -> list[str]:

@@ -78,3 +78,41 @@ def test_optimizer_switched_on_the_command_line(name, extra, taken, tmp_path, mo
   hparams = {k: v for k, v in config["optimizer"]["hparams"].items() if v is not None}
   assert config["optimizer"]["name"] == name and set(hparams) == taken
   assert hparams["learning_rate"] == 0.05
+
+
+def test_config_optimizers_sweeps_a_subset_of_the_study(tmp_path, monkeypatch, capsys):
+  """--config.optimizers=momentum,adam: those two, with the whole study's trials for them."""
+  workdir = tmp_path / "study"
+  argv = ["optcompare", "sweep", STUDY, "--config.optimizers=momentum,adam",
+          "--config.num_trials=1", "--config.base.num_train_steps=2", f"--workdir={workdir}"]
+  assert run_cli(argv, monkeypatch) == 0
+  manifest = json.loads((workdir / "study.json").read_text())
+  assert manifest["config"]["optimizers"] == ["momentum", "adam"]
+  assert sorted(manifest["config"]["search_spaces"]) == ["adam", "momentum"]
+  assert [t["id"] for t in manifest["trials"]] == ["momentum/0", "adam/0"]
+  capsys.readouterr()
+  bad = ["optcompare", "sweep", STUDY, "--config.optimizers=momentum,lion",
+         f"--workdir={tmp_path / 'other'}"]
+  assert run_cli(bad, monkeypatch) == 2
+  errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+  assert errors == [  # (pytest shows a DeprecationWarning of config_flags' import as a line)
+      "optcompare: error: --config.optimizers: 'lion' is not one of the study's optimizers "
+      "(sgd, momentum, nesterov, rmsprop, adam, nadam)"]
+  assert not (tmp_path / "other").exists()
+  train = ["optcompare", "train", f"--config={SMOKE}", "--config.optimizers=adam",
+           f"--workdir={tmp_path / 'trial'}"]
+  assert run_cli(train, monkeypatch) == 2
+  assert "train runs one optimizer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb, says", [
+    ("train", ["optimizers: sgd, momentum, nesterov, rmsprop, adam, nadam,",
+               "--config.optimizer.hparams.<name>"]),
+    ("sweep", ["optimizers: sgd, momentum,", "--config.optimizers=a,b sweeps a subset"]),
+    ("data", ["datasets (NAME): fashion_mnist, mnist, war_and_peace, cifar10, cifar100,"]),
+])
+def test_verb_help_lists_the_names_its_fields_take(verb, says, monkeypatch, capsys):
+  assert run_cli(["optcompare", verb, "--help"], monkeypatch) == 0
+  out = " ".join(capsys.readouterr().out.split())
+  for text in says:
+    assert text in out, out

@@ -139,3 +139,18 @@ def test_the_analysis_keeps_train_line_extras_out_of_its_tables(smoke_sweep):
   assert not {"learning_rate", "grad_norm", "update_norm", "param_norm"} & set(table.columns)
   df = analysis.load_study(workdir)
   assert len(df) == 2 and not [c for c in df.columns if c.endswith("_norm")]
+
+
+def test_trial_hparams_show_the_paper_search_coordinates_beside_the_learning_rate():
+  """α0/ε (Adam's family) and η0/√ε (RMSProp), what the studies search; SGD has neither."""
+  from optcompare import hparams_board  # pylint: disable=g-import-not-at-top
+  def config(name, **hps):
+    return {"seed": 0, "optimizer": {"name": name, "hparams": hps,
+                                     "schedule": {"name": "constant"}}}
+  adam = hparams_board.trial_hparams(config("adam", learning_rate=1e-3, epsilon=1e-2))
+  assert adam["learning_rate_over_epsilon"] == pytest.approx(0.1)
+  rms = hparams_board.trial_hparams(config("rmsprop", learning_rate=1e-3, epsilon=1e-4))
+  assert rms["learning_rate_over_sqrt_epsilon"] == pytest.approx(0.1)
+  assert "learning_rate_over_sqrt_epsilon" not in adam
+  assert set(hparams_board.trial_hparams(config("sgd", learning_rate=0.1))) == {
+      "optimizer", "seed", "learning_rate", "schedule"}

@@ -354,6 +354,28 @@ def test_reruns_are_planned_from_the_finished_search_and_kept(tmp_path):
   assert reruns.plan(workdir, again, finished) == planned  # planned once, never changed
 
 
+def test_status_and_the_sweep_summary_count_seed_reruns_apart(tmp_path):
+  from optcompare import analysis  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path)
+  c = smoke_study()
+  with c.unlocked():
+    c.reruns = {"top": 1, "seeds": 2}
+  manifest = study.write_manifest(workdir, study.manifest_of(c))
+  for opt in ("adam", "sgd"):
+    for i, error in enumerate((0.4, 0.2, 0.3, 0.5)):
+      _result(studydir.trial_dir(workdir, f"{opt}/{i}"), "completed", error)
+  planned = reruns.plan(workdir, manifest, set(manifest.search_ids))
+  manifest.with_reruns(planned).write(workdir)
+  _result(studydir.trial_dir(workdir, planned[0].id), "completed", 0.25)
+  table = study.status_table(workdir).splitlines()
+  assert table[1].split()[:9] == ["optimizer", "trials", "done", "running", "pending",
+                                  "diverged", "failed", "re-runs", "done"]
+  assert table[2].split()[:8] == ["adam", "4", "4", "0", "0", "0", "0", "1/2"]
+  assert table[3].split()[:8] == ["sgd", "4", "4", "0", "0", "0", "0", "0/2"]
+  first = analysis.summary(workdir).splitlines()[0]
+  assert first == "8 trials: 8 completed; 1 of 4 seed re-runs finished", first
+
+
 def test_a_nan_in_a_study_config_is_named_without_the_command_line():
   c = smoke_study()
   c.search_spaces.sgd.learning_rate.max = float("nan")

@@ -407,6 +407,19 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
   return study.headline()
 
 
+def _reruns_line(workdir: epath.Path, manifest: studydir.StudyManifest) -> str:
+  """The seed re-runs' count, apart from the search's trials: how many finished (a
+  damaged result.json counts as not finished: the sweep sets it aside and re-runs it)."""
+  finished = 0
+  for r in manifest.reruns:
+    try:
+      result = studydir.read_result(studydir.trial_path(workdir, r.id))
+    except studydir.DamagedFileError:
+      result = None
+    finished += bool(result and result.finished)
+  return f"{finished} of {len(manifest.reruns)} seed re-runs finished"
+
+
 def summary(workdir: epath.PathLike) -> str:
   """A few lines for the end of a sweep: status counts, best per optimizer, warnings."""
   workdir = epath.Path(workdir)
@@ -417,6 +430,8 @@ def summary(workdir: epath.PathLike) -> str:
   parts = [f"{int(counts[s])} {s}" for s in ("completed", "diverged", "failed", "running",
                                              "pending", "corrupt") if s in counts]
   lines = [f"{len(df)} trials: " + ", ".join(parts)]
+  if manifest.reruns:
+    lines[0] += f"; {_reruns_line(workdir, manifest)}"
   vcol = bootstrap_lib.metric_column(metric, "validation")
   tcol = bootstrap_lib.metric_column(metric, "test")
   for opt in diagnostics.order_optimizers(df["optimizer"]):
