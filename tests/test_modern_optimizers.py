@@ -484,3 +484,11 @@ def test_the_loop_evaluates_schedule_free_at_its_averaged_iterate():
   loss = lambda s: float(sums(s, batch)["loss"])
   assert loss(moved) == pytest.approx(loss(with_z(state, x, x)), rel=1e-6)
   assert loss(moved) != pytest.approx(loss(with_z(state, y, y)), rel=1e-3)
+
+
+def test_schedule_free_refuses_beta1_zero_with_the_reason():
+  hp = dict(HPARAMS["sfadamw"][0], beta1=0.0)
+  with pytest.raises(ValueError, match=r"beta1: must lie in \(0.0, 1.0\), got 0.0 \(sfadamw: "
+                                       r"x is recovered as"):
+    optimizers.create("sfadamw", **hp)
+  optimizers.create("adam", **{k: v for k, v in hp.items() if k != "weight_decay"})  # β1 = 0 ok
