@@ -272,6 +272,25 @@ def test_status_table_from_files(tmp_path):
     study.status_table(str(tmp_path / "nothing"))
 
 
+@pytest.mark.parametrize("workload", ["fashion_mnist_simple_cnn", "war_and_peace_lstm"])
+def test_modern_study_configs_hold_table_1_and_the_four_modern_optimizers(workload):
+  """Table 1's six with their choi2019 spaces, then lion, muon, sfadamw, adopt; enough
+  initial trials for refine (>= 16 per optimizer at `reduced`)."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  modern = importlib.import_module(f"configs.studies.modern.{workload}")
+  protocol = importlib.import_module(f"configs.studies.choi2019.{workload}")
+  for arg in (None, "smoke", "reduced", "demo"):
+    c = modern.get_config(arg)
+    assert c.optimizers == TABLE_1 + ["lion", "muon", "sfadamw", "adopt"]
+    for o in TABLE_1:
+      assert c.search_spaces[o] == protocol.get_config(arg).search_spaces[o]
+    assert len(study.manifest_of(c).trials) == 10 * c.num_trials
+  assert modern.get_config("reduced").num_trials >= 16
+  sfadamw = modern.get_config().search_spaces.sfadamw
+  assert sfadamw.decay_factor.to_dict() == {"scale": "fixed", "value": 1.0}  # averaging: no decay
+  assert sfadamw.beta1.min > 0
+
+
 def test_the_sweep_preflight_starts_no_jax_backend():
   """The preflight loads in-memory data in the sweep's process; it must not start a JAX
   backend there (on a GPU machine that would take the memory its workers need)."""
