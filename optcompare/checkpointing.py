@@ -8,76 +8,110 @@ tries the checkpoints newest first, sets each one that fails aside (`<step>.corr
 Orbax ignores) with a warning naming it and why, and falls back to the next; with none left the
 trial starts again from step 0.
 
-A restore that fails on one array leaves TensorStore's reads of the others in flight; each
-then wakes the event loop Orbax ran the restore in, which Orbax has closed by then, and
-TensorStore prints the resulting "Event loop is closed" traceback (dozens per fallback).
-Restores therefore run in event loops that drop a wake-up arriving after they closed
-(`_late_wakeups_dropped`): nobody awaits that read any more.
+A restore or a save that fails on one array leaves TensorStore's reads or writes of the
+others in flight: Orbax runs each operation in an event loop of its own (`run_sync`: a fresh
+loop in the calling thread, closed when the coroutine ends, its pending tasks left as they
+are), and `asyncio.gather` ends at the first error. When such a read or write completes,
+TensorStore's thread calls the closed loop's `call_soon_threadsafe`, gets "Event loop is
+closed", and reports it through `sys.unraisablehook`: a bare traceback on stderr, dozens per
+failure. A restore's loop is the caller's; a background save's is made by Orbax's commit
+thread (`array_type_handler`) after `save` returned, when no event loop policy scoped around
+a call is in force (and a process-wide policy changes every later command's loops). So this
+module's unraisable hook drops exactly those reports (`_is_late_tensorstore_wakeup`), from
+whichever loop and whenever they come, and passes every other one on: nobody awaits that
+read or write any more, and the operation's error is the one already raised. So too the
+report of such a read's coroutine when the garbage collector closes it
+(`_is_abandoned_orbax_coroutine`).
 
 A save that fails for want of space fails in Orbax's background threads, which log it with
-its traceback (three or four times) before `save` or `close` re-raise it. Those copies are
-dropped (`_drop_disk_full_records`), the manager's threads are stopped, the partial
+its traceback (three or four times) before `save` or `close` re-raise it, and its writes
+that failed after the first one are logged by asyncio when their tasks are collected. Those
+copies are dropped (`_drop_disk_full_records`), the manager's threads are stopped, the partial
 `*.orbax-checkpoint-tmp` directory removed, and one DiskFullError raised naming the file
 system and the checkpoint's size; the checkpoints already saved stay.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging as py_logging
 import os
 import shutil
+import sys
+import traceback
 from typing import Any
 
 from absl import logging
 import jax
 import orbax.checkpoint as ocp
+import tensorstore as ts
 
 from optcompare import errors
 
 TMP_SUFFIX = ".orbax-checkpoint-tmp"
 
 
+def _from_orbax(record: py_logging.LogRecord) -> bool:
+  """Whether Orbax logged `record`, or asyncio did for an exception raised in Orbax."""
+  tb = record.exc_info[2] if record.exc_info else None
+  return "/orbax/" in record.pathname or any(
+      "/orbax/" in frame.f_code.co_filename for frame, _ in traceback.walk_tb(tb))
+
+
 def _drop_disk_full_records(record: py_logging.LogRecord) -> bool:
   """False for Orbax's logged copies of a disk-full failure (re-raised to the caller)."""
   exc = record.exc_info[1] if record.exc_info else None
-  return not ("/orbax/" in record.pathname and record.levelno >= py_logging.ERROR
+  return not (record.levelno >= py_logging.ERROR and _from_orbax(record)
               and (errors.is_disk_full(exc) or errors.is_disk_full(
                   Exception(record.getMessage()))))
 
 
+# absl: Orbax's save threads log the failure. asyncio: the writes that failed after the first
+# one (nobody awaits them: see the module docstring) are "Task exception was never
+# retrieved" records, logged whenever the garbage collector meets their tasks, in any thread,
+# possibly during a later command of the same process.
 py_logging.getLogger("absl").addFilter(_drop_disk_full_records)
+py_logging.getLogger("asyncio").addFilter(_drop_disk_full_records)
 
 
-class _LateWakeupsDroppedLoop(asyncio.SelectorEventLoop):
-  """An event loop that ignores call_soon_threadsafe once closed (see the module docstring)."""
-
-  def call_soon_threadsafe(self, callback, *args, context=None):
-    if self.is_closed():
-      return None
-    try:
-      return super().call_soon_threadsafe(callback, *args, context=context)
-    except RuntimeError:
-      if self.is_closed():  # closed between the check and the call
-        return None
-      raise
-
-
-class _LateWakeupsDroppedPolicy(asyncio.DefaultEventLoopPolicy):
-
-  def new_event_loop(self):
-    return _LateWakeupsDroppedLoop()
+def _is_late_tensorstore_wakeup(unraisable, future_type=ts.Future) -> bool:
+  """Whether an unraisable error is TensorStore waking the closed event loop of an abandoned
+  Orbax read or write (see the module docstring). `future_type` is bound here, not looked up
+  when called: the report may come while the interpreter shuts down and clears modules."""
+  if not (isinstance(unraisable.exc_value, RuntimeError)
+          and str(unraisable.exc_value) == "Event loop is closed"):
+    return False
+  tb = unraisable.exc_traceback
+  while tb is not None:
+    if tb.tb_frame.f_code.co_name == "call_soon_threadsafe":
+      loop, args = tb.tb_frame.f_locals.get("self"), tb.tb_frame.f_locals.get("args", ())
+      return (hasattr(loop, "is_closed") and loop.is_closed()
+              and any(isinstance(arg, future_type) for arg in args))
+    tb = tb.tb_next
+  return False
 
 
-@contextlib.contextmanager
-def _late_wakeups_dropped():
-  """New event loops (Orbax makes one per restore) are _LateWakeupsDroppedLoop meanwhile."""
-  previous = asyncio.get_event_loop_policy()
-  asyncio.set_event_loop_policy(_LateWakeupsDroppedPolicy())
-  try:
-    yield
-  finally:
-    asyncio.set_event_loop_policy(previous)
+def _is_abandoned_orbax_coroutine(unraisable) -> bool:
+  """Whether an unraisable error is an Orbax coroutine left pending in a closed loop, closed
+  by the garbage collector: Orbax's `except BaseException` around a read turns the
+  GeneratorExit thrown in by `close` into an error of its own, which nobody can catch."""
+  code = getattr(unraisable.object, "cr_code", None)
+  return (code is not None and "/orbax/" in code.co_filename
+          and isinstance(getattr(unraisable.exc_value, "__cause__", None), GeneratorExit))
+
+
+def _without_abandoned_work(previous, predicates=(_is_late_tensorstore_wakeup,
+                                                  _is_abandoned_orbax_coroutine)):
+  """`previous` (the unraisable hook in use) less what an abandoned Orbax read or write
+  reports after its operation failed (see the module docstring)."""
+
+  def hook(unraisable) -> None:
+    if not any(predicate(unraisable) for predicate in predicates):
+      previous(unraisable)
+
+  return hook
+
+
+sys.unraisablehook = _without_abandoned_work(sys.unraisablehook)
 
 
 def _reason(error: BaseException) -> str:
@@ -128,8 +162,7 @@ class Checkpointer:
   def restore(self, step: int, like: Any) -> Any:
     """Restores the checkpoint at `step` with the structure, dtypes and shardings of `like`."""
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-    with _late_wakeups_dropped():
-      return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
 
   def restore_newest(self, like: Any) -> tuple[int, Any]:
     """(step, state) of the newest checkpoint that restores; (0, like) when none does.
