@@ -99,7 +99,7 @@ def _is_abandoned_orbax_coroutine(unraisable) -> bool:
           and isinstance(getattr(unraisable.exc_value, "__cause__", None), GeneratorExit))
 
 
-def _without_abandoned_work(previous, predicates=(_is_late_tensorstore_wakeup,
+def without_abandoned_work(previous, predicates=(_is_late_tensorstore_wakeup,
                                                   _is_abandoned_orbax_coroutine)):
   """`previous` (the unraisable hook in use) less what an abandoned Orbax read or write
   reports after its operation failed (see the module docstring)."""
@@ -111,7 +111,7 @@ def _without_abandoned_work(previous, predicates=(_is_late_tensorstore_wakeup,
   return hook
 
 
-sys.unraisablehook = _without_abandoned_work(sys.unraisablehook)
+sys.unraisablehook = without_abandoned_work(sys.unraisablehook)
 
 
 def _reason(error: BaseException) -> str:
