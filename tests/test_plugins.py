@@ -187,3 +187,25 @@ def test_the_readme_plugin_walkthrough_runs_outside_the_repository(tmp_path):
                         capture_output=True, text=True, timeout=300)
   assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
   assert "optimizer_files.adabelief: " in proc.stderr and "has changed" in proc.stderr
+
+
+def test_a_pack_of_plugin_trials_equals_them_unpacked(smoke_config, tmp_path):
+  """Packing stacks and vmaps the plug-in's own optax state (TracedState around it) and its
+  checkpoints restore it: two settings packed give what each gives alone."""
+  from optcompare import packed, train  # pylint: disable=g-import-not-at-top
+  from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
+  record = plugins.record(plugins.load("mine", _write(tmp_path, "mine", GOOD)))
+  base = smoke_config.to_dict()
+  base.update(num_train_steps=10, eval_every_steps=5, log_every_steps=5,
+              checkpoint_every_steps=5)
+  base["optimizer"]["schedule"]["name"] = "constant"
+  configs = [spaces.build_trial_config(base, "mine", {"learning_rate": lr, "beta": b}, record)
+             for lr, b in ((0.05, 0.5), (0.02, 0.9))]
+  got = packed.train_pack(configs, [str(tmp_path / "p0"), str(tmp_path / "p1")],
+                          str(tmp_path / "pack"))
+  want = [train.train_and_evaluate(c, str(tmp_path / f"u{i}")) for i, c in enumerate(configs)]
+  assert [r["status"] for r in got] == [r["status"] for r in want] == ["completed"] * 2
+  for g, w in zip(got, want):
+    assert g["final"]["validation"]["loss"] == pytest.approx(w["final"]["validation"]["loss"],
+                                                             rel=1e-4)
+  assert got[0]["final"]["validation"]["loss"] != got[1]["final"]["validation"]["loss"]
