@@ -237,10 +237,29 @@ def _check_optimizer(args, argv):
   del argv  # only train reads the raw command line
   from optcompare import plugin_check  # pylint: disable=g-import-not-at-top
   if len(args) != 1:
-    raise BadInputError("usage: optcompare check-optimizer FILE (a Python file defining "
-                        "HYPERPARAMETERS and make)")
-  print("\n".join(plugin_check.check(expand_path(args[0]))))
+    raise BadInputError("usage: optcompare check-optimizer FILE [--config=STUDY] (a Python "
+                        "file defining HYPERPARAMETERS and make)")
+  path = expand_path(args[0])
+  lines = plugin_check.check(path)
+  if _CONFIG.value is not None:
+    lines.append(_check_study_of_plugin(_CONFIG.value, path))
+  print("\n".join(lines))
   return 0
+
+
+def _check_study_of_plugin(config, path: str) -> str:
+  """The study config's check (search spaces included) for the plug-in at `path`, which its
+  optimizer_files must name."""
+  from optcompare import study  # pylint: disable=g-import-not-at-top
+  _resolve_optimizer_files(config)
+  files = dict(config.get("optimizer_files") or {})
+  names = [n for n, p in files.items() if os.path.abspath(p) == os.path.abspath(path)]
+  if not names:
+    raise BadInputError(f"--config: its optimizer_files does not name {os.path.abspath(path)} "
+                        f"(it names {files or 'no file'})")
+  manifest = study.manifest_of(config)
+  return (f"study: {names[0]} with {manifest.num_trials} trials over "
+          f"{', '.join(sorted(manifest.search_spaces[names[0]]))}: valid")
 
 
 def _check_trial_configs(config) -> None:
@@ -316,7 +335,7 @@ def _expect_args(args, n: int):
 COMMANDS = {"train": _train, "sweep": _sweep, "status": _status, "analyze": _analyze,
             "refine": _refine,
             "data": _data, "check-optimizer": _check_optimizer}
-TAKES_CONFIG = ("train", "sweep")
+TAKES_CONFIG = ("train", "sweep", "check-optimizer")
 
 # Each verb: what `optcompare --help` says of it, and the flags it takes (what `VERB --help`
 # lists; any other optcompare flag given to it is refused, not silently ignored). A verb
@@ -335,7 +354,8 @@ VERBS = {
     "data": ("data prepare NAME: build a TFDS dataset from its original files (offline if "
              "--manual_dir holds them)", ("manual_dir", "data_dir")),
     "check-optimizer": ("check-optimizer FILE: whether your optimizer file (HYPERPARAMETERS, "
-                        "make) is usable in a study: traced, finite, deterministic", ()),
+                        "make) is usable in a study: traced, finite, deterministic; with "
+                        "--config, the study's search space for it too", ("config",)),
 }
 # Flags and config fields that hold paths: `~` and $VARS are expanded (a shell leaves the `~`
 # of `--data_dir=~/x` alone, and a literal `./~` directory is a trap: `rm -rf ~/`).

@@ -14,10 +14,12 @@ The checks, in order, each raising BadInputError with one line naming the proble
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import tempfile
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -165,11 +167,23 @@ def _smoke_config(plugin, workload: str):
   return spaces.build_trial_config(base, plugin.name, {}, plugins.record(plugin))
 
 
+@contextlib.contextmanager
+def _quiet():
+  """The smoke trials' own log lines (each train and evaluation line) are not the report's:
+  warnings and errors only, meanwhile."""
+  previous = logging.get_verbosity()
+  logging.set_verbosity(logging.WARNING)
+  try:
+    yield
+  finally:
+    logging.set_verbosity(previous)
+
+
 def _check_smoke_trial(plugin, workload: str, where: str) -> str:
   from optcompare import train  # pylint: disable=g-import-not-at-top  (the loop)
   config = _smoke_config(plugin, workload)
   results = []
-  with tempfile.TemporaryDirectory() as tmp:
+  with tempfile.TemporaryDirectory() as tmp, _quiet():
     for i in range(2):
       train.train_and_evaluate(config, os.path.join(tmp, str(i)))
       results.append(studydir.read_result(os.path.join(tmp, str(i))))

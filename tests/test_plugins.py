@@ -209,3 +209,29 @@ def test_a_pack_of_plugin_trials_equals_them_unpacked(smoke_config, tmp_path):
     assert g["final"]["validation"]["loss"] == pytest.approx(w["final"]["validation"]["loss"],
                                                              rel=1e-4)
   assert got[0]["final"]["validation"]["loss"] != got[1]["final"]["validation"]["loss"]
+
+
+STUDY_WITH_A_BAD_SPACE = """
+from configs.studies.choi2019 import fashion_mnist_simple_cnn as choi
+def get_config(arg=None):
+  c = choi.get_config(arg)
+  with c.unlocked():
+    c.optimizers = ["mine"]
+    c.search_spaces = {"mine": {"learning_rate": choi.log(1e-3, 1.0),
+                                "gamma": choi.linear(0.0, 1.0), **choi.SCHEDULE}}
+    c.optimizer_files = {"mine": "mine.py"}
+  return c
+"""
+
+
+def test_check_optimizer_with_a_study_names_a_space_the_file_does_not_declare(
+    tmp_path, monkeypatch, capsys):
+  path = _write(tmp_path, "mine", GOOD)
+  study_file = _write(tmp_path, "study", STUDY_WITH_A_BAD_SPACE)
+  argv = ["optcompare", "check-optimizer", path, f"--config={study_file}:smoke"]
+  assert run_cli(argv, monkeypatch) == 2
+  err = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+  assert err == [f"optcompare: error: search_spaces.mine.gamma: unknown hyperparameter for mine "
+                 f"(takes beta, decay_factor, decay_steps, decay_steps_fraction, learning_rate, "
+                 f"warmup_steps; {path} does not declare it; other names must feed a derived "
+                 "value)"], err
