@@ -1,12 +1,18 @@
 """Figures of a study (PNG, Agg). Every function returns a matplotlib Figure; `save` writes it.
 
 Figures are built on `matplotlib.figure.Figure` directly (no pyplot state), so they work in
-scripts, threads and notebooks alike, whatever the selected backend.
+scripts, threads and notebooks alike, whatever the selected backend. They share one style
+(analysis/style.py: print settings; each optimizer's colour, marker and line style, the same
+in every figure), keep legends outside the axes (constrained layout makes room for them),
+and draw no data point outside the axes: a value beyond a panel's range is drawn as an arrow
+at its edge with the value beside it. Axes of training steps are ticked at evaluation steps
+only (the steps at which a value can exist). Every artist drawn for one optimizer carries
+its `style.gid`, which the figure tests read.
+
+The per-optimizer hyperparameter figure is in analysis/figures_hparams.py (re-exported here).
 """
 from __future__ import annotations
 
-import dataclasses
-import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -14,32 +20,35 @@ import pandas as pd
 from etils import epath
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.transforms import ScaledTranslation
 
 from optcompare.analysis import diagnostics
+from optcompare.analysis import style
 from optcompare.analysis.bootstrap import metric_column
-from optcompare.search import spaces
+from optcompare.analysis.figures_hparams import hparam_figure  # pylint: disable=unused-import  (re-exported)
 
-_FAMILY_COLORS = {"sgd": "#1f77b4", "momentum": "#ff7f0e", "nesterov": "#2ca02c",
-                  "rmsprop": "#d62728", "adam": "#9467bd", "nadam": "#8c564b"}
-_OTHER_COLORS = ("#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939")
-DPI = 120
 CURVES_NUM_BEST = 3  # trials per optimizer in the curves figure (the report says so too)
 MARKERS_BELOW = 12   # curves with fewer evaluation points than this are drawn with markers
+# The best-of-K y range is set by the bands at K >= FOCUS_K (or the middle K of a smaller
+# study): where tuned optimizers differ. Smaller K reach far higher and would squash it.
+FOCUS_K = 8
+RANK_STYLES = ("-", "--", ":", "-.")  # the curves figure's best, second, third ... trial
+NOT_REACHED = "not reached"
 
 
-def color(optimizer: str, others: Sequence[str] = ()) -> str:
-  if optimizer in _FAMILY_COLORS:
-    return _FAMILY_COLORS[optimizer]
-  others = sorted(o for o in others if o not in _FAMILY_COLORS)
-  i = others.index(optimizer) if optimizer in others else sum(map(ord, optimizer))
-  return _OTHER_COLORS[i % len(_OTHER_COLORS)]
+def color(optimizer: str) -> str:
+  """The optimizer's colour in every figure (style.look)."""
+  return style.color(optimizer)
 
 
-def save(fig: Figure, path: epath.PathLike) -> None:
-  """PNG, no time stamp in its metadata."""
-  with epath.Path(path).open("wb") as f:
-    fig.savefig(f, format="png", dpi=DPI, metadata={"Software": None})
+def save(fig: Figure, path: epath.PathLike, letter: str | None = None) -> None:
+  """PNG, no time stamp in its metadata; `letter` (the report's "b" of "figure b") written
+  in its top left corner, so that a figure copied into a paper keeps its name."""
+  if letter:
+    style.letter(fig, letter)
+  style.save(fig, path)
 
 
 def metric_label(metric: str, split: str) -> str:
@@ -53,6 +62,16 @@ def _err(lo, mid, hi):
   return np.vstack([np.maximum(lower, 0), np.maximum(upper, 0)])
 
 
+def _best_trial_value(df: pd.DataFrame, opt: str, metric: str, split: str) -> float:
+  """`split` metric of the optimizer's best completed trial by validation (NaN if none)."""
+  vcol, col = metric_column(metric, "validation"), metric_column(metric, split)
+  rows = df[(df["optimizer"] == opt) & (df["status"] == "completed")]
+  if vcol not in rows or col not in rows or not rows[vcol].notna().any():
+    return np.nan
+  return float(rows.loc[rows[vcol].idxmin(), col])
+
+
+@style.styled
 def best_trials_figure(df: pd.DataFrame, boot: pd.DataFrame, metric: str,
                        title: str = "") -> Figure:
   """Per optimizer: the best-of-K median with its bootstrap 5–95% bar at the largest K,
@@ -60,400 +79,410 @@ def best_trials_figure(df: pd.DataFrame, boot: pd.DataFrame, metric: str,
   opts = diagnostics.order_optimizers(boot["optimizer"])
   k = int(boot["K"].max())
   at_k = boot[boot["K"] == k].set_index("optimizer")
-  fig = Figure(figsize=(max(6.0, 1.2 * len(opts) + 3), 4.2))
+  fig = Figure(figsize=(style.WIDTH, 3.2), layout="constrained")
   axes = fig.subplots(1, 2, sharey=True)
-  x = np.arange(len(opts))
-  vcol = metric_column(metric, "validation")
   for ax, split in zip(axes, ("validation", "test")):
-    col = metric_column(metric, split)
     for i, opt in enumerate(opts):
-      r = at_k.loc[opt]
-      c = color(opt, opts)
+      r, lk = at_k.loc[opt], style.look(opt)
       mid = r[f"{split}_median"]
       if np.isfinite(mid):
-        ax.errorbar([i], [mid], yerr=_err(r[f"{split}_p5"], mid, r[f"{split}_p95"]), fmt="o",
-                    color=c, capsize=5, markersize=7, lw=2)
-      rows = df[(df["optimizer"] == opt) & (df["status"] == "completed")]
-      if vcol in rows and rows[vcol].notna().any() and col in rows:
-        best = rows.loc[rows[vcol].idxmin()]
-        ax.plot([i + 0.18], [best[col]], marker="x", color=c, markersize=8, ls="none")
-    ax.set_xticks(x, opts, rotation=20)
+        ax.errorbar([i], [mid], yerr=_err(r[f"{split}_p5"], mid, r[f"{split}_p95"]),
+                    fmt=lk.marker, color=lk.color, markersize=5, lw=1.5, gid=style.gid(opt))
+      best = _best_trial_value(df, opt, metric, split)
+      if np.isfinite(best):
+        ax.plot([i + 0.22], [best], marker="x", color=lk.color, markersize=6, ls="none",
+                gid=style.gid(opt))
+    ax.set_xticks(np.arange(len(opts)), opts, rotation=20)
     ax.set_xlim(-0.6, len(opts) - 0.4)
-    ax.set_title(f"{split}")
+    ax.set_title(split)
     ax.set_ylabel(metric_label(metric, split))
     ax.yaxis.set_tick_params(labelleft=True)  # shared y: the test panel labels its own axis
-    ax.set_xlabel("optimizer")
-    ax.grid(axis="y", alpha=0.3)
-  handles = [Line2D([], [], marker="o", color="k", ls="-", label=f"best-of-{k} median, 5–95% "
-                    "bootstrap band"),
+    ax.grid(axis="y")
+  handles = [Line2D([], [], marker="o", color="k", ls="-",
+                    label=f"best-of-{k} median, 5–95% bootstrap band"),
              Line2D([], [], marker="x", color="k", ls="none",
                     label="best trial (chosen by validation)")]
-  fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8,
-             bbox_to_anchor=(0.5, 0.0))  # below the axes: covers no data
+  fig.legend(handles=handles, loc="outside lower center", ncol=2)
   fig.suptitle(title or f"Best {metric} per optimizer (K = {k} trials)")
-  fig.tight_layout(rect=(0, 0.07, 1, 1))
   return fig
 
 
+# ---- best-of-K ----
+
+def _focus_k(ks: Sequence[int]) -> int:
+  """The smallest K whose bands set the y range: FOCUS_K, or the largest K of a smaller
+  study."""
+  return min(FOCUS_K, max(ks))
+
+
+def _best_of_k_ylim(boot: pd.DataFrame) -> tuple[float, float]:
+  """The y range: every median at K >= the focus K, their 5–95% bands, and any lower
+  median; medians above it (small K) are drawn as arrows at the top edge."""
+  focus = boot[boot["K"] >= _focus_k(boot["K"].unique())]
+  cols = [f"{s}_{q}" for s in ("validation", "test") for q in ("median", "p5", "p95")]
+  v = focus[cols].to_numpy(float)
+  meds = boot[["validation_median", "test_median"]].to_numpy(float)
+  lo_all = np.concatenate([v[np.isfinite(v)], meds[np.isfinite(meds)]])
+  hi_all = v[np.isfinite(v)]
+  if not hi_all.size:
+    return (0.0, 1.0)
+  lo, hi = float(lo_all.min()), float(hi_all.max())
+  pad = 0.1 * max(hi - lo, 1e-6)
+  return (lo - pad, hi + pad)
+
+
+def _above(ax, ks, values, ylim, lk: style.Look, opt: str, filled: bool) -> None:
+  """Medians above the range (or infinite: every resample lost all K trials), as an arrow
+  at the top edge with the value written under it: no point is silently clipped. The
+  validation arrow sits a little left of its K, the test one (hollow) right of it, so that
+  both stay readable where both are above."""
+  top = ylim[1] - 0.035 * (ylim[1] - ylim[0])
+  shift = 1 / 1.2 if filled else 1.2  # on the log2 K axis: a quarter of an octave
+  for k, v in zip(ks, values):
+    ax.plot([k * shift], [top], marker="^", color=lk.color, ls="none", markersize=5,
+            markerfacecolor=lk.color if filled else "white", gid=style.gid(opt))
+    ax.annotate("inf" if not np.isfinite(v) else f"{v:.2f}", (k * shift, top),
+                xytext=(0, -9), textcoords="offset points", ha="center", fontsize=6,
+                color=lk.color)
+
+
+def _best_of_k_panel(ax, boot: pd.DataFrame, opt: str, ylim: tuple[float, float],
+                     opts: Sequence[str]) -> None:
+  """One optimizer's panel: the others' validation medians thin and grey behind; its
+  validation median with its 5–95% band (filled and outlined), its test median dashed."""
+  for other in opts:
+    if other != opt:
+      o = boot[boot["optimizer"] == other].sort_values("K")
+      ax.plot(o["K"], o["validation_median"], color="0.8", lw=0.8, zorder=1)
+  r = boot[boot["optimizer"] == opt].sort_values("K")
+  ks, lk = r["K"].to_numpy(float), style.look(opt)
+  lo, hi = r["validation_p5"].to_numpy(float), r["validation_p95"].to_numpy(float)
+  band = np.isfinite(lo)
+  ax.fill_between(ks[band], lo[band], np.minimum(hi, ylim[1])[band], color=lk.color,
+                  alpha=0.15, lw=0, gid=style.gid(opt))
+  for edge in (lo, np.minimum(hi, ylim[1])):
+    ax.plot(ks[band], edge[band], color=lk.color, lw=0.6, gid=style.gid(opt))
+  for split, filled, ls in (("validation", True, "-"), ("test", False, "--")):
+    med = r[f"{split}_median"].to_numpy(float)
+    inside = np.isfinite(med) & (med <= ylim[1])
+    ax.plot(ks[inside], med[inside], color=lk.color, marker=lk.marker, ls=ls, zorder=3,
+            markerfacecolor=lk.color if filled else "white", gid=style.gid(opt))
+    _above(ax, ks[~inside], med[~inside], ylim, lk, opt, filled)
+
+
+def _settled_ring(ax, boot: pd.DataFrame, opt: str, k: int | None, ylim) -> None:
+  r = boot[(boot["optimizer"] == opt) & (boot["K"] == k)]
+  if k is None or not len(r):
+    return
+  v = float(r["validation_median"].iloc[0])
+  if np.isfinite(v) and v <= ylim[1]:
+    ax.plot([k], [v], marker="o", markersize=11, markerfacecolor="none", ls="none",
+            markeredgecolor="k", zorder=4)
+
+
+def _best_of_k_legend(fig: Figure, settled: bool) -> None:
+  handles = [Line2D([], [], color="k", marker="o", label="validation median"),
+             Patch(facecolor="0.85", edgecolor="k", lw=0.6, label="its 5–95% band"),
+             Line2D([], [], color="k", marker="o", ls="--", markerfacecolor="white",
+                    label="test median (of the trial chosen by validation)"),
+             Line2D([], [], color="0.8", lw=0.8, label="other optimizers' validation medians"),
+             Line2D([], [], color="k", marker="^", ls="none",
+                    label="median above the range (value written)")]
+  if settled:
+    handles.append(Line2D([], [], marker="o", markersize=9, markerfacecolor="none",
+                          markeredgecolor="k", ls="none",
+                          label="settled: median changes < tolerance"))
+  fig.legend(handles=handles, loc="outside lower center", ncol=3)
+
+
+@style.styled
 def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "",
                      settled: Mapping[str, int | None] | None = None) -> Figure:
-  """Best-of-K validation and test metric versus K, median and 5–95% band, log2 K axis;
-  `settled` (optimizer -> K, from bootstrap.settling_k) ringed on the validation median."""
+  """Best-of-K versus K, one panel per optimizer (log2 K axis, shared y): the validation
+  median with its 5–95% band, the test median, the others' validation medians for
+  reference; `settled` (optimizer -> K, from bootstrap.settling_k) ringed. The y range is
+  that of K >= FOCUS_K, where optimizers differ; medians above it are arrows with values."""
   opts = diagnostics.order_optimizers(boot["optimizer"])
-  fig = Figure(figsize=(13, 4.4))
-  axes = fig.subplots(1, 2, sharey=True)
-  ks = sorted(boot["K"].unique())
-  # The y range follows the medians (and the lower ends); an upper band end beyond it, or
-  # infinite (more than 5% of resamples lost every trial), is drawn to the top edge.
-  meds = boot[["validation_median", "test_median"]].to_numpy(float)
-  lows = boot[["validation_p5", "test_p5"]].to_numpy(float)
-  finite = np.concatenate([meds[np.isfinite(meds)], lows[np.isfinite(lows)]])
-  if finite.size:
-    ylo, yhi = float(finite.min()), float(meds[np.isfinite(meds)].max(initial=finite.max()))
-    pad = 0.08 * max(yhi - ylo, 1e-12)
-    ylim = (ylo - pad, yhi + pad)
-  else:
-    ylim = (0.0, 1.0)
-  for ax, split in zip(axes, ("validation", "test")):
-    for opt in opts:
-      r = boot[boot["optimizer"] == opt].sort_values("K")
-      c = color(opt, opts)
-      med = r[f"{split}_median"].to_numpy(float)
-      lo, hi = r[f"{split}_p5"].to_numpy(float), r[f"{split}_p95"].to_numpy(float)
-      ok = np.isfinite(med)
-      ax.plot(r["K"][ok], med[ok], marker="o", color=c, label=opt, lw=1.8)
-      band = np.isfinite(lo)
-      ax.fill_between(r["K"][band], lo[band], np.minimum(hi, ylim[1])[band],
-                      color=c, alpha=0.15, lw=0)
+  ncols = min(3, len(opts))
+  nrows = -(-len(opts) // ncols)
+  fig = Figure(figsize=(style.WIDTH, 1.9 * nrows + 1.3), layout="constrained")
+  axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True,
+                                    squeeze=False)).ravel()
+  ks = sorted(int(k) for k in boot["K"].unique())
+  ylim = _best_of_k_ylim(boot)
+  for i, (ax, opt) in enumerate(zip(axes, opts)):
+    _best_of_k_panel(ax, boot, opt, ylim, opts)
+    _settled_ring(ax, boot, opt, (settled or {}).get(opt), ylim)
+    ax.set_title(opt, color=style.color(opt))
     ax.set_ylim(*ylim)
     ax.set_xscale("log", base=2)
-    ax.set_xlim(min(ks) / 1.3, max(ks) * 1.3)
+    ax.set_xlim(min(ks) / 1.4, max(ks) * 1.4)
     ax.xaxis.set_major_locator(FixedLocator(ks))
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v)}" if v >= 1 else ""))
-    ax.set_xlabel("K (trials tuned over, log₂ scale)")
-    ax.set_ylabel(f"best-of-K {metric_label(metric, split)}")
-    ax.yaxis.set_tick_params(labelleft=True)  # shared y: each panel labels its own axis
-    ax.set_title(split)
-    ax.grid(alpha=0.3)
-  for opt, k in (settled or {}).items():
-    r = boot[(boot["optimizer"] == opt) & (boot["K"] == k)]
-    if k is not None and len(r) and np.isfinite(r["validation_median"].iloc[0]):
-      axes[0].plot([k], [r["validation_median"].iloc[0]], marker="o", markersize=13,
-                   markerfacecolor="none", markeredgecolor=color(opt, opts), lw=0)
-  handles, labels = axes[0].get_legend_handles_labels()
-  if settled:
-    handles.append(Line2D([], [], marker="o", markersize=10, markerfacecolor="none",
-                          markeredgecolor="k", lw=0))
-    labels.append("settled: median\nchanges < tolerance")
-  # Outside the axes, on the right: a legend inside would cover curves.
-  fig.legend(handles, labels, title="optimizer (median,\n5–95% band)", fontsize=8,
-             title_fontsize=8, loc="center left", bbox_to_anchor=(0.83, 0.5))
-  fig.suptitle(title or f"Best-of-K {metric} (bootstrap, {int(boot['K'].max())} trials max)")
-  fig.tight_layout(rect=(0, 0, 0.83, 1))
+    ax.grid(True)
+    if i % ncols == 0:
+      ax.set_ylabel(f"best-of-K {metric}")
+    if i >= len(opts) - ncols:
+      ax.set_xlabel("K (trials, log₂)")
+      ax.xaxis.set_tick_params(labelbottom=True)
+  for ax in axes[len(opts):]:
+    ax.set_visible(False)
+  _best_of_k_legend(fig, bool(settled))
+  fig.suptitle(title or f"Best-of-K {metric} (bootstrap, {max(ks)} trials max)")
   return fig
 
 
-def steps_to_target_figure(df: pd.DataFrame, target: Mapping[str, Any] | None,
-                           title: str = "") -> Figure:
-  """Steps to reach the target, every completed trial that reached it (dots), the fastest
-  (bar), and how many trials reached it."""
-  opts = diagnostics.order_optimizers(df["optimizer"])
-  fig = Figure(figsize=(max(6.0, 1.1 * len(opts) + 3), 4.4))
-  ax = fig.subplots()
-  rng = np.random.default_rng(0)
-  ticks = []
+# ---- steps to target ----
+
+def _dodge(values: np.ndarray, width: float = 0.5) -> np.ndarray:
+  """Horizontal offsets that set equal values side by side (the k-th of n equal values at
+  (k − (n−1)/2) · step), so that trials reaching the target at the same evaluation step
+  stay visible one beside the other; deterministic, no random jitter."""
+  out = np.zeros(len(values))
+  for v in np.unique(values):
+    idx = np.flatnonzero(values == v)
+    step = min(0.12, width / max(len(idx), 1))
+    out[idx] = (np.arange(len(idx)) - (len(idx) - 1) / 2) * step
+  return out
+
+
+def _step_axis(axis, steps: Sequence[float]) -> None:
+  """Ticks at (a thinned set of) evaluation steps only, none between them (on a log axis
+  too, where matplotlib would tick at powers of ten and their multiples)."""
+  axis.set_major_locator(FixedLocator(style.thin_ticks(steps)))
+  axis.set_minor_locator(NullLocator())
+  axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def _steps_strip(ax, df: pd.DataFrame, opts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+  """Each optimizer's trials that reached the target, at their steps (side by side where
+  equal) and the fastest as a bar; returns the x tick labels and every step drawn."""
+  labels, drawn = [], []
   for i, opt in enumerate(opts):
     rows = df[df["optimizer"] == opt]
     finished = rows[rows["status"].isin(("completed", "diverged", "failed"))]
     s = rows["steps_to_target"].to_numpy(float)
-    s = s[np.isfinite(s)]
-    c = color(opt, opts)
+    s = np.sort(s[np.isfinite(s)])
+    lk = style.look(opt)
     if s.size:
-      ax.scatter(i + rng.uniform(-0.15, 0.15, s.size), s, color=c, alpha=0.6, s=18)
-      ax.hlines(s.min(), i - 0.3, i + 0.3, color=c, lw=3)
-    ticks.append(f"{opt}\n{s.size}/{len(finished)} reached")
-  ax.set_xticks(np.arange(len(opts)), ticks)
+      ax.hlines(s.min(), i - 0.32, i + 0.32, color=lk.color, lw=2.5, gid=style.gid(opt))
+      ax.scatter(i + _dodge(s), s, color=lk.color, marker=lk.marker, s=16, zorder=3,
+                 edgecolors="white", linewidths=0.4, gid=style.gid(opt))
+    labels.append(f"{opt}\n{s.size}/{len(finished)}")
+    drawn.append(s)
+  return labels, np.concatenate(drawn) if drawn else np.zeros(0)
+
+
+@style.styled
+def steps_to_target_figure(df: pd.DataFrame, target: Mapping[str, Any] | None,
+                           title: str = "") -> Figure:
+  """Steps to reach the target, every completed trial that reached it (markers at its
+  evaluation step, equal ones side by side), the fastest (bar), and how many trials reached
+  it. The step axis is ticked at steps that trials reached the target at."""
+  opts = diagnostics.order_optimizers(df["optimizer"])
+  fig = Figure(figsize=(min(style.WIDTH, 0.75 * len(opts) + 2.2), 3.0), layout="constrained")
+  ax = fig.subplots()
+  labels, s = _steps_strip(ax, df, opts)
+  ax.set_xticks(np.arange(len(opts)), labels)
   ax.set_xlim(-0.6, len(opts) - 0.4)
-  all_s = df["steps_to_target"].to_numpy(float)
-  all_s = all_s[np.isfinite(all_s) & (all_s > 0)]
-  if all_s.size and all_s.max() / all_s.min() > 10:  # log only when it spans a decade
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-  elif not all_s.size:
+  s = s[s > 0]
+  if s.size:
+    log = s.max() / s.min() > 10  # log only when it spans a decade
+    if log:
+      ax.set_yscale("log")
+    _step_axis(ax.yaxis, s)
+    lo, hi = s.min(), s.max()
+    pad = 0.08 * (hi - lo) if hi > lo else 0.1 * hi
+    ax.set_ylim(lo / 1.3 if log else lo - pad, hi * 1.3 if log else hi + pad)
+  else:
     ax.text(0.5, 0.5, "no trial reached the target", transform=ax.transAxes, ha="center")
   ax.set_xlabel("optimizer (trials reaching the target / finished trials)")
-  ax.set_ylabel("steps to target")
-  ax.grid(axis="y", alpha=0.3)
+  ax.set_ylabel("steps to target (evaluation steps)")
+  ax.grid(axis="y")
   handles = [Line2D([], [], marker="o", color="gray", ls="none", label="trial reaching target"),
-             Line2D([], [], color="gray", lw=3, label="fastest trial")]
-  ax.legend(handles=handles, fontsize=8, loc="upper right")
+             Line2D([], [], color="gray", lw=2.5, label="fastest trial")]
+  fig.legend(handles=handles, loc="outside right center")
   t = target or {}
   what = (f"{t.get('split', 'validation')} {t.get('metric', '?')} ≤ {t.get('value', '?')}"
           if target else "target")
-  ax.set_title(title or f"Steps to reach {what}")
-  fig.tight_layout()
+  fig.suptitle(title or f"Steps to reach {what}")
   return fig
 
 
-@dataclasses.dataclass(frozen=True)
-class _YLayout:
-  """The y axis of an hparam figure: the completed trials' range [low, top] (a long tail of
-  poor ones cut off at `top`, drawn as ^ at `clip`), and the row `lost` above it where
-  diverged / failed trials are drawn."""
-  low: float
-  top: float
-  pad: float
-  lim: tuple[float, float]
-
-  @property
-  def clip(self) -> float:
-    return self.top + self.pad
-
-  @property
-  def lost(self) -> float:
-    return self.top + 2.5 * self.pad
+def _not_reached_row(eval_steps: Sequence[float]) -> float:
+  """Where "not reached" is drawn: one evaluation interval above the last evaluation."""
+  steps = sorted(eval_steps)
+  gap = steps[-1] - steps[-2] if len(steps) > 1 else 0.25 * steps[-1]
+  return steps[-1] + 1.5 * gap
 
 
-def _y_layout(y: np.ndarray, any_lost: bool) -> _YLayout:
-  """The y layout for completed trials' metrics `y`; the lost row only when `any_lost`."""
-  if y.size:
-    ylo, q90 = float(y.min()), float(np.quantile(y, 0.9))
-    ytop = min(float(y.max()), q90 + max(q90 - ylo, 1e-12) * 0.5)
-    pad = 0.06 * max(ytop - ylo, 1e-12)
-  else:
-    ylo, ytop, pad = 0.0, 1.0, 0.06
-  return _YLayout(ylo, ytop, pad, (ylo - pad, ytop + (3.5 if any_lost else 1.8) * pad))
+def _steps_point(ax, x: float, med: float, lo: float, hi: float, row: float,
+                 lk: style.Look, opt: str) -> None:
+  """One optimizer at one target: the median's marker (at the "not reached" row when
+  infinite, hollow) and its 5–95% bar (to the row where the 95th percentile is infinite)."""
+  top = hi if np.isfinite(hi) else row
+  if np.isfinite(lo):
+    ax.vlines(x, lo, top, color=lk.color, lw=1.0, gid=style.gid(opt),
+              linestyles="-" if np.isfinite(hi) else ":")
+  y = med if np.isfinite(med) else row
+  ax.plot([x], [y], marker=lk.marker, color=lk.color, ls="none", markersize=5, zorder=3,
+          markerfacecolor=lk.color if np.isfinite(med) else "white", gid=style.gid(opt))
 
 
-def _x_of(name: str, spec: Mapping[str, Any]):
-  """Trials (a frame) -> their x positions in the panel of `name`: the search scale as shown,
-  or a choice's index with a deterministic jitter per trial."""
-  h = f"hp.{name}"
-  if spec["scale"] == "choice":
-    pos = {v: i for i, v in enumerate(spec["values"])}
-
-    def xs(frame):
-      # Deterministic jitter per trial, the same for a trial in every layer.
-      jitter = ((frame["index"].to_numpy(float) * 0.618034) % 1.0 - 0.5) * 0.3
-      return np.array([pos.get(v, np.nan) for v in frame[h]], float) + jitter
-    return xs
-  scale = spaces.BOUNDED[spec["scale"]]
-  return lambda frame: scale.shown(frame[h].to_numpy(float))
-
-
-@dataclasses.dataclass(frozen=True)
-class _HparamTrials:
-  """The trials of one optimizer as an hparam figure draws them."""
-  done: pd.DataFrame   # completed, with a finite metric
-  lost: pd.DataFrame   # diverged, failed, or completed without a metric
-  top: pd.DataFrame    # the top fraction
-  col: str             # the validation metric's column
-  color: str
-  flagged: frozenset   # (hparam, trial_id) of top trials near a bound
-
-
-def _draw_trials(ax, xs, name: str, t: _HparamTrials, yl: _YLayout,
-                 top_fraction: float) -> None:
-  """One panel's points: completed (^ above the range), top ringed, those near a bound
-  ringed red, lost ones as x on their row above a thin line."""
-  y = t.done[t.col].to_numpy(float)
-  yy, clipped = np.where(y > yl.top, yl.clip, y), y > yl.top
-  c = t.color
-  ax.scatter(xs(t.done)[~clipped], yy[~clipped], color=c, alpha=0.55, s=18, label="completed")
-  if clipped.any():
-    ax.scatter(xs(t.done)[clipped], yy[clipped], color=c, marker="^", s=22, alpha=0.55,
-               label="completed, above the range")
-  ax.scatter(xs(t.top), t.top[t.col], facecolor="none", edgecolor="k", s=60, lw=1.2,
-             label=f"top {top_fraction:.0%}")
-  near = t.top[[(name, i) in t.flagged for i in t.top["trial_id"]]]
-  if len(near):
-    ax.scatter(xs(near), near[t.col], facecolor="none", edgecolor="red", s=110, lw=1.6,
-               label="top trial near a bound")
-  if len(t.lost):
-    ax.scatter(xs(t.lost), np.full(len(t.lost), yl.lost), marker="x", color="red", s=30,
-               label="diverged / failed (row \"lost\": no metric)")
-    ax.axhline(yl.top + 1.75 * yl.pad, color="gray", lw=0.8,
-               label="below: completed trials; above: the lost row")
-
-
-def _x_axis(ax, name: str, spec: Mapping[str, Any]) -> None:
-  """A choice's values as ticks, or the search scale with its bounds dashed, 5% beyond."""
-  if spec["scale"] == "choice":
-    values = list(spec["values"])
-    ax.set_xticks(range(len(values)), [str(v) for v in values])
-    ax.set_xlim(-0.5, len(values) - 0.5)
-    ax.set_xlabel(f"{name} (choice)")
-    return
-  scale = spaces.BOUNDED[spec["scale"]]
-  bounds = (scale.shown(spec["min"]), scale.shown(spec["max"]))
-  if scale.flipped:
-    bounds = bounds[::-1]
-  for b in bounds:
-    ax.axvline(b, color="gray", ls="--", lw=1, label="search bounds")
-  if scale.log:
-    ax.set_xscale("log")
-    lo, hi = math.log10(min(bounds)), math.log10(max(bounds))
-    m = 0.05 * (hi - lo)
-    ax.set_xlim(10 ** (lo - m), 10 ** (hi + m))
-  else:
-    lo, hi = min(bounds), max(bounds)
-    m = 0.05 * (hi - lo)
-    ax.set_xlim(lo - m, hi + m)
-  ax.set_xlabel(diagnostics.scale_label(name, spec))
-
-
-def _y_axis(ax, yl: _YLayout, any_lost: bool, metric: str) -> None:
-  ax.set_ylim(*yl.lim)
-  if any_lost:  # no metric tick beside the diverged row: it is labelled as such
-    ticks = [t for t in MaxNLocator(6).tick_values(yl.low, yl.top) if yl.lim[0] <= t <= yl.top]
-    ax.yaxis.set_major_locator(FixedLocator(ticks + [yl.lost]))
-    ax.yaxis.set_major_formatter(FuncFormatter(
-        lambda v, _, y_lost=yl.lost: "lost" if v == y_lost else f"{v:.3g}"))
-  ax.set_ylabel(metric_label(metric, "validation"))
-
-
-def _shared_legend(fig: Figure, axes, ncols: int) -> int:
-  """One legend below the panels, each label once; returns its number of rows."""
-  by_label: dict[str, Any] = {}
-  for ax in axes:
-    for hd, lb in zip(*ax.get_legend_handles_labels()):
-      by_label.setdefault(lb, hd)
-  per_row = min(len(by_label), 2 * ncols)  # about 2 entries per panel's width
-  fig.legend(list(by_label.values()), list(by_label), loc="lower center", ncol=per_row,
-             fontsize=8, bbox_to_anchor=(0.5, 0.0))
-  return math.ceil(len(by_label) / max(per_row, 1))
-
-
-def _hparam_trials(df: pd.DataFrame, optimizer: str, metric: str,
-                   warnings: Sequence[diagnostics.BoundaryWarning],
-                   top_fraction: float) -> _HparamTrials:
-  rows = df[df["optimizer"] == optimizer]
-  col = metric_column(metric, "validation")
-  finite = np.isfinite(rows[col].to_numpy(float))
-  completed = rows["status"] == "completed"
-  return _HparamTrials(
-      done=rows[completed & finite],
-      lost=rows[rows["status"].isin(("diverged", "failed")) | (completed & ~finite)],
-      top=diagnostics.top_trials(df, optimizer, metric, top_fraction), col=col,
-      color=color(optimizer),
-      flagged=frozenset((w.hparam, w.trial_id) for w in warnings if w.optimizer == optimizer))
-
-
-def hparam_figure(df: pd.DataFrame, optimizer: str, space: Mapping[str, Any], metric: str,
-                  warnings: Sequence[diagnostics.BoundaryWarning] = (),
-                  top_fraction: float = 0.1) -> Figure | None:
-  """For each tuned hyperparameter of one optimizer: validation metric versus the value
-  on the search scale, search bounds dashed, top trials highlighted, diverged / failed trials
-  marked along the top edge. A title line warns of top trials near a bound that could be
-  widened."""
-  tuned = {n: s for n, s in diagnostics.tuned_hparams(space).items() if f"hp.{n}" in df.columns}
-  if not tuned:
+@style.styled
+def steps_to_targets_figure(table: pd.DataFrame, kmax: int, metric: str,
+                            eval_steps: Sequence[float]) -> Figure | None:
+  """Best-of-`kmax` steps to reach each target (robustness.target_bootstrap's table):
+  markers at the median's evaluation step with the 5–95% bar, optimizers side by side at
+  each target (no lines: between two evaluations no step is measured), a row above the last
+  evaluation for "not reached". The step axis is ticked at `eval_steps` only."""
+  at_k = table[table["K"] == kmax]
+  if not len(at_k) or not np.isfinite(at_k["steps_median"].to_numpy(float)).any():
     return None
-  t = _hparam_trials(df, optimizer, metric, warnings, top_fraction)
-  yl = _y_layout(t.done[t.col].to_numpy(float), bool(len(t.lost)))
-  n = len(tuned)
-  ncols = min(3, n)
-  nrows = math.ceil(n / ncols)
-  fig = Figure(figsize=(4.3 * ncols, 3.6 * nrows + 0.6))
-  axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-  # Red titles only where the space could grow; a natural limit (λ = 1) is ringed, not red.
-  warned = {w.hparam for w in warnings if w.optimizer == optimizer and not w.natural}
-  for ax, (name, spec) in zip(axes, tuned.items()):
-    _draw_trials(ax, _x_of(name, spec), name, t, yl, top_fraction)
-    _x_axis(ax, name, spec)
-    _y_axis(ax, yl, bool(len(t.lost)), metric)
-    ax.set_title(("⚠ top trial near a bound: " if name in warned else "") + name,
-                 color="red" if name in warned else "black", fontsize=10)
-    ax.grid(alpha=0.3)
-  for ax in axes[n:]:
-    ax.set_visible(False)
-  legend_rows = _shared_legend(fig, axes[:n], ncols)
-  suffix = f" — {len(warned)} hyperparameter(s) with top trials near a bound" if warned else ""
-  sep = " " if ncols > 1 else "\n"  # one panel is too narrow for the title on one line
-  fig.suptitle(f"{optimizer}: validation {metric} versus hyperparameters{sep}"
-               f"({len(t.done)} completed, {len(t.lost)} diverged/failed){suffix}",
-               color="red" if warned else "black")
-  legend_h = 0.1 + 0.22 * legend_rows  # inches
-  fig.set_figheight(3.6 * nrows + 0.4 + legend_h)
-  fig.tight_layout(rect=(0, legend_h / fig.get_figheight(), 1, 1))
+  opts = diagnostics.order_optimizers(at_k["optimizer"])
+  targets = sorted(at_k["target"].unique())
+  row = _not_reached_row(eval_steps)
+  fig = Figure(figsize=(style.WIDTH, 3.4), layout="constrained")
+  ax = fig.subplots()
+  offsets = (np.arange(len(opts)) - (len(opts) - 1) / 2) * min(0.12, 0.8 / len(opts))
+  for dx, opt in zip(offsets, opts):
+    g = at_k[at_k["optimizer"] == opt].set_index("target")
+    for j, t in enumerate(targets):
+      if t in g.index:
+        r = g.loc[t]
+        _steps_point(ax, j + dx, float(r["steps_median"]), float(r["steps_p5"]),
+                     float(r["steps_p95"]), row, style.look(opt), opt)
+  ax.set_xticks(range(len(targets)), [f"{t:.3g}" for t in targets])
+  ax.set_xlim(-0.6, len(targets) - 0.4)
+  _not_reached_axis(ax, at_k, eval_steps, row)
+  ax.set_xlabel(f"target validation {metric} (lower is harder)")
+  ax.set_ylabel(f"steps to reach it, fastest of K = {kmax}")
+  ax.grid(axis="y")
+  _steps_legend(fig, opts)
+  fig.suptitle(f"Best-of-{kmax} steps to target versus target")
   return fig
 
 
+def _not_reached_axis(ax, at_k: pd.DataFrame, eval_steps: Sequence[float], row: float) -> None:
+  """The step axis: from one evaluation interval below the fewest steps drawn to the "not
+  reached" row (a thin line sets it apart), ticked at evaluation steps and that row."""
+  v = at_k[["steps_median", "steps_p5"]].to_numpy(float)
+  gap = row - max(eval_steps)
+  low = float(v[np.isfinite(v)].min()) - gap / 1.5 if np.isfinite(v).any() else 0.0
+  shown = [s for s in eval_steps if s >= low]
+  ax.yaxis.set_major_locator(FixedLocator(style.thin_ticks(shown) + [row]))
+  ax.yaxis.set_minor_locator(NullLocator())
+  ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: NOT_REACHED if y == row else f"{y:g}"))
+  ax.set_ylim(max(low, 0.0), row + gap / 3)
+  ax.axhline(row - gap / 3, color="0.6", lw=0.6)
+
+
+def _steps_legend(fig: Figure, opts: Sequence[str]) -> None:
+  handles = [Line2D([], [], ls="none", color=style.color(o), marker=style.look(o).marker,
+                    label=o) for o in opts]
+  handles += [Line2D([], [], color="k", lw=1.0, label="5–95% (bootstrap)"),
+              Line2D([], [], color="k", lw=1.0, ls=":", label="95th percentile: not reached"),
+              Line2D([], [], marker="o", color="k", markerfacecolor="white", ls="none",
+                     label="median: not reached")]
+  fig.legend(handles=handles, loc="outside right center")
+
+
+# ---- training curves ----
+
+def _curve_panel(ax, c_split: pd.DataFrame, best: pd.DataFrame, opt: str, metric: str) -> int:
+  """The best trials' curves of one optimizer (line style by rank); returns how many."""
+  vcol = metric_column(metric, "validation")
+  drawn = 0
+  for j, (_, r) in enumerate(best.iterrows()):
+    cur = c_split[c_split["trial_id"] == r["trial_id"]] if len(c_split) else c_split
+    if len(cur) == 0 or metric not in cur.columns:
+      continue
+    cur = cur.sort_values("step")
+    few = cur[metric].notna().sum() < MARKERS_BELOW
+    ax.plot(cur["step"], cur[metric], ls=RANK_STYLES[j % len(RANK_STYLES)],
+            color=style.color(opt), lw=1.3, marker=style.look(opt).marker if few else None,
+            markersize=3.5, label=f"{r['trial_id']} ({r[vcol]:.4g})", gid=style.gid(opt))
+    drawn += 1
+  return drawn
+
+
+def _below_legend(ax, fig: Figure, title: str) -> None:
+  """The panel's legend under its x label (outside the data; constrained layout makes room)."""
+  below = ax.transAxes + ScaledTranslation(0, -26 / 72, fig.dpi_scale_trans)
+  ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below, title=title)
+
+
+@style.styled
 def curves_figure(curves: pd.DataFrame, df: pd.DataFrame, metric: str,
                   num_best: int = CURVES_NUM_BEST, split: str = "validation") -> Figure:
   """`split` metric versus step for the best `num_best` trials of each optimizer (all its
   completed ones where it has fewer, as the panel's title says); a curve of fewer than
-  MARKERS_BELOW evaluations is drawn with a marker at each."""
+  MARKERS_BELOW evaluations is drawn with a marker at each. Steps ticked at evaluations."""
   opts = diagnostics.order_optimizers(df["optimizer"])
-  n = max(1, len(opts))
-  ncols = min(3, n)
-  nrows = math.ceil(n / ncols)
-  fig = Figure(figsize=(4.6 * ncols, 3.6 * nrows))
+  ncols = min(3, max(1, len(opts)))
+  nrows = -(-max(1, len(opts)) // ncols)
+  fig = Figure(figsize=(style.WIDTH, 2.7 * nrows + 0.4), layout="constrained")
   axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharey=True)).ravel()
-  vcol = metric_column(metric, "validation")
-  styles = ("-", "--", ":", "-.")
   c_split = curves[curves["split"] == split] if len(curves) else curves
+  steps = sorted(c_split["step"].unique()) if len(c_split) else []
   for ax, opt in zip(axes, opts):
     best = diagnostics.best_trials(df, opt, metric, num_best)
-    drawn = 0
-    for j, (_, r) in enumerate(best.iterrows()):
-      cur = c_split[c_split["trial_id"] == r["trial_id"]] if len(c_split) else c_split
-      if len(cur) == 0 or metric not in cur.columns:
-        continue
-      cur = cur.sort_values("step")
-      few = cur[metric].notna().sum() < MARKERS_BELOW
-      ax.plot(cur["step"], cur[metric], ls=styles[j % len(styles)], color=color(opt, opts),
-              lw=1.6, marker="o" if few else None, markersize=4,
-              label=f"{r['trial_id']} ({r[vcol]:.4g})")
-      drawn += 1
+    drawn = _curve_panel(ax, c_split, best, opt, metric)
     if not drawn:
       ax.text(0.5, 0.5, "no curves", transform=ax.transAxes, ha="center")
     ax.set_title(f"{opt}: best {num_best} trials" + (
-        f" ({len(best)} completed)" if len(best) < num_best else ""))
+        f" ({len(best)} completed)" if len(best) < num_best else ""), color=style.color(opt))
     ax.set_xlabel("step")
+    if steps:
+      _step_axis(ax.xaxis, steps)
+      ax.set_xlim(min(steps) - 0.05 * max(steps), max(steps) * 1.05)
     ax.set_ylabel(metric_label(metric, split))
-    ax.grid(alpha=0.3)
+    ax.grid(True)
     if drawn:
-      ax.legend(fontsize=8, title="trial (final validation)", title_fontsize=8)
+      _below_legend(ax, fig, "trial (final validation)")
   for ax in axes[len(opts):]:
     ax.set_visible(False)
   fig.suptitle(f"Training curves: {split} {metric} of the best {num_best} trials per "
                "optimizer")
-  fig.tight_layout()
   return fig
 
 
+# ---- protocol comparison ----
+
+@style.styled
 def protocol_figure(rank_a: pd.DataFrame, rank_b: pd.DataFrame, label_a: str, label_b: str,
                     metric: str, split: str = "test") -> Figure:
   """Rankings of the same workload under two protocols, side by side: a slope chart of
   rank (1 = best) with the best-of-K median annotated. `rank_*`: columns optimizer, rank,
   value (from `report.ranking`)."""
-  fig = Figure(figsize=(7.5, 0.55 * max(len(rank_a), len(rank_b), 3) + 2.2))
+  fig = Figure(figsize=(5.0, 0.35 * max(len(rank_a), len(rank_b), 3) + 1.6),
+               layout="constrained")
   ax = fig.subplots()
   a = rank_a.set_index("optimizer")
   b = rank_b.set_index("optimizer")
   opts = diagnostics.order_optimizers(list(a.index) + list(b.index))
   for opt in opts:
-    c = color(opt, opts)
+    lk = style.look(opt)
     ra = a["rank"].get(opt, np.nan)
     rb = b["rank"].get(opt, np.nan)
     if np.isfinite(ra) and np.isfinite(rb):
-      ax.plot([0, 1], [ra, rb], color=c, lw=2, marker="o", markersize=8)
+      ax.plot([0, 1], [ra, rb], color=lk.color, ls=lk.linestyle, lw=1.5, gid=style.gid(opt))
     for xpos, r, frame, ha, dx in ((0, ra, a, "right", -8), (1, rb, b, "left", 8)):
       if np.isfinite(r):
-        ax.plot([xpos], [r], marker="o", color=c, markersize=8)
+        ax.plot([xpos], [r], marker=lk.marker, color=lk.color, markersize=6,
+                gid=style.gid(opt))
         v = frame["value"].get(opt, np.nan)
         ax.annotate(f"{opt}  {v:.4g}" if ha == "left" else f"{v:.4g}  {opt}", (xpos, r),
                     xytext=(dx, 0), textcoords="offset points", ha=ha, va="center",
-                    fontsize=9, color=c)
+                    color=lk.color, gid=style.gid(opt))
   n = len(opts)
   ax.set_ylim(n + 0.5, 0.5)
   ax.set_yticks(range(1, n + 1))
   ax.set_ylabel("rank (1 = best)")
-  ax.set_xlim(-0.6, 1.6)
+  ax.set_xlim(-0.9, 1.9)
   ax.set_xticks([0, 1], [label_a, label_b])
   ax.set_xlabel("protocol / study")
-  ax.grid(axis="y", alpha=0.3)
+  ax.grid(axis="y")
   ax.set_title(f"Optimizer rankings by best-of-K {split} {metric} (median)")
-  fig.tight_layout()
   return fig

@@ -370,9 +370,10 @@ def _write(out: epath.Path, study: loaded.LoadedStudy, sections: Sequence[Sectio
     robustness.save_curves_table(study.curves(), out / robustness.CURVES_TABLE)
   if _seed_noise_text(study) is not None:
     seed_noise.save(study.rerun_rows, out / seed_noise.TABLE)
+  letter_of = section_lib.letters(sections)
   for s in sections:
     for f in s.figures:
-      figures.save(f.figure, out / f.name)
+      figures.save(f.figure, out / f.name, letter=letter_of[f.name])
   (out / REPORT).write_text(section_lib.render(sections))
 
 

@@ -10,9 +10,7 @@ import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
 
-from optcompare.analysis import diagnostics
 from optcompare.analysis import figures
 from optcompare.analysis import markdown as md
 from optcompare.analysis import robustness
@@ -186,30 +184,7 @@ def verdict_figure(r: Robustness) -> Figure | None:
 
 
 def steps_figure(r: Robustness) -> Figure | None:
-  """Best-of-K steps to reach each target versus the target, median and 5–95% band."""
-  at_k = r.target[r.target["K"] == r.kmax]
-  if not len(at_k) or not np.isfinite(at_k["steps_median"].to_numpy(float)).any():
-    return None
-  opts = diagnostics.order_optimizers(at_k["optimizer"])
-  fig = Figure(figsize=(7.5, 4.6))
-  ax = fig.subplots()
-  finite = at_k[["steps_median", "steps_p5", "steps_p95"]].to_numpy(float)
-  top = float(finite[np.isfinite(finite)].max())
-  for opt in opts:
-    g = at_k[at_k["optimizer"] == opt].sort_values("target")
-    c = figures.color(opt, opts)
-    t = g["target"].to_numpy(float)
-    med, lo, hi = (g[f"steps_{q}"].to_numpy(float) for q in ("median", "p5", "p95"))
-    ok = np.isfinite(med)
-    ax.plot(t[ok], med[ok], marker="o", color=c, label=opt, lw=1.8)
-    band = np.isfinite(lo)
-    ax.fill_between(t[band], lo[band], np.minimum(hi, top)[band], color=c, alpha=0.15, lw=0)
-  ax.set_xlabel(f"target validation {r.metric} (lower is harder)")
-  ax.set_ylabel(f"steps to reach it, fastest of K = {r.kmax}")
-  ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-  ax.grid(alpha=0.3)
-  ax.legend(title="optimizer (median, 5–95% band; none drawn where most never reach it)",
-            fontsize=8, title_fontsize=8)
-  ax.set_title(f"Best-of-{r.kmax} steps to target versus target")
-  fig.tight_layout()
-  return fig
+  """Best-of-K steps to reach each target versus the target (figures.steps_to_targets_figure),
+  its step axis ticked at the budget section's evaluation steps."""
+  return figures.steps_to_targets_figure(r.target, r.kmax, r.metric,
+                                         sorted(float(s) for s in r.budget["step"].unique()))

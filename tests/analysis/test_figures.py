@@ -8,6 +8,7 @@ from optcompare.analysis import bootstrap_best
 from optcompare.analysis import figures
 from optcompare.analysis import load_curves
 from optcompare.analysis import load_study
+from optcompare.analysis import style
 
 
 def _study(make_study, **kw):
@@ -23,20 +24,21 @@ def test_best_trials_figure_labels_the_test_panel_as_test(study_dir):
   assert validation.get_legend() is None and fig.legends  # below the axes, not over data
 
 
-def test_best_of_k_legend_is_outside_the_axes(study_dir):
+def test_best_of_k_is_one_panel_per_optimizer_with_its_legend_below(study_dir):
   df = load_study(study_dir)
   boot = bootstrap_best(df, "error", [1, 2, 4, 8], num_resamples=50)
   fig = figures.best_of_k_figure(boot, "error", settled={"sgd": 4})
+  assert [ax.get_title() for ax in fig.axes] == ["sgd", "momentum", "adam"]
   assert all(ax.get_legend() is None for ax in fig.axes)
   (legend,) = fig.legends
   labels = [t.get_text() for t in legend.get_texts()]
-  assert labels[:3] == ["sgd", "momentum", "adam"] and "settled" in labels[-1]
-  # Its box lies right of both axes.
+  assert labels[0] == "validation median" and "settled" in labels[-1]
+  # Its box lies below every axes (their tick labels included).
   canvas = FigureCanvasAgg(fig)
   canvas.draw()
   renderer = canvas.get_renderer()
   box = legend.get_window_extent(renderer)
-  assert all(box.x0 >= ax.get_window_extent(renderer).x1 for ax in fig.axes)
+  assert all(box.y1 <= ax.get_tightbbox(renderer).y0 for ax in fig.axes)
 
 
 def test_curves_figure_says_best_n_and_marks_sparse_curves(make_study, monkeypatch):
@@ -48,7 +50,8 @@ def test_curves_figure_says_best_n_and_marks_sparse_curves(make_study, monkeypat
     if not ax.get_visible():
       continue
     assert re.fullmatch(r"(sgd|momentum): best 3 trials \([12] completed\)", ax.get_title())
-    assert ax.lines and all(line.get_marker() == "o" for line in ax.lines)
+    assert ax.lines and all(line.get_marker() == style.look(ax.get_title().split(":")[0]).marker
+                            for line in ax.lines)
   assert "best 3 trials per optimizer" in fig._suptitle.get_text()
   monkeypatch.setattr(figures, "MARKERS_BELOW", 5)
   dense = figures.curves_figure(curves, df, "error")
