@@ -240,10 +240,8 @@ def _check_optimizer(args, argv):
     raise BadInputError("usage: optcompare check-optimizer FILE [--config=STUDY] (a Python "
                         "file defining HYPERPARAMETERS and make)")
   path = expand_path(args[0])
-  lines = plugin_check.check(path)
-  if _CONFIG.value is not None:
-    lines.append(_check_study_of_plugin(_CONFIG.value, path))
-  print("\n".join(lines))
+  study_line = [] if _CONFIG.value is None else [_check_study_of_plugin(_CONFIG.value, path)]
+  print("\n".join(plugin_check.check(path) + study_line))  # (the study's quick check first)
   return 0
 
 
