@@ -134,15 +134,16 @@ def _best_of_k_ylim(boot: pd.DataFrame) -> tuple[float, float]:
 def _above(ax, ks, values, ylim, lk: style.Look, opt: str, filled: bool) -> None:
   """Medians above the range (or infinite: every resample lost all K trials), as an arrow
   at the top edge with the value written under it: no point is silently clipped. The
-  validation arrow sits a little left of its K, the test one (hollow) right of it, so that
-  both stay readable where both are above."""
+  validation arrow sits a little left of its K and its value just under it, the test one
+  (hollow) right of it and its value lower, so that both stay readable where both are
+  above."""
   top = ylim[1] - 0.035 * (ylim[1] - ylim[0])
-  shift = 1 / 1.2 if filled else 1.2  # on the log2 K axis: a quarter of an octave
+  shift, below = (1 / 1.2, -8) if filled else (1.2, -15)  # a quarter octave of K; points
   for k, v in zip(ks, values):
     ax.plot([k * shift], [top], marker="^", color=lk.color, ls="none", markersize=5,
             markerfacecolor=lk.color if filled else "white", gid=style.gid(opt))
     ax.annotate("inf" if not np.isfinite(v) else f"{v:.2f}", (k * shift, top),
-                xytext=(0, -9), textcoords="offset points", ha="center", fontsize=6,
+                xytext=(0, below), textcoords="offset points", ha="center", fontsize=6,
                 color=lk.color)
 
 
@@ -228,7 +229,7 @@ def best_of_k_figure(boot: pd.DataFrame, metric: str, title: str = "",
       ax.xaxis.set_tick_params(labelbottom=True)
   for ax in axes[len(opts):]:
     ax.set_visible(False)
-  _best_of_k_legend(fig, bool(settled))
+  _best_of_k_legend(fig, any(k is not None for k in (settled or {}).values()))
   fig.suptitle(title or f"Best-of-K {metric} (bootstrap, {max(ks)} trials max)")
   return fig
 
