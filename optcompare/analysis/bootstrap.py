@@ -208,29 +208,44 @@ def bootstrap_best(df: pd.DataFrame, metric: str, num_trials: int | Iterable[int
   return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def settling_k(boot: pd.DataFrame, tolerance: float, split: str = "validation"
-               ) -> dict[str, int | None]:
-  """Per optimizer: the smallest K of the table after which the best-of-K `split` median
-  changes by less than `tolerance` (absolute) from each K to the next; None when the last
-  step still changes it by `tolerance` or more (or a median is not finite there), or the
-  table has a single K or no finite median."""
+SETTLE_STEPS = 2  # further K steps without change that a "settled" claim needs
+
+
+def settling_k(boot: pd.DataFrame, tolerance: float, split: str = "validation",
+               further: int = SETTLE_STEPS) -> dict[str, int | None]:
+  """Per optimizer: the smallest K > 1 of the table after which the best-of-K `split` median
+  changes by less than `tolerance` (absolute) from each K to the next, through at least
+  `further` such steps (so the last K it can be claimed at is the table's `further`-th from
+  last). None when the last step still changes it by `tolerance` or more (or a median is not
+  finite there), or too few steps follow. Never K = 1: the best-of-1 median is every
+  trial's median, and where it happens to sit says nothing about tuning."""
   out: dict[str, int | None] = {}
   for opt in dict.fromkeys(boot["optimizer"]):
     r = boot[boot["optimizer"] == opt].sort_values("K")
-    ks = r["K"].to_list()
-    med = r[f"{split}_median"].to_numpy(float)
-    if len(ks) < 2 or not np.isfinite(med).any():
-      out[opt] = None
-      continue
-    with np.errstate(invalid="ignore"):
-      small = np.isfinite(med[1:]) & np.isfinite(med[:-1]) & (np.abs(np.diff(med)) < tolerance)
-    settled = None
-    for i in range(len(small) - 1, -1, -1):  # walk back over the trailing small changes
-      if not small[i]:
-        break
-      settled = int(ks[i])
-    out[opt] = settled
+    out[opt] = _settled_at(r["K"].to_list(), r[f"{split}_median"].to_numpy(float),
+                           tolerance, further)
   return out
+
+
+def _settled_at(ks: Sequence[int], med: np.ndarray, tolerance: float, further: int
+                ) -> int | None:
+  """`settling_k` for one optimizer's K values and medians."""
+  small = unchanged_steps(med, tolerance)
+  settled = None
+  for i in range(len(small) - 1, -1, -1):  # walk back over the trailing small changes
+    if not small[i] or ks[i] <= 1:
+      break
+    if len(small) - i >= further:
+      settled = int(ks[i])
+  return settled
+
+
+def unchanged_steps(med: np.ndarray, tolerance: float) -> np.ndarray:
+  """Per step from one K to the next: whether both medians are finite and differ by less
+  than `tolerance`."""
+  med = np.asarray(med, float)
+  with np.errstate(invalid="ignore"):
+    return np.isfinite(med[1:]) & np.isfinite(med[:-1]) & (np.abs(np.diff(med)) < tolerance)
 
 
 def prob_a_beats_b(df: pd.DataFrame, metric: str, a: str, b: str,

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from optcompare.analysis import markdown
+from optcompare.analysis import verdicts
 from optcompare.analysis.bootstrap import metric_column
 from optcompare.hparams import is_natural_limit  # pylint: disable=unused-import  (re-exported)
 from optcompare.search import spaces
@@ -182,10 +183,12 @@ class InclusionResult:
   general: str
   special: str
   K: int
-  verdict: str        # "held" | "violated" | "inconclusive"
+  verdict: str        # "held" | "violated" | "inconclusive" (analysis/verdicts.py)
   general_band: tuple[float, float, float]   # (p5, median, p95) best-of-K validation
   special_band: tuple[float, float, float]
   reason: str
+  trials: tuple[float, float] = (math.nan, math.nan)  # finished trials (general, special)
+  too_few: bool = False  # inconclusive because the study is too small to tell
 
   def message(self) -> str:
     g, s = self.general_band, self.special_band
@@ -194,16 +197,25 @@ class InclusionResult:
             f"{self.special} {s[1]:.4g} [{s[0]:.4g}, {s[2]:.4g}]; {self.reason}")
 
 
+def _band_at(rows: pd.DataFrame, k: int) -> tuple[tuple[float, float, float], float]:
+  """(p5, median, p95) of the validation metric at K = `k`, and the finished trials (NaN
+  where the table does not count them)."""
+  r = rows[rows["K"] == k].iloc[0]
+  band = (float(r["validation_p5"]), float(r["validation_median"]),
+          float(r["validation_p95"]))
+  return band, float(r.get("n_finished", math.nan))
+
+
 def inclusion_check(boot: pd.DataFrame, pairs: Sequence[tuple[str, str]] = INCLUSIONS,
-                    k: int | None = None) -> list[InclusionResult]:
+                    k: int | None = None, min_trials: int = verdicts.MIN_TRIALS
+                    ) -> list[InclusionResult]:
   """For each (general, special) pair present in the bootstrap table: does the general
   optimizer do at least as well as the one it includes, at the largest K both have (or `k`)?
 
-  On the best-of-K validation metric (lower is better), with bands [p5, p95]:
-    held          general median <= special p95 (as good, within the special's band);
-    violated      general p5 > special p95 (the general's whole band is worse);
-    inconclusive  otherwise (general median above the special's band, bands overlapping),
-                  or either optimizer lacks finished trials or lost every resample.
+  On the best-of-K validation metric (lower is better), by `verdicts.judge`: held, violated
+  or inconclusive from the bands [p5, p95] and medians, inconclusive whenever either
+  optimizer has fewer than `min_trials` finished trials (the table's `n_finished`; a table
+  without it counts none) or K < `min_trials`.
   """
   out = []
   present = set(boot["optimizer"])
@@ -214,64 +226,56 @@ def inclusion_check(boot: pd.DataFrame, pairs: Sequence[tuple[str, str]] = INCLU
     common = sorted(set(g_rows["K"]) & set(s_rows["K"]))
     if not common:
       continue
-    kk = k if k is not None else common[-1]
-    g = g_rows[g_rows["K"] == kk].iloc[0]
-    s = s_rows[s_rows["K"] == kk].iloc[0]
-    gb = (float(g["validation_p5"]), float(g["validation_median"]), float(g["validation_p95"]))
-    sb = (float(s["validation_p5"]), float(s["validation_median"]), float(s["validation_p95"]))
-    if any(math.isnan(x) for x in gb + sb):
-      verdict, reason = "inconclusive", "an optimizer has no finished trials"
-    elif not (math.isfinite(gb[1]) or math.isfinite(sb[1])):
-      verdict, reason = "inconclusive", "both optimizers lose (diverge) in most resamples"
-    elif gb[1] <= sb[2]:
-      verdict = "held"
-      reason = (f"{general}'s median is no worse than {special}'s"
-                if gb[1] <= sb[1] else f"{general}'s median lies within {special}'s 5–95% band")
-    elif gb[0] > sb[2]:
-      verdict, reason = "violated", f"{general}'s whole 5–95% band is worse than {special}'s"
-    else:
-      verdict = "inconclusive"
-      reason = f"{general}'s median is above {special}'s band, but the bands overlap"
-    out.append(InclusionResult(general, special, int(kk), verdict, gb, sb, reason))
+    kk = int(k if k is not None else common[-1])
+    (gb, ng), (sb, ns) = _band_at(g_rows, kk), _band_at(s_rows, kk)
+    verdict, reason, too_few = verdicts.judge(general, special, kk, gb, sb, ng, ns,
+                                              min_trials)
+    out.append(InclusionResult(general, special, kk, verdict, gb, sb, reason, (ng, ns),
+                               too_few))
   return out
 
 
-# Below this K, or with bands this wide, an inclusion verdict is not evidence.
-MIN_EVIDENCE_K = 8
+# Bands this wide claim little even where the study has the trials for a verdict.
+MIN_EVIDENCE_K = verdicts.MIN_TRIALS
 MAX_BAND_SPAN = 0.5  # of the range of the two optimizers' outcomes
 
 
 def weak_inclusions(results: Sequence[InclusionResult], df: pd.DataFrame, metric: str,
                     min_k: int = MIN_EVIDENCE_K, max_span: float = MAX_BAND_SPAN
                     ) -> list[tuple[InclusionResult, str]]:
-  """The verdicts that say little, each with why: K < `min_k` trials, or the two 5–95%
-  bands together spanning more than `max_span` of the range of the two optimizers'
-  outcomes (finite validation metric of their completed trials), where a "held" follows
-  from almost any pair of results. Inconclusive verdicts for lack of trials are left out
-  (they claim nothing)."""
+  """The held or violated verdicts that say little, each with why: K < `min_k` (only where
+  a caller judged with fewer trials than the rule's), or the two 5–95% bands together
+  spanning more than `max_span` of the range of the two optimizers' outcomes (finite
+  validation metric of their completed trials), where a "held" follows from almost any pair
+  of results. Inconclusive verdicts are left out: they claim nothing."""
   col = metric_column(metric, "validation")
   out = []
   for r in results:
-    bands = np.array(r.general_band + r.special_band, float)
-    if np.isnan(bands).any():  # an optimizer without finished trials: claims nothing
+    if r.verdict == verdicts.INCONCLUSIVE:
       continue
     if r.K < min_k:
       out.append((r, f"K = {r.K} < {min_k}"))
       continue
-    if col not in df.columns:
-      continue
-    rows = df[df["optimizer"].isin((r.general, r.special)) & (df["status"] == "completed")]
-    values = rows[col].to_numpy(float)
-    values = values[np.isfinite(values)]
-    finite = bands[np.isfinite(bands)]
-    if values.size < 2 or finite.size < 2 or values.max() <= values.min():
-      continue
-    lo = min(r.general_band[0], r.special_band[0])
-    hi = max(r.general_band[2], r.special_band[2])
-    span = (min(hi, values.max()) - max(lo, values.min())) / (values.max() - values.min())
-    if span > max_span:
+    span = _band_span(r, df, col)
+    if span is not None and span > max_span:
       out.append((r, f"the bands span {span:.0%} of the outcomes"))
   return out
+
+
+def _band_span(r: InclusionResult, df: pd.DataFrame, col: str) -> float | None:
+  """The fraction of the two optimizers' range of outcomes that their bands cover together;
+  None where it cannot be measured (no column, fewer than two distinct finite outcomes)."""
+  if col not in df.columns:
+    return None
+  rows = df[df["optimizer"].isin((r.general, r.special)) & (df["status"] == "completed")]
+  values = rows[col].to_numpy(float)
+  values = values[np.isfinite(values)]
+  bands = np.array(r.general_band + r.special_band, float)
+  if values.size < 2 or np.isfinite(bands).sum() < 2 or values.max() <= values.min():
+    return None
+  lo = min(r.general_band[0], r.special_band[0])
+  hi = max(r.general_band[2], r.special_band[2])
+  return (min(hi, values.max()) - max(lo, values.min())) / (values.max() - values.min())
 
 
 def closing_budget(boot: pd.DataFrame, result: InclusionResult) -> str | None:
@@ -279,8 +283,9 @@ def closing_budget(boot: pd.DataFrame, result: InclusionResult) -> str | None:
   best-of-K median to reach the included one's 95th percentile (the held threshold), if the
   median kept falling per doubling of K as it did over the last doubling. Best-of-K curves
   flatten, so this is a lower bound; a median that stopped falling cannot close the gap with
-  more trials of the same space. None for a held pair or a K below 2."""
-  if result.verdict == "held" or result.K < 2:
+  more trials of the same space. None for a held pair, one too small to judge (its gap is
+  not measured) or a K below 2."""
+  if result.verdict == verdicts.HELD or result.too_few or result.K < 2:
     return None
   g = boot[boot["optimizer"] == result.general].set_index("K")["validation_median"]
   gap = result.general_band[1] - result.special_band[2]

@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from optcompare.analysis import verdicts
+
 
 def fmt(x: Any, spec: str = ".4g") -> str:
   """A number as the report writes it: 4 significant digits, — for None/NaN, inf as inf."""
@@ -47,7 +49,7 @@ def inclusion_table(results, metric: str, extra: Sequence[tuple[str, Sequence[st
   (header, one cell per result), appended."""
   rows = []
   for i, r in enumerate(results):
-    rows.append([f"{r.special} ⊆ {r.general}", r.K, f"**{r.verdict}**",
+    rows.append([f"{r.special} ⊆ {r.general}", r.K, verdicts.cell(r.verdict),
                  band(r.general_band[1], r.general_band[0], r.general_band[2]),
                  band(r.special_band[1], r.special_band[0], r.special_band[2]), r.reason]
                 + [cells[i] for _, cells in extra])
@@ -56,28 +58,47 @@ def inclusion_table(results, metric: str, extra: Sequence[tuple[str, Sequence[st
                + [h for h, _ in extra], rows)
 
 
-INCLUSION_RULE = ("Rule: held if the general optimizer's median is at or below the 95th "
-                  "percentile of the included one's; violated if the general optimizer's 5th "
-                  "percentile is above the included one's 95th; inconclusive otherwise.")
+INCLUSION_RULE = verdicts.rule_text()
 
 
 def inclusion_caveat(weak, results, short: bool = False, min_k: int = 8) -> str:
-  """The warning that goes beside inclusion verdicts that are not evidence: `weak`, the
-  (result, why) pairs of diagnostics.weak_inclusions out of all `results`; "" when none.
-  `short`: one sentence for the top of the report; `min_k`: the K the verdicts need."""
+  """The warnings that go beside inclusion verdicts: those inconclusive because the study is
+  too small (`results` with too_few), then `weak`, the (result, why) pairs of
+  diagnostics.weak_inclusions (held or violated on bands too wide to say much); "" when
+  neither. `short`: one sentence each, for the top of the report; `min_k`: the K the
+  verdicts need."""
+  parts = [_too_few_caveat([r for r in results if r.too_few], results, short, min_k),
+           _weak_caveat(weak, short, min_k)]
+  return " ".join(p for p in parts if p)
+
+
+def _trial_counts(results) -> str:
+  """"2 trials per optimizer", or "as few as 3 trials of an optimizer" when they differ."""
+  counts = {int(n) for r in results for n in r.trials if math.isfinite(n)}
+  if len(counts) == 1:
+    return f"{counts.pop()} trials per optimizer"
+  return f"as few as {min(counts)} trials of an optimizer" if counts else "so few trials"
+
+
+def _too_few_caveat(few, results, short: bool, min_k: int) -> str:
+  if not few:
+    return ""
+  if len(few) < len(results):
+    return ("⚠ Some inclusion verdicts are inconclusive only because the study is too small "
+            "to tell" + (" (see Inclusion check)." if short else
+                         f": {'; '.join(f'{r.special} ⊆ {r.general}' for r in few)}."))
+  ks = sorted({r.K for r in few})
+  at = f"{_trial_counts(few)} and K = {', '.join(str(k) for k in ks)}"
+  if short:
+    return (f"⚠ With {at}, every inclusion verdict of this report is inconclusive: too few "
+            "trials to tell (see Inclusion check).")
+  return (f"⚠ With {at}, the study cannot tell the optimizers apart: every verdict below is "
+          f"inconclusive. A verdict needs at least {min_k} finished trials of each optimizer.")
+
+
+def _weak_caveat(weak, short: bool, min_k: int) -> str:
   if not weak:
     return ""
-  ks = {r.K for r, _ in weak}
-  small_k = all(why.startswith("K = ") for _, why in weak)
-  if small_k and len(ks) == 1 and len(weak) == len(results):
-    k = ks.pop()
-    if short:
-      return (f"⚠ With K = {k} trials per optimizer the inclusion verdicts of this report are "
-              "not evidence (see Inclusion check).")
-    return (f"⚠ With K = {k} trials per optimizer these verdicts are not evidence: so few "
-            "trials cannot tell the optimizers apart, and a verdict would read the same for "
-            f"almost any result. Read them with K ≥ {min_k} trials per optimizer and bands "
-            "narrower than the trials' spread.")
   if short:
     return ("⚠ Some inclusion verdicts of this report are not evidence (see Inclusion "
             "check).")

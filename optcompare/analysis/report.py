@@ -117,19 +117,29 @@ def _settling_text(study: loaded.LoadedStudy, tolerance: float) -> str:
   settled = bootstrap_lib.settling_k(study.boot, tolerance)
   parts = []
   for opt in study.optimizers:
-    k = settled.get(opt)
     med = study.boot.loc[study.boot["optimizer"] == opt].sort_values("K")[
         "validation_median"].to_numpy(float)
-    if k is not None:
-      parts.append(f"{opt} K = {k}")
-    elif len(med) > 1 and np.isfinite(med[-2:]).all():
-      parts.append(f"{opt} not settled by K = {study.kmax} (last change "
-                   f"{_f(abs(med[-1] - med[-2]))})")
-    else:
-      parts.append(f"{opt} —")
-  return (f"Settling ({section_lib.ref(BEST_OF_K)}): the smallest K after which the "
+    parts.append(_settling_part(opt, settled.get(opt), med, study.ks, tolerance))
+  return (f"Settling ({section_lib.ref(BEST_OF_K)}): the smallest K > 1 after which the "
           f"best-of-K validation {study.metric} median changes by less than {tolerance:g} "
-          f"(absolute) from each K to the next: {'; '.join(parts)}.")
+          f"(absolute) from each K to the next, for at least {bootstrap_lib.SETTLE_STEPS} "
+          f"further doublings of K: {'; '.join(parts)}.")
+
+
+def _settling_part(opt: str, k: int | None, med: np.ndarray, ks: Sequence[int],
+                   tolerance: float) -> str:
+  """One optimizer's part of the settling paragraph: where it settled, the last change when
+  it did not, or that too few doublings followed an unchanged stretch to claim it."""
+  if k is not None:
+    return f"{opt} K = {k}"
+  if len(med) < 2 or not np.isfinite(med[-2:]).all():
+    return f"{opt} —"
+  if abs(med[-1] - med[-2]) >= tolerance:
+    return f"{opt} not settled by K = {ks[-1]} (last change {_f(abs(med[-1] - med[-2]))})"
+  flat = bootstrap_lib.unchanged_steps(med, tolerance)
+  first = len(flat) - int(np.argmin(flat[::-1])) if not flat.all() else 0
+  return (f"{opt} unchanged from K = {ks[first]} to {ks[-1]}, too few doublings to call it "
+          "settled")
 
 
 _NOISE_RULE = (" Seed noise: the larger of the two optimizers' standard deviations of the "

@@ -33,6 +33,7 @@ from etils import epath
 from optcompare import errors, studydir
 from optcompare.analysis import bootstrap as bootstrap_lib
 from optcompare.analysis import diagnostics
+from optcompare.analysis import verdicts as verdict_rule
 from optcompare.studydir import FINISHED
 
 CURVES_TABLE = studydir.CURVES_TABLE  # the evaluation curves `analyze` writes beside trials.csv
@@ -135,14 +136,17 @@ def budget_bootstrap(curves: pd.DataFrame, df: pd.DataFrame, metric: str,
   return pd.DataFrame(rows, columns=["step"] + bootstrap_lib.COLUMNS)
 
 
-def verdicts(table: pd.DataFrame, key: str, k: int | None = None
+def verdicts(table: pd.DataFrame, key: str, k: int | None = None,
+             min_trials: int = verdict_rule.MIN_TRIALS
              ) -> dict[float, list[diagnostics.InclusionResult]]:
   """key value (a step or a target) -> the inclusion check of that slice of a budget or
-  target table (at its largest K, or `k`). A target table's steps_* columns are judged."""
+  target table (at its largest K, or `k`), by the same rule as the main table (too few
+  finished trials or K below `min_trials`: inconclusive). A target table's steps_* columns
+  are judged."""
   if "steps_median" in table.columns:
     table = table.rename(columns={f"steps_{q}": f"validation_{q}"
                                   for q in ("median", "p5", "p95")})
-  return {value: diagnostics.inclusion_check(group, k=k)
+  return {value: diagnostics.inclusion_check(group, k=k, min_trials=min_trials)
           for value, group in table.groupby(key, sort=True)}
 
 

@@ -14,10 +14,9 @@ from matplotlib.patches import Patch
 from optcompare.analysis import figures
 from optcompare.analysis import markdown as md
 from optcompare.analysis import robustness
+from optcompare.analysis import verdicts as verdict_rule
 
-VERDICTS = ("held", "inconclusive", "violated")
-_VERDICT_COLORS = ("#4caf50", "#d9d9d9", "#e53935")
-_VERDICT_MARKS = {"held": "H", "inconclusive": "?", "violated": "V"}
+VERDICTS = verdict_rule.WORDS  # held, inconclusive, violated: one look (analysis/verdicts.py)
 
 
 @dataclasses.dataclass
@@ -74,7 +73,7 @@ def _verdict_table(verdicts: dict, labels: Sequence[str]) -> str:
       v = next((r.verdict for r in rs if (r.general, r.special) == (general, special)), "—")
       cells.append(v)
     counts = " / ".join(str(cells.count(v)) for v in VERDICTS)
-    rows.append([f"{special} ⊆ {general}"] + cells + [counts])
+    rows.append([f"{special} ⊆ {general}"] + [verdict_rule.cell(v) for v in cells] + [counts])
   return md.table(["inclusion"] + list(labels) + ["held / inconclusive / violated"], rows)
 
 
@@ -147,11 +146,11 @@ def _grid(ax, verdicts: dict, labels: Sequence[str], pairs: Sequence[tuple[str, 
   for j, rs in enumerate(verdicts.values()):
     for r in rs:
       grid[pairs.index((r.general, r.special)), j] = VERDICTS.index(r.verdict)
-  ax.imshow(np.ma.masked_invalid(grid), cmap=ListedColormap(_VERDICT_COLORS), vmin=-0.5,
-            vmax=2.5, aspect="auto")
+  ax.imshow(np.ma.masked_invalid(grid), vmin=-0.5, vmax=2.5, aspect="auto",
+            cmap=ListedColormap([verdict_rule.COLORS[v] for v in VERDICTS]))
   for (i, j), v in np.ndenumerate(grid):
     if np.isfinite(v):
-      ax.text(j, i, _VERDICT_MARKS[VERDICTS[int(v)]], ha="center", va="center", fontsize=8)
+      ax.text(j, i, verdict_rule.MARKS[VERDICTS[int(v)]], ha="center", va="center", fontsize=8)
   ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
   ax.set_yticks(range(len(pairs)), [f"{s} ⊆ {g}" for g, s in pairs], fontsize=9)
   ax.set_xlabel(xlabel)
@@ -175,8 +174,8 @@ def verdict_figure(r: Robustness) -> Figure | None:
     _grid(ax, verdicts, labels, pairs, xlabel)
   for ax in axes[1:]:
     ax.set_yticklabels([])
-  handles = [Patch(color=c, label=f"{_VERDICT_MARKS[v]}: {v}")
-             for v, c in zip(VERDICTS, _VERDICT_COLORS)]
+  handles = [Patch(color=verdict_rule.COLORS[v], label=f"{verdict_rule.MARKS[v]}: {v}")
+             for v in VERDICTS]
   fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8)
   fig.suptitle(f"Inclusion verdicts at K = {r.kmax}, per step budget and per target")
   fig.tight_layout(rect=(0, 0.08, 1, 1))

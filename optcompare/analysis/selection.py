@@ -22,6 +22,7 @@ from optcompare import errors
 from optcompare.analysis import bootstrap as bootstrap_lib
 from optcompare.analysis import diagnostics
 from optcompare.analysis import markdown as md
+from optcompare.analysis import verdicts
 
 TRAIN_EVAL = "train_eval"
 TRAIN_LOSS = f"final.{TRAIN_EVAL}.loss"
@@ -138,7 +139,7 @@ def training_loss_section(df: pd.DataFrame, metric: str, ks: Sequence[int],
     parts.append("No inclusion pair has both optimizers in this study.")
     return "\n".join(parts)
   main = {(r.general, r.special): r.verdict for r in main_inclusion}
-  beside = [main.get((r.general, r.special), "—") for r in inclusion]
+  beside = [verdicts.cell(main.get((r.general, r.special), "—")) for r in inclusion]
   parts += [f"Inclusion check on the validation {m} of the trials chosen by training loss:",
             "", md.inclusion_table(inclusion, m, [(f"verdict by {main_rule}", beside)]), "",
             md.INCLUSION_RULE]

@@ -119,9 +119,10 @@ def test_tolerance_is_five_percent_of_the_search_scale():
     assert len(boundary_warnings(_trials(pts, errs), SPACE, "error")) == expected, lr
 
 
-def _boot_rows(bands):
-  """bands: {optimizer: (p5, median, p95)} -> a one-K bootstrap table."""
-  return pd.DataFrame([{"optimizer": o, "K": 16, "validation_p5": b[0],
+def _boot_rows(bands, n=16, k=16):
+  """bands: {optimizer: (p5, median, p95)} -> a one-K bootstrap table, n finished trials
+  of each optimizer."""
+  return pd.DataFrame([{"optimizer": o, "K": k, "n_finished": n, "validation_p5": b[0],
                         "validation_median": b[1], "validation_p95": b[2]}
                        for o, b in bands.items()])
 
@@ -144,6 +145,42 @@ def test_inclusion_verdicts_on_constructed_bands():
   assert res[("sgd", "nesterov")].verdict == "held"
   assert res[("momentum", "adam")].K == 16
   assert "0.14 [0.13, 0.15]" in res[("momentum", "adam")].message()
+  assert not any(r.too_few for r in res.values())
+
+
+BANDS = {"sgd": (0.10, 0.11, 0.12), "momentum": (0.09, 0.10, 0.11),
+         "adam": (0.13, 0.14, 0.15)}  # held and violated with trials enough (above)
+
+
+@pytest.mark.parametrize("n,k,why", [
+    (7, 16, "too few trials to tell: momentum 7, sgd 7 finished (a verdict needs 8 of each)"),
+    (2, 2, "too few trials to tell: momentum 2, sgd 2 finished (a verdict needs 8 of each)"),
+    (64, 4, "too few trials to tell: K = 4 < 8"),
+])
+def test_too_few_trials_or_too_small_k_is_inconclusive(n, k, why):
+  """The bands of BANDS give held and violated; the same bands from fewer than 8 trials of
+  an optimizer, or at K < 8, cannot be told from chance: inconclusive, saying why."""
+  res = {(r.special, r.general): r for r in inclusion_check(_boot_rows(BANDS, n=n, k=k))}
+  assert [r.verdict for r in res.values()] == ["inconclusive", "inconclusive"]
+  assert all(r.too_few for r in res.values())
+  assert res[("sgd", "momentum")].reason == why
+  assert res[("sgd", "momentum")].trials == (n, n)
+  # One optimizer short is enough; at the threshold both verdicts stand.
+  uneven = _boot_rows(BANDS, n=8, k=8)
+  uneven.loc[uneven["optimizer"] == "sgd", "n_finished"] = 3
+  res = {(r.special, r.general): r.verdict for r in inclusion_check(uneven)}
+  assert res == {("sgd", "momentum"): "inconclusive", ("momentum", "adam"): "violated"}
+  at_8 = {(r.special, r.general): r.verdict for r in inclusion_check(_boot_rows(BANDS, 8, 8))}
+  assert at_8 == {("sgd", "momentum"): "held", ("momentum", "adam"): "violated"}
+
+
+def test_a_table_without_trial_counts_claims_nothing():
+  """A hand-made band table that does not say how many trials it rests on gets no verdict."""
+  boot = _boot_rows(BANDS).drop(columns="n_finished")
+  for min_trials in (8, 0):  # an unknown count is never enough
+    res = inclusion_check(boot, min_trials=min_trials)
+    assert {r.verdict for r in res} == {"inconclusive"}
+    assert res[0].reason.startswith("too few trials to tell: momentum ?, sgd ? finished")
 
 
 def test_inclusion_uses_largest_k_and_handles_lost_runs():
@@ -159,7 +196,7 @@ def test_inclusion_uses_largest_k_and_handles_lost_runs():
                    "final.validation.error": v, "final.test.error": v})
   boot = bootstrap_best(pd.DataFrame(rows), "error", 8)
   res = {(r.special, r.general): r for r in inclusion_check(boot)}
-  assert all(r.K == 8 for r in res.values())
+  assert all(r.K == 8 and r.trials == (10, 10) for r in res.values())
   assert res[("sgd", "momentum")].verdict == "held"
   assert res[("sgd", "nesterov")].verdict == "violated"
   assert res[("nesterov", "nadam")].verdict == "violated"  # nadam diverged every time
@@ -181,9 +218,9 @@ def test_format_value_writes_values_near_one_as_one_minus():
   assert markdown.hparam_value(None) == "—"
 
 
-def _verdict(k, general_band, special_band):
-  return diagnostics.InclusionResult("momentum", "sgd", k, "held", general_band, special_band,
-                                     "")
+def _verdict(k, general_band, special_band, verdict="held", n=16):
+  return diagnostics.InclusionResult("momentum", "sgd", k, verdict, general_band,
+                                     special_band, "", (n, n), n < 8)
 
 
 def test_weak_inclusions_small_k_or_wide_bands():
@@ -192,27 +229,39 @@ def test_weak_inclusions_small_k_or_wide_bands():
   df = pd.DataFrame(rows)
   narrow = _verdict(16, (0.1, 0.11, 0.12), (0.1, 0.1, 0.13))
   wide = _verdict(16, (0.12, 0.12, 0.5), (0.1, 0.1, 0.9))  # together 100% of [0.1, 0.9]
-  few = _verdict(2, (0.1, 0.11, 0.12), (0.1, 0.1, 0.13))
-  no_trials = _verdict(2, (np.nan,) * 3, (0.1, 0.1, 0.13))  # claims nothing
-  weak = diagnostics.weak_inclusions([narrow, wide, few, no_trials], df, "error")
+  # Judged with fewer trials than the rule's (inclusion_check(min_trials=2)): flagged.
+  few = _verdict(2, (0.1, 0.11, 0.12), (0.1, 0.1, 0.13), n=2)
+  # Inconclusive verdicts claim nothing: never flagged, however wide their bands.
+  no_trials = _verdict(2, (np.nan,) * 3, (0.1, 0.1, 0.13), "inconclusive")
+  wide_open = _verdict(16, (0.12, 0.12, 0.5), (0.1, 0.1, 0.9), "inconclusive")
+  weak = diagnostics.weak_inclusions([narrow, wide, few, no_trials, wide_open], df, "error")
   assert [(r.K, why) for r, why in weak] == [
       (16, "the bands span 100% of the outcomes"), (2, "K = 2 < 8")]
 
 
 def test_inclusion_caveat_text():
   from optcompare.analysis import markdown
-  few = _verdict(2, (0.1, 0.11, 0.12), (0.1, 0.1, 0.13))
-  assert markdown.inclusion_caveat([], [few]) == ""
-  text = markdown.inclusion_caveat([(few, "K = 2 < 8")], [few])
-  assert text.startswith("⚠ With K = 2 trials per optimizer these verdicts are not evidence")
+  ok = _verdict(16, (0.1, 0.11, 0.12), (0.1, 0.1, 0.13))
+  assert markdown.inclusion_caveat([], [ok]) == ""
+  few = _verdict(2, (0.1, 0.11, 0.12), (0.1, 0.1, 0.13), "inconclusive", n=2)
+  text = markdown.inclusion_caveat([], [few, few])
+  assert text.startswith("⚠ With 2 trials per optimizer and K = 2, the study cannot tell the "
+                         "optimizers apart: every verdict below is inconclusive.")
+  assert markdown.inclusion_caveat([], [few], short=True) == (
+      "⚠ With 2 trials per optimizer and K = 2, every inclusion verdict of this report is "
+      "inconclusive: too few trials to tell (see Inclusion check).")
+  assert markdown.inclusion_caveat([], [few, ok]) == (
+      "⚠ Some inclusion verdicts are inconclusive only because the study is too small to "
+      "tell: sgd ⊆ momentum.")
   wide = _verdict(16, (0.12, 0.12, 0.5), (0.1, 0.1, 0.9))
-  text = markdown.inclusion_caveat([(wide, "the bands span 100% of the outcomes")], [few, wide])
+  text = markdown.inclusion_caveat([(wide, "the bands span 100% of the outcomes")], [ok, wide])
   assert text.startswith("⚠ Not evidence: sgd ⊆ momentum (the bands span 100% of the outcomes)")
 
 
 def _boot(rows):
-  return pd.DataFrame([{"optimizer": o, "K": k, "validation_p5": m, "validation_median": m,
-                        "validation_p95": p95} for o, k, m, p95 in rows])
+  return pd.DataFrame([{"optimizer": o, "K": k, "n_finished": 64, "validation_p5": m,
+                        "validation_median": m, "validation_p95": p95}
+                       for o, k, m, p95 in rows])
 
 
 def test_closing_budget_extrapolates_the_last_doubling():
@@ -236,3 +285,13 @@ def test_closing_budget_of_a_flat_curve_and_of_a_held_pair():
                 ("momentum", 32, 0.140, 0.139), ("momentum", 64, 0.137, 0.138)])
   [pair] = diagnostics.inclusion_check(held, pairs=[("adam", "momentum")])
   assert pair.verdict == "held" and diagnostics.closing_budget(held, pair) is None
+
+
+def test_no_closing_budget_for_a_pair_too_small_to_judge():
+  """Its gap is not measured: extrapolating it would make a number of noise."""
+  boot = _boot([("rmsprop", 2, 0.150, 0.16), ("rmsprop", 4, 0.146, 0.15),
+                ("momentum", 2, 0.140, 0.139), ("momentum", 4, 0.137, 0.138)])
+  [pair] = diagnostics.inclusion_check(boot, pairs=[("rmsprop", "momentum")])
+  assert pair.too_few and diagnostics.closing_budget(boot, pair) is None
+  [judged] = diagnostics.inclusion_check(boot, pairs=[("rmsprop", "momentum")], min_trials=4)
+  assert judged.verdict == "violated" and diagnostics.closing_budget(boot, judged) is not None

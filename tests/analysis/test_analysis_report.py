@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from optcompare import studydir
@@ -126,7 +127,7 @@ def test_analyze_before_any_trial_finished_and_all_diverged(make_study):
                                                   "loss is NaN"))
   assert "| momentum | 3 (3 lost) | inf [inf, inf] |" in analyze(d)
   report = (d / "analysis" / "report.md").read_text()
-  assert "| sgd ⊆ momentum | 2 | **inconclusive** |" in report
+  assert "| sgd ⊆ momentum | 2 | ⬜ inconclusive |" in report
 
 
 def test_summary(study_dir):
@@ -199,17 +200,72 @@ def test_workload_text_of_a_real_study():
   assert report.workload_text({}) == "unknown workload; target none given"
 
 
-def test_small_k_verdicts_carry_a_caveat(make_study):
-  d = make_study("two", optimizers=("sgd", "momentum", "adam"), num_trials=2)
-  analyze(d, num_resamples=100)
-  report = (d / "analysis" / "report.md").read_text()
+ALL_SIX = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "nadam")
+
+
+@pytest.fixture(scope="module")
+def demo_size_report(tmp_path_factory):
+  """The demo's size (2 trials per optimizer, every inclusion pair present), analysed."""
+  from optcompare.analysis import synthetic
+  d = synthetic.write_synthetic_study(tmp_path_factory.mktemp("demo") / "two",
+                                      optimizers=ALL_SIX, num_trials=2)
+  analyze(d, num_resamples=200)
+  return d, (d / "analysis" / "report.md").read_text()
+
+
+def test_demo_size_verdicts_are_inconclusive_and_say_why(demo_size_report):
+  _, report = demo_size_report
   top = report.split("\n## ")[0]
-  assert ("- ⚠ With K = 2 trials per optimizer the inclusion verdicts of this report are not "
-          "evidence") in top
+  assert ("- ⚠ With 2 trials per optimizer and K = 2, every inclusion verdict of this report "
+          "is inconclusive: too few trials to tell (see Inclusion check).") in top
   inclusion = _section(report, "Inclusion check").strip()
-  assert inclusion.startswith("⚠ With K = 2 trials per optimizer these verdicts are not "
-                              "evidence")
-  assert "| sgd ⊆ momentum | 2 |" in inclusion
+  assert inclusion.startswith("⚠ With 2 trials per optimizer and K = 2, the study cannot tell")
+  rows = [line for line in inclusion.splitlines() if " ⊆ " in line]
+  assert len(rows) == 5  # every pair of DESIGN.md §1
+  for row in rows:
+    assert "| 2 | ⬜ inconclusive |" in row and "too few trials to tell" in row, row
+  assert "held" not in inclusion.replace("🟩 held if", "") and "🟥 violated if" in inclusion
+  assert "Budget to close" not in inclusion  # no gap is measured at this size
+  # The rule is stated where the verdicts are.
+  assert "always when either optimizer has fewer than 8 finished trials or K < 8" in inclusion
+  for title in ("Budget robustness", "Target robustness"):
+    grid = [line for line in _section(report, title).splitlines() if " ⊆ " in line]
+    assert len(grid) == 5 and all("🟩" not in g and "🟥" not in g for g in grid), title
+    assert all(g.endswith(" / 0 |") and "| 0 / " in g for g in grid), grid
+
+
+def test_demo_size_report_claims_no_settling(demo_size_report):
+  _, report = demo_size_report
+  settling = [line for line in _section(report, "Bootstrap: best-of-K").splitlines()
+              if line.startswith("Settling")]
+  assert len(settling) == 1
+  claims = settling[0].split("doublings of K: ", 1)[1]
+  for opt in ALL_SIX:
+    assert f"{opt} K = " not in claims, claims
+
+
+def test_demo_size_verdict_figure_is_all_inconclusive(demo_size_report):
+  """The robustness grid draws every cell in the inconclusive colour, with its mark."""
+  import matplotlib.colors as mcolors
+  from optcompare.analysis import loaded
+  from optcompare.analysis import report as report_lib
+  from optcompare.analysis import verdicts
+  d, _ = demo_size_report
+  study = loaded.LoadedStudy(d, 200, 0)
+  fig = robustness_report_figure(report_lib, study)
+  grey = mcolors.to_rgba(verdicts.COLORS["inconclusive"])
+  for ax in fig.axes:
+    [image] = ax.get_images()
+    cells = image.to_rgba(image.get_array())
+    painted = cells[~np.ma.getmaskarray(image.get_array())]
+    assert len(painted) and all(tuple(c) == grey for c in painted)
+    assert {t.get_text() for t in ax.texts} == {verdicts.MARKS["inconclusive"]}
+
+
+def robustness_report_figure(report_lib, study):
+  from optcompare.analysis import robustness_report
+  r = report_lib._robustness(study, None, 8)
+  return robustness_report.verdict_figure(r)
 
 
 def test_best_table_writes_values_near_one_as_one_minus(make_study):

@@ -120,14 +120,20 @@ def test_budget_bootstrap_and_verdicts_exact(hand_made):
   assert 0.4 < k1["frac_all_lost"] < 0.6
   k1 = _row(table, "step", 30, "sgd", 1)
   assert (k1["validation_p5"], k1["validation_p95"]) == (0.3, 0.32)
-  verdicts = robustness.verdicts(table, "step", 64)
+  # The bands' own verdicts (the size rule waived: two trials per optimizer)...
+  verdicts = robustness.verdicts(table, "step", 64, min_trials=1)
   assert [[r.verdict for r in verdicts[s]] for s in STEPS] == [
       ["held"], ["held"], ["violated"], ["violated"]]
   assert all(r.general == "momentum" and r.special == "sgd" for r in verdicts[10])
   # K = 2: momentum loses both draws a quarter of the time at step 40 (p95 inf) and its
   # median 0.28 lies within sgd's band [0.25, 0.3]: held there.
-  at2 = robustness.verdicts(table, "step", 2)
+  at2 = robustness.verdicts(table, "step", 2, min_trials=1)
   assert [at2[s][0].verdict for s in STEPS] == ["held", "held", "violated", "held"]
+  # ... and the report's: two trials of each tell nothing, at any K.
+  for k in (2, 64):
+    judged = robustness.verdicts(table, "step", k)
+    assert {r.verdict for s in STEPS for r in judged[s]} == {"inconclusive"}
+    assert all(r.too_few and r.trials == (2, 2) for s in STEPS for r in judged[s])
 
 
 def test_budget_selection_by_another_split(hand_made):
@@ -154,9 +160,11 @@ def test_target_bootstrap_and_verdicts_exact(hand_made):
   assert _row(table, "target", 0.26, "momentum", 64)["frac_never"] == 1.0
   assert _row(table, "target", 0.26, "momentum", 64)["n_reached"] == 0
   assert _row(table, "target", 0.26, "sgd", 64)["n_reached"] == 1
-  verdicts = robustness.verdicts(table, "target")
+  verdicts = robustness.verdicts(table, "target", min_trials=1)
   assert {t: verdicts[t][0].verdict for t in targets} == {
       0.26: "violated", 0.3: "held", 0.4: "held"}
+  judged = robustness.verdicts(table, "target")  # the report's rule: two trials are too few
+  assert {t: judged[t][0].verdict for t in targets} == dict.fromkeys(targets, "inconclusive")
 
 
 def test_default_targets(hand_made):
@@ -175,15 +183,18 @@ def test_report_sections_on_the_hand_made_study(hand_made, tmp_path):
   assert "linear-decay schedule is tied to the full budget" in budget
   # K = 2 (two trials per optimizer): bands over the 1000 resamples.
   assert "| 30 | 0.3 [0.3, 0.32] | 0.35 [0.35, inf] |" in budget
-  assert "| sgd ⊆ momentum | held | held | violated | held | 3 / 0 / 1 |" in budget
+  # Two trials per optimizer: every verdict inconclusive (the bands alone would say held,
+  # held, violated, held: test_budget_bootstrap_and_verdicts_exact).
+  assert ("| sgd ⊆ momentum | ⬜ inconclusive | ⬜ inconclusive | ⬜ inconclusive | "
+          "⬜ inconclusive | 0 / 4 / 0 |") in budget
   target = report.split("\n## Target robustness\n")[1].split("\n## ")[0]
   assert "for targets 0.26, 0.3 (as given)" in target
   assert "| 0.3 | 30 [30, 40] | 20 [20, 40] |" in target
   # At 0.26 only sgd/0 gets there: sgd's best-of-2 misses it a quarter of the time, so its
-  # 95th percentile is inf and momentum's (never) lies within its band: held by the rule (at
-  # K = 64 sgd always gets there and it is violated: test_target_bootstrap_and_verdicts_exact).
+  # 95th percentile is inf and momentum's (never) lies within its band, which the bands
+  # alone would call held; with two trials each the report says inconclusive.
   assert "| 0.26 | 40 [40, inf] | inf [inf, inf] |" in target
-  assert "| sgd ⊆ momentum | held | held | 2 / 0 / 0 |" in target
+  assert "| sgd ⊆ momentum | ⬜ inconclusive | ⬜ inconclusive | 0 / 2 / 0 |" in target
   assert "\n## Selection by training loss\n" in report
   for name in ("robustness_verdicts.png", "steps_to_targets.png", "curves.csv"):
     assert os.path.exists(os.path.join(root, "analysis", name)), name
@@ -229,21 +240,31 @@ def _boot(medians, ks=None):
 
 
 def test_settling_k_on_a_synthetic_curve():
-  # Changes 0.1, 0.05, 0.001, 0.0005: settled from K = 4 on.
-  boot = _boot([0.3, 0.2, 0.15, 0.149, 0.1485])
+  # Changes 0.1, 0.05, 0.001, 0.0005, 0.0004: unchanged from K = 4 on, three doublings.
+  boot = _boot([0.3, 0.2, 0.15, 0.149, 0.1485, 0.1481])
   assert bootstrap.settling_k(boot, 0.002) == {"adam": 4}
+  # Unchanged from K = 8 on is two doublings (8 -> 16 -> 32): just enough.
   assert bootstrap.settling_k(boot, 0.0008) == {"adam": 8}
-  assert bootstrap.settling_k(boot, 0.2) == {"adam": 1}
+  # Two further doublings are needed: unchanged over the last one only is no claim...
+  assert bootstrap.settling_k(boot, 0.00045) == {"adam": None}
+  # ... and so is any claim at K = 1, where the median is every trial's median.
+  assert bootstrap.settling_k(boot, 0.2) == {"adam": 2}
+  assert bootstrap.settling_k(_boot([0.2, 0.2, 0.2]), 0.002) == {"adam": None}
+  assert bootstrap.settling_k(_boot([0.2, 0.2, 0.2, 0.2]), 0.002) == {"adam": 2}
+  assert bootstrap.settling_k(boot, 0.0008, further=1) == {"adam": 8}
+  assert bootstrap.settling_k(boot, 0.00045, further=1) == {"adam": 16}
   # A late jump unsettles it; a non-finite median never counts as settled.
   assert bootstrap.settling_k(_boot([0.3, 0.2, 0.2, 0.2, 0.19]), 0.002) == {"adam": None}
-  assert bootstrap.settling_k(_boot([math.inf, 0.2, 0.2]), 0.002) == {"adam": 2}
-  assert bootstrap.settling_k(_boot([math.inf, math.inf]), 0.002) == {"adam": None}
+  assert bootstrap.settling_k(_boot([math.inf, 0.2, 0.2, 0.2]), 0.002) == {"adam": 2}
+  assert bootstrap.settling_k(_boot([math.inf, math.inf, 0.2]), 0.002) == {"adam": None}
   assert bootstrap.settling_k(_boot([0.2]), 0.002) == {"adam": None}
   # A smooth best-of-K curve, median(K) = 0.1 + 0.2 / K: the change from K to 2K is 0.1 / K,
   # below 0.002 from K = 64 on (32 -> 64 changes it by 0.1 / 32 = 0.0031).
   ks = [2 ** i for i in range(10)]
   smooth = _boot([0.1 + 0.2 / k for k in ks], ks)
   assert bootstrap.settling_k(smooth, 0.002) == {"adam": 64}
+  assert bootstrap.settling_k(_boot(smooth["validation_median"][:8].to_list()), 0.002) == {
+      "adam": None}  # up to K = 128: one doubling past 64
 
 
 def test_report_states_settling_k(make_study):
@@ -251,8 +272,26 @@ def test_report_states_settling_k(make_study):
   analyze(d, settle_tolerance=1.0)
   report = (d / "analysis" / "report.md").read_text()
   section = report.split("\n## Bootstrap: best-of-K\n")[1].split("\n## ")[0]
-  assert ("changes by less than 1 (absolute) from each K to the next: sgd K = 1; "
-          "momentum K = 1.") in section
+  assert ("changes by less than 1 (absolute) from each K to the next, for at least 2 further "
+          "doublings of K: sgd K = 2; momentum K = 2.") in section  # never K = 1
   analyze(d, settle_tolerance=0.0)
   report = (d / "analysis" / "report.md").read_text()
   assert "sgd not settled by K = 8 (last change " in report
+
+
+def test_settling_text_of_each_case():
+  """Settled; still changing at the end; unchanged over the last doubling only (said so, not
+  called settled); no finite median to judge."""
+  from optcompare.analysis import report
+  def part(med):
+    ks = [1, 2, 4, 8][:len(med)]
+    settled = bootstrap.settling_k(_boot(med, ks), 0.002)["adam"]
+    return report._settling_part("sgd", settled, np.array(med), ks, 0.002)
+
+  assert part([0.3, 0.2, 0.2, 0.2]) == "sgd K = 2"
+  assert part([0.3, 0.2, 0.15, 0.14]) == "sgd not settled by K = 8 (last change 0.01)"
+  assert part([0.3, 0.2, 0.15, 0.1499]) == (
+      "sgd unchanged from K = 4 to 8, too few doublings to call it settled")
+  assert part([0.2, 0.2]) == (
+      "sgd unchanged from K = 1 to 2, too few doublings to call it settled")
+  assert part([0.3, 0.2, math.inf, math.inf]) == "sgd —"
