@@ -149,7 +149,17 @@ def _sweep(args, argv):
     print(f"optcompare: {len(ids)} trial(s) failed after {_RETRIES.value} retries: "
           f"{', '.join(ids[:20])}{' ...' if len(ids) > 20 else ''}; see their result.json "
           "and worker.log, then rerun the sweep", file=sys.stderr)
+  _raise_disk_full(summary, workdir)
   return 0 if not (summary.get("failed") or summary.get("unfinished")) else 1
+
+
+def _raise_disk_full(summary: dict, workdir: str) -> None:
+  """The DiskFullError on which the sweep stopped launching (its workers' line, which names
+  the file system and the space needed), so that it ends with that one error line."""
+  stopped = summary.get("stopped") or summary.get("reruns", {}).get("stopped")
+  if stopped:
+    raise (errors.DiskFullError(stopped) if stopped.startswith("No space left on device")
+           else errors.disk_full(workdir))
 
 
 OPTIMIZERS_OVERRIDE = "--config.optimizers"

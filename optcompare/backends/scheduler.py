@@ -363,7 +363,8 @@ class Sweep:
             "unfinished": counts["running"] + counts["pending"], "ran_here": self.ran_here,
             "retried": sum(self.retries_used.values()), "worker_errors": self.worker_errors,
             "failed_trials": failed,
-            "bad_input": {tid: line for tid, line in bad.items() if line is not None}}
+            "bad_input": {tid: line for tid, line in bad.items() if line is not None},
+            "stopped": self.stopped}
 
 
 def run(study_dir: str, manifest: studydir.StudyManifest, launcher, *, parallel: int,

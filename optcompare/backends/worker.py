@@ -17,8 +17,11 @@ frees its trial at once on this machine), logs the attempt, heartbeats from a th
 calls `optcompare.train.train_and_evaluate` in this process, so a worker compiles each
 (workload, optimizer, schedule kind) once and reuses it for every later trial. An exception
 escaping train is written as a `failed` result with its traceback and the worker goes on (a
-BadInputError as its one line, after ledger.BAD_INPUT_PREFIX: the sweep never retries it); a
-worker that dies (a signal, the OOM killer) is recorded by the sweep, which starts a new one.
+BadInputError as its one line, after ledger.BAD_INPUT_PREFIX: the sweep never retries it),
+except a full disk: no result (the trial resumes from its checkpoint once space is freed),
+the claims released, and the reply EXIT_IO_ERROR with DiskFullError's line, on which the
+sweep stops launching and ends. A worker that dies (a signal, the OOM killer) is recorded by
+the sweep, which starts a new one.
 
 Codes: EXIT_DONE the trial has a result; EXIT_CLAIMED another process holds it; EXIT_LOST the
 claim was lost mid-run (this process was paused past its lease); the worker process exits with
@@ -42,7 +45,7 @@ import time
 import traceback
 from typing import Any
 
-from optcompare import packs, studydir
+from optcompare import errors, packs, studydir
 from optcompare.backends import ledger
 from optcompare.errors import BadInputError
 
@@ -214,7 +217,7 @@ def run_trial(study_dir: str, manifest: studydir.StudyManifest, trial_id: str, *
     tdir = studydir.trial_dir(study_dir, trial_id)
     return code, status[tdir] if status else _status(tdir)  # (not run: its result's)
   except OSError as e:
-    return EXIT_IO_ERROR, str(e)
+    return _io_error(e, studydir.trial_dir(study_dir, trial_id))
 
 
 def run_pack(study_dir: str, manifest: studydir.StudyManifest, trial_ids: list[str], *,
@@ -240,7 +243,7 @@ def run_job(study_dir: str, manifest: studydir.StudyManifest, job: str, *, retry
     return run_pack(study_dir, manifest, ids, retry=retry, lease_seconds=lease_seconds,
                     owner=f"{owner}-pack-{ids[0]}")
   except OSError as e:
-    return EXIT_IO_ERROR, str(e)
+    return _io_error(e, studydir.pack_dir(study_dir, ids))
 
 
 def _run_claimed(study_dir: str, manifest: studydir.StudyManifest, trial_ids: list[str], *,
@@ -328,7 +331,8 @@ def _attempt(claims: dict, attempts: dict, checkpoints: str, train) -> dict | No
 def _train_logged(claims: dict, attempts: dict, train) -> dict | None:
   """`train()` with this process's log records copied to each claimed trial's worker.log.
   An exception escaping it is each trial's `failed` result (with the traceback); a lost
-  claim returns None; an interrupt releases the claims and propagates."""
+  claim returns None; an interrupt releases the claims and propagates; so does a full disk,
+  as a DiskFullError (`_attempt` releases the claims)."""
   t0 = time.time()
   with contextlib.ExitStack() as stack:
     logs = [stack.enter_context(_TrialLog(d)) for d in claims]
@@ -342,8 +346,24 @@ def _train_logged(claims: dict, attempts: dict, train) -> dict | None:
       raise
     except BadInputError as e:  # deterministic: one line, and the sweep never retries it
       return _fail_all(claims, logs, ledger.BAD_INPUT_PREFIX + _one_line(e), t0)
-    except Exception:  # pylint: disable=broad-except  (the trials' failure, not the worker's)
+    except Exception as e:  # pylint: disable=broad-except  (the trials' failure, not the worker)
+      if errors.is_disk_full(e):  # the machine's: no result; the sweep stops on it
+        raise _disk_full(e, next(iter(claims))) from None
       return _fail_all(claims, logs, traceback.format_exc(), t0)
+
+
+def _disk_full(e: BaseException, path: str) -> errors.DiskFullError:
+  """`e`, a full disk met writing under `path`, as the DiskFullError naming the file system
+  (an ENOSPC OSError's file, or TensorStore's RESOURCE_EXHAUSTED, say less)."""
+  if isinstance(e, errors.DiskFullError):
+    return e
+  return errors.disk_full(getattr(e, "filename", None) or path)
+
+
+def _io_error(e: OSError, path: str) -> tuple[int, str]:
+  """(EXIT_IO_ERROR, the error's line) for files under `path` that cannot be written; a full
+  disk's line starts with "No space left on device", which stops the sweep."""
+  return EXIT_IO_ERROR, str(_disk_full(e, path) if errors.is_disk_full(e) else e)
 
 
 def _one_line(e: BaseException) -> str:

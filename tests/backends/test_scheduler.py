@@ -159,7 +159,7 @@ def test_run_trains_every_trial_once_and_a_second_run_launches_nothing(tmp_path)
   assert sorted(job for _, job, _ in launcher.started) == sorted(manifest.trial_ids)
   assert summary == {"trials": 6, "completed": 6, "diverged": 0, "failed": 0, "unfinished": 0,
                      "ran_here": 6, "retried": 0, "worker_errors": 0, "failed_trials": [],
-                     "bad_input": {}}
+                     "bad_input": {}, "stopped": None}
   again = FakeLauncher(tmp_path, parallel=2)
   summary = scheduler.run(str(tmp_path), manifest, again, parallel=2, retries=2,
                           progress=False)
@@ -380,6 +380,7 @@ def test_full_disk_stops_launching_and_leaves_the_rest_unfinished(tmp_path):
   assert not sweep.active() and len(launcher.started) == 2
   summary = sweep.summary()
   assert summary["completed"] == 1 and summary["unfinished"] == 5 and summary["retried"] == 1
+  assert summary["stopped"] == FULL_DISK  # (the sweep command ends with it)
 
 
 def test_unwritable_trial_is_retried_like_a_failure_and_then_given_up(tmp_path):
