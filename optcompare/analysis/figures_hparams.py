@@ -117,7 +117,7 @@ def _draw_trials(ax, xs, name: str, t: _HparamTrials, yl: _YLayout,
 
 
 def _natural_label(name: str, value: float) -> str:
-  return f"natural limit {hparams.TABLE[name].symbol} = {value:g}"
+  return f"natural limit, cannot be widened ({hparams.TABLE[name].symbol} = {value:g})"
 
 
 def _bound_lines(ax, name: str, spec: Mapping[str, Any], scale: spaces.Scale) -> list[float]:
@@ -130,7 +130,7 @@ def _bound_lines(ax, name: str, spec: Mapping[str, Any], scale: spaces.Scale) ->
     if hparams.is_natural_limit(name, bound, value):
       ax.axvline(x, **NATURAL, label=_natural_label(name, value))
     else:
-      ax.axvline(x, **BOUND, label="search bound (could be widened)")
+      ax.axvline(x, **BOUND, label="search bound")
     shown.append(x)
   return shown
 

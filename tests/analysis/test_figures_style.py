@@ -193,7 +193,7 @@ def test_hparams_natural_limits_are_drawn_apart_from_search_bounds(rendered):
   by_x = {float(ln.get_xdata()[0]): ln for ln in _vlines(decay)}
   natural, bound = by_x[1.0], by_x[1e-3]  # λ ∈ [1e-3, 1]: λ = 1 is no decay
   assert "natural limit" in natural.get_label() and "λ = 1" in natural.get_label()
-  assert bound.get_label() == "search bound (could be widened)"
+  assert bound.get_label() == "search bound"
   assert natural.get_linestyle() != bound.get_linestyle()
 
 
