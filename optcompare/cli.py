@@ -5,7 +5,7 @@
   optcompare status  --workdir=DIR
   optcompare analyze --workdir=DIR [--out=DIR] [--compare=DIR2] [--select=SPLIT.METRIC]
   optcompare refine  --workdir=INITIAL --out=FILE.py [--top=FRACTION] [--margin=M]
-                     [--contain=STUDY ...]
+                     [--contain=STUDY ...] [--force]
   optcompare data prepare NAME [--manual_dir=DIR] [--data_dir=DIR]
 
 Exit status: 0 on success, 2 on bad input (one line naming the bad field or file; nothing
@@ -45,6 +45,9 @@ _MARGIN = flags.DEFINE_float("margin", None, "refine: widening on each side, a f
                              "the top trials' span on the search scale (default 0.25).")
 _CONTAIN = flags.DEFINE_multi_string("contain", None, "refine: a study whose best trial of each "
                                      "optimizer the new spaces must hold (repeatable).")
+_FORCE = flags.DEFINE_bool("force", False, "refine: write even from a study too small to refine "
+                           "from (an optimizer with fewer than 16 completed trials, or top "
+                           "trials that did not train); the written file says so.")
 _COMPARE = flags.DEFINE_string("compare", None, "analyze: a second study to rank against.")
 _SELECT = flags.DEFINE_string("select", None, "analyze: SPLIT.METRIC that chooses the best "
                               "trials (default: the study's metric on validation).")
@@ -310,7 +313,7 @@ def _refine(args, argv):
   workdir = _require(_WORKDIR, "workdir")
   out = _require(_OUT, "out")
   print(refine.refine(workdir, out, top=_TOP.value, margin=_MARGIN.value,
-                      contain=_CONTAIN.value or ()))
+                      contain=_CONTAIN.value or (), force=_FORCE.value))
   return 0
 
 
@@ -358,7 +361,7 @@ VERBS = {
     "analyze": ("write a study's report, tables and figures (best-of-K, rankings, checks)",
                 ("workdir", "out", "compare", "select")),
     "refine": ("write a study config whose search spaces are narrowed around an initial "
-               "study's best trials", ("workdir", "out", "top", "margin", "contain")),
+               "study's best trials", ("workdir", "out", "top", "margin", "contain", "force")),
     "data": ("data prepare NAME: build a TFDS dataset from its original files (offline if "
              "--manual_dir holds them)", ("manual_dir", "data_dir")),
     "check-optimizer": ("check-optimizer FILE: whether your optimizer file (HYPERPARAMETERS, "

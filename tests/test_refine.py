@@ -56,9 +56,11 @@ LR_LIKE = ("learning_rate", "learning_rate_over_epsilon")
 
 def _bowl(trial, space):
   """Lowest at OPT_U in every searched coordinate (distance in the search's own measure),
-  steepest in the learning rate, as on real workloads."""
-  return 0.1 + sum((10.0 if n in LR_LIKE else 1.0) * (s.to_unit(trial["hparams"][n]) - OPT_U) ** 2
-                   for n, s in _sampled(space).items())
+  steepest in the learning rate, as on real workloads; between 0.1 and 0.8, below the
+  untrained error of 10 classes (0.9), as a trial that trained at all scores."""
+  d = sum((10.0 if n in LR_LIKE else 1.0) * (s.to_unit(trial["hparams"][n]) - OPT_U) ** 2
+          for n, s in _sampled(space).items())
+  return 0.1 + 0.7 * (1.0 - math.exp(-d))
 
 
 def _near_lr(target):
@@ -73,6 +75,8 @@ def studies(tmp_path_factory):
   _write_study(paths["choi"], _config("choi2019"), _bowl)
   _write_study(paths["wilson"], _config("wilson2017", num_trials=8), _near_lr(3e-3))
   _write_study(paths["schneider"], _config("schneider2019", num_trials=8), _near_lr(1e-2))
+  paths["small"] = str(root / "small")  # 3 trials per optimizer: too few to refine from
+  _write_study(paths["small"], _config("choi2019", num_trials=3), _bowl)
   paths["lost"] = str(root / "lost")  # every trial diverged: nothing to refine from
   manifest = study.make_manifest(_config("choi2019", ("sgd",), num_trials=2))
   studydir.write_manifest(paths["lost"], manifest)
@@ -138,7 +142,8 @@ def test_a_range_grows_past_a_flagged_bound_but_never_past_a_natural_limit(tmp_p
         studydir.COMPLETED, 20, {"validation": {"error": e}, "test": {"error": e}}))
     studydir.write_result(tdir, result)
   out = tmp_path / "refined.py"
-  refine.refine(str(root), str(out), date=DATE)
+  # Forced: momentum has no completed trial (the case under test), which refine refuses.
+  refine.refine(str(root), str(out), date=DATE, force=True)
   module = _module(out)
   spaces = module.get_config().search_spaces.to_dict()
   initial = manifest["config"]["search_spaces"]
@@ -154,7 +159,8 @@ def test_learning_rate_of_the_synthetic_study_narrows_around_its_optimum(tmp_pat
   root = synthetic.write_synthetic_study(tmp_path / "s", optimizers=("sgd", "momentum"),
                                          num_trials=16, curves=False)
   out = tmp_path / "refined.py"
-  refine.refine(str(root), str(out), top=0.25, margin=0.25, date=DATE)
+  # Forced: 16 trials, of which the ones with far too large a learning rate diverge.
+  refine.refine(str(root), str(out), top=0.25, margin=0.25, date=DATE, force=True)
   spaces = _module(out).get_config("smoke").search_spaces
   initial = studydir.read_manifest(str(root))["config"]["search_spaces"]
   for opt in ("sgd", "momentum"):
@@ -197,7 +203,8 @@ def test_a_point_that_a_fixed_spec_excludes_is_reported_not_hidden(studies, tmp_
   """Refining the narrow study to hold the broad study's best: its fixed β1, β2, ε cannot
   grow, so Adam's best point stays outside, and the file and the summary say so."""
   out = tmp_path / "refined.py"
-  text = refine.refine(studies["wilson"], str(out), contain=[studies["choi"]], date=DATE)
+  text = refine.refine(studies["wilson"], str(out), contain=[studies["choi"]], date=DATE,
+                       force=True)  # wilson2017 has 8 trials per optimizer
   assert f"{studies['choi']} adam/" in text and "OUTSIDE" in text and "warning" in text
   assert "OUTSIDE" in _module(out).__doc__
   spaces = _module(out).get_config().search_spaces
@@ -262,6 +269,7 @@ def not_refine_output(tmp_path):
 BAD = {
     "no study": lambda s, t: [f"--workdir={t / 'nothing'}", f"--out={t / 'o.py'}"],
     "no completed trial": lambda s, t: [f"--workdir={s['lost']}", f"--out={t / 'o.py'}"],
+    "3 trials": lambda s, t: [f"--workdir={s['small']}", f"--out={t / 'o.py'}"],
     "unknown contain": lambda s, t: [f"--workdir={s['choi']}", f"--out={t / 'o.py'}",
                                      f"--contain={t / 'nothing'}"],
     "top 0": lambda s, t: [f"--workdir={s['choi']}", f"--out={t / 'o.py'}", "--top=0"],
@@ -303,3 +311,106 @@ def test_cli_out_in_a_read_only_directory(studies, tmp_path, monkeypatch, capsys
     assert not list(locked.iterdir())
   finally:
     locked.chmod(0o700)
+
+
+# ---- a study too small to refine from (issue 26) ----
+
+def test_cli_refuses_a_3_trial_study_in_one_line(studies, tmp_path, monkeypatch, capsys):
+  """Exit 2, one line naming every optimizer and its count, nothing written."""
+  out = tmp_path / "refined.py"
+  argv = ["optcompare", "refine", f"--workdir={studies['small']}", f"--out={out}"]
+  assert run_cli(argv, monkeypatch) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1, err
+  assert err[0].startswith(f"optcompare: error: --workdir: {studies['small']}: too few "
+                           "completed trials to refine from (16 per optimizer needed): sgd 3, "
+                           "momentum 3, adam 3")
+  assert err[0].endswith("; --force writes anyway")
+  assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_cli_force_writes_and_the_file_says_so(studies, tmp_path, monkeypatch, capsys):
+  out = tmp_path / "refined.py"
+  argv = ["optcompare", "refine", f"--workdir={studies['small']}", f"--out={out}", "--force"]
+  assert run_cli(argv, monkeypatch) == 0
+  printed = capsys.readouterr().out
+  assert f"{out}: written" in printed
+  assert ("optcompare refine: warning: written with --force from a study too small to refine "
+          "from (too few completed trials to refine from (16 per optimizer needed): sgd 3, "
+          "momentum 3, adam 3)") in printed
+  module = _module(out)
+  doc = " ".join(module.__doc__.split())
+  first, rest = doc.split("`optcompare refine`. ", 1)
+  assert rest.startswith("Written with --force: refine would have refused this initial study "
+                         "(too few completed trials to refine from (16 per optimizer needed): "
+                         "sgd 3, momentum 3, adam 3). ")
+  assert "treat them as provisional" in rest
+  assert re.search(r"--margin=0\.25 --force\b", doc)  # the command line records it
+  study.make_manifest(module.get_config("smoke"))  # still a study config
+  # Without --force, a study with enough trials writes no such note.
+  plain = tmp_path / "plain.py"
+  refine.refine(studies["choi"], str(plain), date=DATE)
+  assert "--force" not in plain.read_text()
+
+
+def _untrained_adam(trial, space):
+  """Adam never trains (error at chance, 0.9, as a constant prediction scores); the others
+  are the bowl."""
+  return 0.9 if trial["optimizer"] == "adam" else _bowl(trial, space)
+
+
+def test_top_trials_that_did_not_train_are_refused(tmp_path, monkeypatch, capsys):
+  root = tmp_path / "untrained"
+  _write_study(root, _config("choi2019", num_trials=16), _untrained_adam)
+  out = tmp_path / "refined.py"
+  argv = ["optcompare", "refine", f"--workdir={root}", f"--out={out}"]
+  assert run_cli(argv, monkeypatch) == 2
+  [line] = capsys.readouterr().err.strip().splitlines()
+  # 16 completed trials each: only the untrained top trials are short.
+  assert line == (f"optcompare: error: --workdir: {root}: top trials that did not train "
+                  "(validation error ≥ 0.855, within 5% of the untrained 0.9): adam 4 of its "
+                  "top 4; --force writes anyway")
+  assert not out.exists()
+  refine.refine(str(root), str(out), date=DATE, force=True)
+  assert "adam 4 of its top 4" in " ".join(_module(out).__doc__.split())
+
+
+def test_counts_at_the_threshold_and_trials_just_below_chance(tmp_path):
+  """16 completed trials are enough and 15 are not; top trials 4% below chance (0.9) did not
+  train, 6% below it they did."""
+  from optcompare.refine import evidence
+  root = tmp_path / "sixteen"
+  manifest = studydir.StudyManifest.from_json(
+      _write_study(root, _config("choi2019", ("sgd",), num_trials=16), _bowl))
+  df = load.load_table(str(root))
+  assert evidence.shortfalls(manifest, df, 0.25) == ([], [])
+  assert evidence.shortfalls(manifest, df[df["index"] != 3], 0.25) == (["sgd 15"], [])
+  for below, untrained in ((0.04, ["sgd 4 of its top 4"]), (0.06, [])):
+    flat = df.assign(**{"final.validation.error": 0.9 * (1 - below)})
+    assert evidence.shortfalls(manifest, flat, 0.25) == ([], untrained), below
+
+
+@pytest.mark.parametrize("base,metric,chance", [
+    ({"dataset": {"name": "fashion_mnist"}}, "error", 0.9),
+    ({"dataset": {"name": "fashion_mnist"}}, "loss", math.log(10)),
+    ({"dataset": {"name": "cifar100"}}, "error", 0.99),
+    ({"dataset": {"name": "imagenet2012"}}, "error", 0.999),
+    ({"dataset": {"name": "war_and_peace"}, "model": {"vocab_size": 84}}, "loss", math.log(84)),
+    ({"dataset": {"name": "lm1b"}, "model": {"vocab_size": 32_000}}, "loss", math.log(32_000)),
+    ({"dataset": {"name": "my_dataset"}}, "error", None),  # class count unknown: no check
+    ({"dataset": {"name": "fashion_mnist"}}, "accuracy", None),  # not a floor we know
+])
+def test_chance_level_of_each_workload(base, metric, chance):
+  from optcompare.refine import evidence
+  got = evidence.chance_level(base, metric)
+  assert got == pytest.approx(chance) if chance is not None else got is None
+
+
+def test_chance_level_of_every_workload_config_is_known():
+  """Every workload that ships has an untrained level refine can check against."""
+  import importlib
+  from optcompare.refine import evidence
+  for name in ("fashion_mnist_simple_cnn", "cifar10_resnet32", "cifar10_vgg16", "cifar100_cnn",
+               "imagenet_resnet50", "war_and_peace_lstm", "lm1b_transformer"):
+    config = importlib.import_module(f"configs.workloads.{name}").get_config()
+    assert evidence.chance_level(config.to_dict(), config.target.metric) is not None, name

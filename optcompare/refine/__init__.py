@@ -50,12 +50,17 @@ as reproducible builds use). A rerun that would change only the date leaves the 
 Bad input (BadInputError, nothing written): no study at --workdir or a --contain, a study
 without completed trials, --top outside (0, 1], a negative --margin, an --out that is not a
 .py path, that exists and was not written by refine, or whose directory is not writable.
+A study too small to refine from (evidence.py: an optimizer with fewer than 16 completed
+trials, or top trials no better than the untrained level) is refused the same way, in one line
+naming each optimizer short and by how much, unless `force` (--force): then the file is
+written, its docstring says so after its first line, and the summary ends with a warning.
 Before writing, the file is executed and `study.make_manifest(get_config(arg))` run for
 every arg the workload accepts.
 
 The package: ranges.py (the range arithmetic: steps 1-5, `refine_spaces`), writer.py (the
 file, its docstring, its check, the summary), base_config.py (the initial study's base against
-the workload config), checks.py (input checks); here, the command.
+the workload config), checks.py (input checks), evidence.py (whether the study can support
+refined spaces); here, the command.
 """
 from __future__ import annotations
 
@@ -66,6 +71,7 @@ from typing import Sequence
 from optcompare import studydir
 from optcompare.analysis import diagnostics
 from optcompare.errors import BadInputError
+from optcompare.refine import evidence
 from optcompare.refine.base_config import base_differences
 from optcompare.refine.base_config import MODES
 from optcompare.refine.base_config import workload_module
@@ -99,11 +105,11 @@ __all__ = [
 
 
 def command_line(workdir: str, out: str, top: float, margin: float,
-                 contain: Sequence[str]) -> str:
+                 contain: Sequence[str], force: bool = False) -> str:
   """The command, written from the values (not sys.argv): the same inputs, the same text."""
   parts = ["optcompare refine", f"--workdir={workdir}", f"--out={out}", f"--top={top:g}",
            f"--margin={margin:g}"] + [f"--contain={c}" for c in contain]
-  return " ".join(parts)
+  return " ".join(parts + (["--force"] if force else []))
 
 
 def today() -> str:
@@ -117,9 +123,10 @@ def today() -> str:
 
 
 def refine(workdir: str, out: str, *, top: float | None = None, margin: float | None = None,
-           contain: Sequence[str] = (), date: str | None = None) -> str:
+           contain: Sequence[str] = (), date: str | None = None, force: bool = False) -> str:
   """Writes the refined study config `out` from the study at `workdir`; returns a summary
-  (a few lines). BadInputError for bad input, with nothing written."""
+  (a few lines). BadInputError for bad input, with nothing written; also for a study too
+  small to refine from (evidence.py) unless `force`, and then the file says so."""
   top = DEFAULT_TOP if top is None else top
   margin = DEFAULT_MARGIN if margin is None else margin
   contain = list(contain)
@@ -129,15 +136,17 @@ def refine(workdir: str, out: str, *, top: float | None = None, margin: float | 
   _, metric = manifest.target
   if not any(len(diagnostics.best_trials(df, o, metric)) for o in manifest.optimizers):
     raise BadInputError(f"--workdir: {workdir}: no completed trials to refine from")
+  forced = evidence.refuse(manifest, df, top, workdir, force)
   others = []
   for c in contain:
     other, other_df = load_study(c, "contain")
     others.append((c, other, other_df))
   ref = refine_spaces(manifest, df, top=top, margin=margin, contain=others)
   mode, differences = base_differences(manifest.config)
-  command = command_line(workdir, out, top, margin, contain)
+  command = command_line(workdir, out, top, margin, contain, force)
   source = render(ref, manifest, workdir=workdir, date=date or today(), command=command,
-                  top=top, margin=margin, contain=contain, mode=mode, differences=differences)
+                  top=top, margin=margin, contain=contain, mode=mode, differences=differences,
+                  forced=forced)
   accepted = validate_source(source, out)
   unchanged = False
   if os.path.exists(out):
@@ -147,4 +156,4 @@ def refine(workdir: str, out: str, *, top: float | None = None, margin: float | 
   if not unchanged:
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     studydir.write_text_atomic(out, source)
-  return summary(ref, out, unchanged=unchanged, accepted=accepted)
+  return summary(ref, out, unchanged=unchanged, accepted=accepted, forced=forced)

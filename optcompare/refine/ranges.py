@@ -156,8 +156,9 @@ def _round(x: float, direction: str) -> float:
 
 # ---- the refinement ----
 
-def _top_trials(df: pd.DataFrame, optimizer: str, metric: str, top: float
-                ) -> tuple[pd.DataFrame, int]:
+def top_trials(df: pd.DataFrame, optimizer: str, metric: str, top: float
+               ) -> tuple[pd.DataFrame, int]:
+  """(the top trials whose span gives the new range, the optimizer's completed trials)."""
   rows = diagnostics.best_trials(df, optimizer, metric)
   n = max(MIN_TRIALS, math.ceil(top * len(rows)))
   return rows.head(n), len(rows)
@@ -280,7 +281,7 @@ def _optimizer_ranges(result: Refinement, df: pd.DataFrame, opt: str,
                       flagged: set) -> dict[str, _Range]:
   """The ranges of one optimizer's bounded coordinates; its counts, notes and best trial
   go into `result`."""
-  rows, n = _top_trials(df, opt, metric, top)
+  rows, n = top_trials(df, opt, metric, top)
   _record_top(result, opt, rows, n, metric_column(metric, "validation"))
   ranges = {}
   for name, raw in space.items():

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 from optcompare import studydir
 from optcompare.analysis import diagnostics
 from optcompare.errors import BadInputError
+from optcompare.refine import evidence
 from optcompare.refine.base_config import MODES
 from optcompare.refine.ranges import Bound
 from optcompare.refine.ranges import MIN_TRIALS
@@ -115,12 +116,15 @@ def _base_text(mode: str | None, differences: Sequence[str]) -> list[str]:
 
 def _docstring(ref: Refinement, *, workdir: str, manifest: studydir.StudyManifest, date: str,
                command: str, top: float, margin: float, contain: Sequence[str],
-               mode: str | None, differences: Sequence[str]) -> str:
-  """The written file's docstring (escaped for a triple-quoted string): provenance, the
-  ranges initial → refined, the --contain studies' best trials, the args."""
+               mode: str | None, differences: Sequence[str], forced: str = "") -> str:
+  """The written file's docstring (escaped for a triple-quoted string): what refine would
+  have refused where --force overrode it (`forced`, first, where a reader looks), provenance,
+  the ranges initial → refined, the --contain studies' best trials, the args."""
   _, metric = manifest.target
   lines = [f"{manifest.base['workload']}: search spaces refined from an initial study by "
            "`optcompare refine`.", ""]
+  if forced:
+    lines += _wrap(evidence.forced_text(forced)) + [""]
   lines += _provenance(workdir, manifest, date=date, command=command, top=top, margin=margin,
                        contain=contain)
   lines += ["", "Ranges of x, initial → refined (width: refined / initial, on the search scale)"]
@@ -147,12 +151,14 @@ def _space_source(space: Mapping[str, Any], indent: str) -> list[str]:
 
 def render(ref: Refinement, manifest: studydir.StudyManifest | Mapping, *, workdir: str,
            date: str, command: str, top: float, margin: float, contain: Sequence[str],
-           mode: str | None = None, differences: Sequence[str] = ()) -> str:
-  """The source of the study config file (`manifest`: the initial study's, or its JSON)."""
+           mode: str | None = None, differences: Sequence[str] = (), forced: str = "") -> str:
+  """The source of the study config file (`manifest`: the initial study's, or its JSON);
+  `forced`: what refine would have refused without --force (evidence.refuse), or ""."""
   manifest = studydir.as_manifest(manifest)
   workload = manifest.base["workload"]
   doc = _docstring(ref, workdir=workdir, manifest=manifest, date=date, command=command,
-                   top=top, margin=margin, contain=contain, mode=mode, differences=differences)
+                   top=top, margin=margin, contain=contain, mode=mode, differences=differences,
+                   forced=forced)
   lines = [f'"""{doc}', '"""', MARKER,
            "from configs.studies import common",
            f"from configs.workloads import {workload} as workload", "",
@@ -209,7 +215,7 @@ def validate_source(source: str, path: str) -> list[str | None]:
 
 
 def summary(ref: Refinement, out: str, *, unchanged: bool = False,
-            accepted: Sequence[str | None] = ()) -> str:
+            accepted: Sequence[str | None] = (), forced: str = "") -> str:
   args = ", ".join("None" if a is None else repr(a) for a in accepted)
   lines = [f"{out}: {'unchanged (only the date would differ)' if unchanged else 'written'}"
            + (f"; get_config accepts {args}" if accepted else "")]
@@ -224,4 +230,7 @@ def summary(ref: Refinement, out: str, *, unchanged: bool = False,
     lines.append(f"optcompare refine: warning: {len(outside)} best trial(s) of the --contain "
                  "studies are not inside the refined spaces (fixed or choice specs cannot grow, "
                  "or a coordinate is not determined); see above")
+  if forced:
+    lines.append(f"optcompare refine: warning: written with --force from a study too small to "
+                 f"refine from ({forced}); its docstring says so")
   return "\n".join(lines)
