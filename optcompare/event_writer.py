@@ -11,6 +11,7 @@ study's dashboard holds is described in `optcompare.hparams_board`.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -90,6 +91,15 @@ class EventFileWriter:
     self._file.flush()
 
   def close(self) -> None:
-    if not self._file.closed:
+    """Flushes and closes the file; closed also when the flush fails (a full disk), whose
+    OSError is raised. (Left open, the file would be flushed again when Python collects the
+    writer, at exit say, and print that failure after the command's error line.)"""
+    if self._file.closed:
+      return
+    try:
       self._file.flush()
-      self._file.close()
+    except OSError:
+      with contextlib.suppress(OSError):  # (close flushes again, fails again, but closes)
+        self._file.close()
+      raise
+    self._file.close()

@@ -54,16 +54,6 @@ def _disk_full_named(path: str):
     raise
 
 
-def _release(writer) -> None:
-  """Closes the event file of a writer whose close failed to flush: otherwise Python
-  flushes it again when it collects it, at exit, and prints that failure after the
-  command's error line."""
-  file = getattr(writer, "_file", None)  # (event_writer's close stops at the flush)
-  if file is not None:
-    with contextlib.suppress(OSError):
-      file.close()
-
-
 class MetricsLog:
   """Appends metric lines to `<workdir>/metrics.jsonl`, mirrored to TensorBoard and the log.
 
@@ -136,18 +126,21 @@ class MetricsLog:
         self.writer.write_session_end(status)
 
   def close(self) -> None:
-    """Closes the files. A full disk is DiskFullError naming the file system, unless an
-    error is already on its way up (this runs in `finally` blocks): that one is reported."""
+    """Closes the files, each also when the other's close fails (a file left open is
+    flushed again when collected, at exit, and prints that failure after the command's error
+    line). A full disk is DiskFullError naming the file system, unless an error is already
+    on its way up (this runs in `finally` blocks): that one is reported."""
     unwinding = sys.exc_info()[1] is not None
-    for close, path in ((self._file and self._file.close, self.path),
-                        (self.writer and self.writer.close, self.writer and self.writer.path)):
+    failed = []  # (path, OSError): data past a failed flush is a torn line, dropped on resume
+    for file, path in ((self._file, self.path), (self.writer, self.writer and self.writer.path)):
       try:
-        if close:
-          close()
-      except OSError as e:  # (data past the failed flush: a torn line, dropped on resume)
-        if not errors.is_disk_full(e):
-          raise
-        _release(self.writer)
-        if not unwinding:
-          raise errors.disk_full(path) from None
+        if file is not None:
+          file.close()  # (closed even when its flush fails: TextIOWrapper, EventFileWriter)
+      except OSError as e:
+        failed.append((path, e))
     self._file = None
+    for path, e in failed:
+      if not errors.is_disk_full(e):
+        raise e
+    if failed and not unwinding:
+      raise errors.disk_full(failed[0][0]) from None

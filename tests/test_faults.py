@@ -4,6 +4,8 @@ The reference is one uninterrupted smoke trial (20 steps, checkpoints at 10 and 
 damages a copy of its directory as a crash or a disk might — after the last checkpoint, before
 result.json — and resumes: the trial must end with the reference's metrics, bit for bit.
 """
+import errno
+import gc
 import json
 import os
 import shutil
@@ -318,24 +320,55 @@ def test_disk_full_in_a_background_save_ends_the_process_quietly(tmp_path, refer
     subprocess.run(["umount", str(mount)], check=False)
 
 
+def _disk_fills_under(path: str) -> int:
+  """The open file `path` of this process writes to /dev/full from now on, which fails every
+  write with ENOSPC as a full disk does: its descriptor (returned) is pointed there (no
+  private attribute of the writer is touched)."""
+  fds = [int(n) for n in os.listdir("/proc/self/fd")
+         if os.path.realpath(f"/proc/self/fd/{n}") == os.path.realpath(path)]
+  assert len(fds) == 1, fds
+  full = os.open("/dev/full", os.O_WRONLY)
+  os.dup2(full, fds[0])
+  os.close(full)
+  return fds[0]
+
+
+def _open(fd: int) -> bool:
+  """Whether descriptor `fd` (of _disk_fills_under) is still open (not closed, nor reused)."""
+  return os.path.realpath(f"/proc/self/fd/{fd}") == "/dev/full"
+
+
 def test_metrics_line_on_a_full_disk_names_the_file_system(tmp_path):
-  """/dev/full fails every write with ENOSPC, as a full disk does (the message names the
-  file system the metrics file is on)."""
+  """The message names the file system the metrics file is on; closing reports the full disk
+  only when no other error is on its way up, and closes both files all the same (one left
+  open is flushed again when collected, at exit, and fails again)."""
   from optcompare import errors, metrics  # pylint: disable=g-import-not-at-top
-  log = metrics.MetricsLog(str(tmp_path), tensorboard=False)
+  log = metrics.MetricsLog(str(tmp_path))
   log.resume(0)
-  log._file.close()  # pylint: disable=protected-access
-  log._file = open("/dev/full", "a", encoding="utf-8")  # pylint: disable=protected-access
+  fds = [_disk_fills_under(log.path)]
   with pytest.raises(errors.DiskFullError) as raised:
     log.write(1, "train", {"loss": 1.0}, 0.0)
   assert str(raised.value).startswith("No space left on device: the file system at /")
   assert " free of " in str(raised.value)
   assert f"writing {log.path}" in str(raised.value)
+  fds.append(_disk_fills_under(log.writer.path))
   with pytest.raises(RuntimeError, match="the error on its way up"):
     try:  # as the loop closes its files in a `finally`: the first error is the one reported
       raise RuntimeError("the error on its way up")
     finally:
       log.close()
+  assert not any(_open(fd) for fd in fds)
+
+
+def test_an_event_file_whose_flush_fails_is_closed_all_the_same(tmp_path):
+  from optcompare import event_writer  # pylint: disable=g-import-not-at-top
+  writer = event_writer.EventFileWriter(str(tmp_path))
+  writer.write_scalars(1, {"train/loss": 1.0})  # (buffered: the flush writes it)
+  fd = _disk_fills_under(writer.path)
+  with pytest.raises(OSError) as raised:
+    writer.close()
+  assert raised.value.errno == errno.ENOSPC and not _open(fd)
+  writer.close()  # closed: nothing left to flush
 
 
 def test_any_full_disk_a_command_meets_is_one_error_line(tmp_path, monkeypatch, capsys):
@@ -364,7 +397,6 @@ def test_a_late_tensorstore_wakeup_is_dropped_and_other_unraisables_pass(monkeyp
   is closed" through sys.unraisablehook (made here with a Promise, as TensorStore's I/O
   threads do); the checkpointing hook drops that report and passes any other on."""
   import asyncio  # pylint: disable=g-import-not-at-top
-  import gc  # pylint: disable=g-import-not-at-top
   import tensorstore as ts  # pylint: disable=g-import-not-at-top
   from optcompare import checkpointing  # pylint: disable=g-import-not-at-top
   passed_on = []
