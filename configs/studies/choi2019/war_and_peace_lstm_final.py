@@ -1,12 +1,17 @@
 """war_and_peace_lstm: search spaces refined from an initial study by `optcompare refine`.
 
+Written with --force: refine would have refused this initial study (too few completed trials to
+refine from (16 per optimizer needed): sgd 8, momentum 8, nesterov 8, rmsprop 8, adam 8, nadam
+8). These ranges rest on too few trials, or on trials that did not train: treat them as
+provisional, and refine again from a study with enough trained trials.
+
 Provenance
   initial study results/war_and_peace/choi2019 (8 trials per optimizer, seed 0, schedule
                 linear_decay)
-  date          2026-12-02
+  date          2026-12-05
   command       optcompare refine --workdir=results/war_and_peace/choi2019
                 --out=configs/studies/choi2019/war_and_peace_lstm_final.py --top=0.25
-                --margin=0.25 --contain=results/war_and_peace/wilson2017
+                --margin=0.25 --contain=results/war_and_peace/wilson2017 --force
   top           0.25: the best ceil(0.25 n) of each optimizer's n completed trials by validation
                 loss (at least 2)
   margin        0.25 of the top trials' span on each side, at least 0.1 of the initial width in
@@ -90,6 +95,8 @@ is now, in (initial → now; not pinned here):
   dataset.data_dir: 'workdirs/reproduce_lstm/tfds' → None
   dataset.num_train_eval_examples: (no such field) → 3200
   eval_every_steps: 300 → 200
+  precision: (no such field) → 'float32'
+  steps_per_dispatch: (no such field) → 0
   test_every_steps: (no such field) → 600
 """
 # Written by `optcompare refine`; a rerun of refine may overwrite this file.
