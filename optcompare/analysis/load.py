@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import json
-import logging
 import math
 import warnings
 from typing import Any, Iterable, Sequence
@@ -39,9 +38,6 @@ LOST = (studydir.DIVERGED,)  # counted as lost in best-of-K; failed trials are l
 # The analysis reads study.json as everyone else does (epath-capable, trial ids validated).
 read_manifest = studydir.StudyManifest.read
 
-_log = logging.getLogger(__name__)
-
-
 
 class StudyFileWarning(UserWarning):
   """A file of a study directory is truncated or corrupt and was skipped."""
@@ -57,11 +53,10 @@ def _note(issues: list[str], root: epath.Path, path: epath.Path, what: str) -> N
 
 
 def _warn(root: epath.Path, issues: Sequence[str]) -> None:
-  """One warning (and log line) per damaged file, naming it; from the calling thread."""
+  """One StudyFileWarning per damaged file, naming it; from the calling thread. (Not a log
+  record too: the command line prints both, as the same line twice.)"""
   for issue in issues:
-    message = f"{root}/{issue}"
-    _log.warning("%s", message)
-    warnings.warn(message, StudyFileWarning, stacklevel=3)
+    warnings.warn(f"{root}/{issue}", StudyFileWarning, stacklevel=3)
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:

@@ -5,7 +5,6 @@ table; with curves.csv, per-step evaluations too). Files only, no JAX.
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -69,10 +68,8 @@ class LoadedStudy:
     None without either. Read once."""
     if not hasattr(self, "_curves"):
       self._curves = None
-      if self.has_curves:
-        with warnings.catch_warnings():
-          warnings.simplefilter("ignore", load.StudyFileWarning)  # reported by load_study
-          self._curves = load.load_curves(self.dir)
+      if self.has_curves:  # (load_curves names each damaged metrics file: load_study does not)
+        self._curves = load.load_curves(self.dir)
       elif (self.dir / robustness.CURVES_TABLE).exists():
         self._curves = robustness.read_curves_table(self.dir / robustness.CURVES_TABLE)
     return self._curves

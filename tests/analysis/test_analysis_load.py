@@ -219,3 +219,21 @@ def test_table_round_trip_is_exact(study_dir, tmp_path):
   (table_dir / "study.json").write_text((study_dir / "study.json").read_text())
   (table_dir / "trials.csv").write_text((tmp_path / "trials.csv").read_text())
   pd.testing.assert_frame_equal(df, load.load_table(table_dir), check_dtype=False, check_exact=True)
+
+
+def test_analyze_names_each_damaged_file_once(make_study, tmp_path):
+  """On the console of `optcompare analyze`: one line per damaged file (a result.json that
+  load_study skips, a metrics.jsonl line that the curves skip), not a log line and a warning
+  line for each."""
+  from tests.conftest import run_optcompare  # pylint: disable=g-import-not-at-top
+  study = make_study("study", optimizers=("sgd", "adam"), num_trials=4)
+  result = study / "trials" / "sgd" / "3" / "result.json"
+  result.write_text(result.read_text()[:30])
+  metrics = study / "trials" / "adam" / "0" / "metrics.jsonl"
+  metrics.write_text(metrics.read_text()[:-25])
+  proc = run_optcompare("analyze", f"--workdir={study}", f"--out={tmp_path / 'out'}")
+  named = [line for line in proc.stderr.splitlines() if "/trials/" in line]
+  assert len(named) == 2, proc.stderr
+  assert named[0].startswith(f"optcompare: warning: {result}: corrupt or truncated result.json "
+                             "skipped (invalid JSON"), named
+  assert named[1] == f"optcompare: warning: {metrics}: truncated last line skipped", named
