@@ -8,12 +8,14 @@ the training code. Entry points:
   load_curves(dir, ids)      metrics.jsonl rows, long format
   bootstrap_best(df, metric, num_trials, select=)   best-of-K medians and 5/95% percentiles,
                              trials chosen by `select` (default the validation metric)
-  settling_k(boot, tolerance)              smallest K after which the median settles
+  settling_k(boot, tolerance)              smallest K > 1 after which the median settles
+                                           (two further doublings unchanged)
   budget_bootstrap(curves, df, metric, ks) best-of-K as if the budget ended at each step
   target_bootstrap(curves, df, metric, ks, targets)   best-of-K steps to each target
   prob_a_beats_b(df, metric, a, b, ks)     P(A's best-of-K beats B's)
   boundary_warnings(df, spaces, metric)    top trials near a search bound
   inclusion_check(boot)                    SGD ⊆ Momentum ⊆ ... held / violated / inconclusive
+                                           (analysis/verdicts.py: the rule, its look)
   best_trial_containment(df, ...)          is a study's best trial inside another's space?
   analyze(workdir, out, compare, select=)  figures + report.md + trials.csv (+ curves.csv)
   summary(workdir)                         a few lines for the end of a sweep
