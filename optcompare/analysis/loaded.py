@@ -25,6 +25,18 @@ _band = markdown.band
 _table = markdown.table
 
 
+def _finished_cell(n_finished: int, n_lost: int, statuses: pd.Series) -> str:
+  """The headline's "finished" cell: the trials that finished, of them lost (diverged), and
+  what became of the others: failed (left out of best-of-K), unfinished (no result yet, or
+  an unreadable one). An optimizer whose every trial failed is "0 (4 failed)", not "0 (0
+  lost)" as if it had none."""
+  failed = int((statuses == studydir.FAILED).sum())
+  unfinished = int((~statuses.isin(studydir.RESULT_STATUSES)).sum())
+  parts = [f"{n} {what}" for n, what in ((n_lost, "lost"), (failed, "failed"),
+                                         (unfinished, "unfinished")) if n]
+  return f"{n_finished} ({', '.join(parts or ['0 lost'])})"
+
+
 class LoadedStudy:
   """Everything the report's sections read of one study directory (or committed table): the
   manifest, the trial table, the best-of-K bootstrap, the diagnostics and the seed re-runs."""
@@ -108,7 +120,8 @@ class LoadedStudy:
       s = self.df.loc[self.df["optimizer"] == opt, "steps_to_target"].to_numpy(float)
       s = s[np.isfinite(s)]
       rows.append([
-          opt, f"{int(r['n_finished'])} ({int(r['n_lost'])} lost)",
+          opt, _finished_cell(int(r["n_finished"]), int(r["n_lost"]),
+                              self.df.loc[self.df["optimizer"] == opt, "status"]),
           _band(r["validation_median"], r["validation_p5"], r["validation_p95"]),
           _band(r["test_median"], r["test_p5"], r["test_p95"]),
           b["trial_id"] if b is not None else "—"] + (

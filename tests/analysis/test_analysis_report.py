@@ -120,7 +120,7 @@ def test_analyze_before_any_trial_finished_and_all_diverged(make_study):
     p.unlink()
   for p in d.glob("trials/*/*/metrics.jsonl"):
     p.unlink()
-  assert "| sgd | 0 (0 lost) | — [—, —] |" in analyze(d)
+  assert "| sgd | 0 (3 unfinished) | — [—, —] |" in analyze(d)
   assert summary(d).startswith("6 trials: 6 pending")
   for p in d.glob("trials/*/*"):
     studydir.write_result(str(p), studydir.Result(studydir.DIVERGED, 3, {}, None, 1.0,
@@ -128,6 +128,23 @@ def test_analyze_before_any_trial_finished_and_all_diverged(make_study):
   assert "| momentum | 3 (3 lost) | inf [inf, inf] |" in analyze(d)
   report = (d / "analysis" / "report.md").read_text()
   assert "| sgd ⊆ momentum | 2 | ⬜ inconclusive |" in report
+
+
+def test_headline_says_what_became_of_trials_that_did_not_finish(make_study):
+  """An optimizer whose every trial failed is "0 (4 failed)", not "0 (0 lost)" as if it had
+  no trials; lost (diverged), failed and unfinished trials are counted apart."""
+  d = make_study("failures", optimizers=("sgd", "adam"), num_trials=4)
+  for i in range(4):
+    studydir.write_result(str(d / "trials" / "sgd" / str(i)),
+                          studydir.failed_result("worker process ended with signal 9"))
+  studydir.write_result(str(d / "trials" / "adam" / "0"), studydir.failed_result("x"))
+  (d / "trials" / "adam" / "1" / "result.json").unlink()  # (its metrics remain: running)
+  studydir.write_result(str(d / "trials" / "adam" / "2"), studydir.Result(
+      studydir.DIVERGED, 3, {}, None, 1.0, "loss is NaN"))
+  with pytest.warns(UserWarning, match="failed trial"):  # (left out of best-of-K)
+    headline = analyze(d)
+  assert "| sgd | 0 (4 failed) | — [—, —] |" in headline, headline
+  assert "| adam | 2 (1 lost, 1 failed, 1 unfinished) |" in headline, headline
 
 
 def test_summary(study_dir):
