@@ -78,12 +78,11 @@ def _require(flag_holder, name: str):
 
 
 def _init_distributed():
+  from optcompare import multihost  # pylint: disable=g-import-not-at-top
   explicit = (_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-  if any(v is not None for v in explicit) and None in explicit:
-    raise BadInputError("--coordinator_address, --num_processes and --process_id go together")
+  multihost.check_args(*explicit)
   if _MULTIHOST.value or _COORDINATOR.value is not None:
-    import jax  # pylint: disable=g-import-not-at-top
-    jax.distributed.initialize(*explicit)
+    multihost.initialize(*explicit)
 
 
 def _config_overrides(argv: list[str]) -> set[str]:
