@@ -6,6 +6,14 @@ and answers each on stdout with `{"trial": ..., "code": EXIT_*, "status": ...}`;
 the end of its input. Everything else it prints goes to stderr (the sweep's worker log).
 The Ray backend calls `run_job` from a long-lived actor instead.
 
+A trial over P > 1 processes (study field processes_per_trial) is run by P workers started
+with `--coordinator_address A --num_processes P --process_id i`, which join one JAX job at
+start-up (optcompare.multihost) and all receive every request: `run_member_job` has process 0
+claim and run it as run_job does (it alone writes the trial's files) and tell the others
+which trials it claimed; they train those with it and reply `{"trial": ..., "code":
+EXIT_DONE}`, or EXIT_MEMBER_FAILED with the error's line (its traceback added to the trial's
+worker.log). backends/local.py ends the attempt of a group one of whose processes failed.
+
 A request's "trial" may be a pack (study field pack_size > 1): trial ids joined by "+"
 (optcompare.packs). `run_pack` claims every trial of it that needs running (all or none:
 one held elsewhere makes the pack EXIT_CLAIMED), trains them in one program
@@ -51,6 +59,7 @@ from optcompare.errors import BadInputError
 
 EXIT_DONE, EXIT_BAD_ARGS, EXIT_CLAIMED, EXIT_LOST, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 EXIT_IO_ERROR = 5  # the trial's files could not be written (a full disk): no result
+EXIT_MEMBER_FAILED = 6  # training raised in a process other than 0 of a multi-process trial
 _LOG_TAIL_BYTES = 4000
 
 
@@ -203,15 +212,18 @@ def _train_pack(manifest: studydir.StudyManifest, trial_ids: list[str], tdirs: l
 
 
 def run_trial(study_dir: str, manifest: studydir.StudyManifest, trial_id: str, *,
-              retry: bool, lease_seconds: float, owner: str) -> tuple[int, str | None]:
+              retry: bool, lease_seconds: float, owner: str, on_claimed=None
+              ) -> tuple[int, str | None]:
   """Claims, trains and releases one trial in this process: (code, result status).
 
   (EXIT_IO_ERROR, the error) when the trial's own files cannot be written (its result
   included), so the sweep can say why in one line instead of losing the worker.
+  on_claimed([trial_id]), when given, is called once the trial is claimed, before it trains.
   """
   try:
     code, status = _run_claimed(study_dir, manifest, [trial_id], retry=retry,
-                                lease_seconds=lease_seconds, owner=owner, pack=False)
+                                lease_seconds=lease_seconds, owner=owner, pack=False,
+                                on_claimed=on_claimed)
     if code != EXIT_DONE:
       return code, None
     tdir = studydir.trial_dir(study_dir, trial_id)
@@ -233,12 +245,13 @@ def run_pack(study_dir: str, manifest: studydir.StudyManifest, trial_ids: list[s
 
 
 def run_job(study_dir: str, manifest: studydir.StudyManifest, job: str, *, retry: bool,
-            lease_seconds: float, owner: str) -> tuple[int, Any]:
-  """A trial (run_trial) or a pack of trials (run_pack), by its job key (optcompare.packs)."""
+            lease_seconds: float, owner: str, on_claimed=None) -> tuple[int, Any]:
+  """A trial (run_trial) or a pack of trials (run_pack), by its job key (optcompare.packs).
+  on_claimed: run_trial's (a pack has no multi-process form: study.py refuses one)."""
   ids = packs.members(job)
   if len(ids) == 1:
     return run_trial(study_dir, manifest, ids[0], retry=retry, lease_seconds=lease_seconds,
-                     owner=f"{owner}-{ids[0]}")
+                     owner=f"{owner}-{ids[0]}", on_claimed=on_claimed)
   try:
     return run_pack(study_dir, manifest, ids, retry=retry, lease_seconds=lease_seconds,
                     owner=f"{owner}-pack-{ids[0]}")
@@ -247,7 +260,7 @@ def run_job(study_dir: str, manifest: studydir.StudyManifest, job: str, *, retry
 
 
 def _run_claimed(study_dir: str, manifest: studydir.StudyManifest, trial_ids: list[str], *,
-                 retry: bool, lease_seconds: float, owner: str, pack: bool
+                 retry: bool, lease_seconds: float, owner: str, pack: bool, on_claimed=None
                  ) -> tuple[int, dict | None]:
   """Claims the trials among `trial_ids` that need running (all or none), trains them in
   this process (one trial, or with `pack` the trials as one pack) and releases them.
@@ -255,7 +268,8 @@ def _run_claimed(study_dir: str, manifest: studydir.StudyManifest, trial_ids: li
   (EXIT_DONE, {trial directory: result status} of those it ran), (EXIT_CLAIMED, None) when
   one is held elsewhere, (EXIT_LOST, None) when a claim was lost mid-run. OSError (the
   trials' files cannot be written) propagates; one raised in training releases the claims
-  (before it, their leases run out).
+  (before it, their leases run out). on_claimed(the trial ids claimed), when given, is
+  called before they train, and only when some were claimed.
   """
   tdirs = [studydir.trial_dir(study_dir, t) for t in trial_ids]
   for d in tdirs:
@@ -266,6 +280,8 @@ def _run_claimed(study_dir: str, manifest: studydir.StudyManifest, trial_ids: li
   if not claims:
     return EXIT_DONE, {}
   ids = dict(zip(tdirs, trial_ids))
+  if on_claimed is not None:  # (after _claim set a failed result aside: none is read back)
+    on_claimed([ids[d] for d in claims])
   attempts = {d: {"trial": ids[d], **({"pack": trial_ids} if pack else {}),
                   "generation": c.generation, "owner": c.record["owner"],
                   "host": c.record["host"], "pid": os.getpid()} for d, c in claims.items()}
@@ -277,6 +293,50 @@ def _run_claimed(study_dir: str, manifest: studydir.StudyManifest, trial_ids: li
     train = functools.partial(_train_trial, manifest, trial_ids[0], tdirs[0])
   status = _attempt(claims, attempts, checkpoints, train)
   return (EXIT_LOST, None) if status is None else (EXIT_DONE, status)
+
+
+def run_member_job(study_dir: str, manifest: studydir.StudyManifest, job: str, *,
+                   process_id: int, retry: bool, lease_seconds: float, owner: str
+                   ) -> tuple[int, Any]:
+  """This process's part of a job of a multi-process trial (see the module docstring):
+  process 0 runs run_job, then or on claiming tells the others what it claimed (every
+  process of the job takes part in exactly one such broadcast per job, so they stay in
+  step); another process trains what it is told (_follow)."""
+  from optcompare import multihost  # pylint: disable=g-import-not-at-top  (JAX)
+  ids = packs.members(job)
+  if process_id != 0:
+    return _follow(study_dir, manifest, multihost.shared_trials(ids), process_id)
+  told = []
+
+  def tell(claimed: list[str]) -> None:
+    told.append(claimed)
+    multihost.share_trials(ids, claimed)
+
+  code, status = run_job(study_dir, manifest, job, retry=retry, lease_seconds=lease_seconds,
+                         owner=owner, on_claimed=tell)
+  if not told:  # held elsewhere, finished, or its files unwritable: the others skip it too
+    multihost.share_trials(ids, [])
+  return code, status
+
+
+def _follow(study_dir: str, manifest: studydir.StudyManifest, trial_ids: list[str],
+            process_id: int) -> tuple[int, str | None]:
+  """Trains `trial_ids` (what process 0 claimed) as a process other than 0 of their job:
+  train writes no file from such a process. (EXIT_DONE, None), or (EXIT_MEMBER_FAILED, the
+  error's line) with the traceback added to the trial's worker.log, which the sweep's
+  failure message quotes when the attempt ends without process 0's result."""
+  from optcompare import train  # pylint: disable=g-import-not-at-top  (JAX)
+  for tid in trial_ids:
+    tdir = studydir.trial_dir(study_dir, tid)
+    try:
+      train.train_and_evaluate(trial_config(manifest, tid), tdir)
+    except Exception as e:  # pylint: disable=broad-except  (this attempt's failure)
+      text = f"process {process_id} of the trial failed:\n{traceback.format_exc()}"
+      print(text, file=sys.stderr, flush=True)
+      with open(os.path.join(tdir, studydir.WORKER_LOG), "a", encoding="utf-8") as log:
+        log.write(text)
+      return EXIT_MEMBER_FAILED, _one_line(e)
+  return EXIT_DONE, None
 
 
 def _wants_run(tdir: str, retry: bool) -> bool:
@@ -427,8 +487,10 @@ def install_signal_handlers() -> None:
   signal.signal(signal.SIGUSR1, _on_lost_signal)
 
 
-def serve(study_dir: str, requests, replies, *, lease_seconds: float | None, owner: str) -> int:
-  """Answers trial (and pack) requests (JSON lines) until the input ends."""
+def serve(study_dir: str, requests, replies, *, lease_seconds: float | None, owner: str,
+          process_id: int | None = None) -> int:
+  """Answers trial (and pack) requests (JSON lines) until the input ends; with `process_id`,
+  as that process of multi-process trials (run_member_job)."""
   manifest = studydir.StudyManifest.read(study_dir)
   lease = lease_seconds or float(manifest.config["lease_seconds"])
   for line in requests:
@@ -438,8 +500,10 @@ def serve(study_dir: str, requests, replies, *, lease_seconds: float | None, own
     job = request["trial"]
     if not set(packs.members(job)) <= set(manifest.trial_ids):
       manifest = studydir.StudyManifest.read(study_dir)  # the study may have grown
-    code, status = run_job(study_dir, manifest, job, retry=bool(request.get("retry")),
-                           lease_seconds=lease, owner=owner)
+    run = run_job if process_id is None else functools.partial(run_member_job,
+                                                               process_id=process_id)
+    code, status = run(study_dir, manifest, job, retry=bool(request.get("retry")),
+                       lease_seconds=lease, owner=owner)
     reply = {"trial": job, "code": code, "status": status}
     replies.write(json.dumps(reply) + "\n")
     replies.flush()
@@ -455,6 +519,10 @@ def main(argv=None) -> int:
   parser.add_argument("--lease_seconds", type=float, default=None,
                       help="default: the study's lease_seconds")
   parser.add_argument("--owner", default=f"worker-{os.getpid()}", help="claim owner tag")
+  parser.add_argument("--coordinator_address", help="a multi-process trial's: HOST:PORT of "
+                      "its process 0 (the three go together)")
+  parser.add_argument("--num_processes", type=int, help="processes per trial")
+  parser.add_argument("--process_id", type=int, help="this process's index in each trial")
   args = parser.parse_args(argv)
   # Launched by a sweep: stop (gracefully, releasing the claim) with it.
   _die_with_parent(os.environ.get("OPTCOMPARE_PARENT_PID"), signal.SIGTERM)
@@ -470,12 +538,20 @@ def main(argv=None) -> int:
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
   absl_logging.set_verbosity(absl_logging.INFO)
   try:
+    if (args.coordinator_address, args.num_processes, args.process_id) != (None,) * 3:
+      from optcompare import multihost  # pylint: disable=g-import-not-at-top  (JAX)
+      multihost.initialize(args.coordinator_address, args.num_processes, args.process_id)
     return serve(os.path.abspath(args.study_dir), sys.stdin, replies,
-                 lease_seconds=args.lease_seconds, owner=args.owner)
+                 lease_seconds=args.lease_seconds, owner=args.owner,
+                 process_id=args.process_id)
   except BadInputError as e:
     print(f"worker: error: {e}", file=sys.stderr)
     return EXIT_BAD_ARGS
   except Interrupted:
+    if args.process_id is not None:  # the others of its JAX job may be gone already:
+      sys.stdout.flush()  # exiting now skips jax.distributed's exit barrier, which waits
+      sys.stderr.flush()  # for them (the claims are released: _end_early)
+      os._exit(EXIT_INTERRUPTED)  # pylint: disable=protected-access
     return EXIT_INTERRUPTED
 
 
