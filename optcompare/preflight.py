@@ -3,7 +3,7 @@
 `check_study(manifest)` runs, for the first trial of each optimizer (the study's base config
 with that trial's hyperparameters: every field of the base that a trial keeps is checked
 through it), every check that `train` runs before it trains: the config's fields
-(`train.validate`, with one device per trial: workers see devices of their own), the
+(`train.validate`, with one device per trial process: workers see devices of their own), the
 evaluation schedule (`train.eval_schedule`) and the data (`check_data`). A fault raises one
 BadInputError naming the field under `base.`; nothing is trained and nothing is written
 (a prepared TFDS dataset may gain its decoded-array cache file, as in any trial).
@@ -45,10 +45,11 @@ def check_data(config, workload) -> None:
     feeds.load_splits(workload, num_train_eval)
 
 
-def check_trial(config) -> None:
-  """Every check `train` runs on a trial config before it trains, the data included."""
+def check_trial(config, num_devices: int = 1) -> None:
+  """Every check `train` runs on a trial config before it trains, the data included, for a
+  trial over `num_devices` devices (a multi-process trial has at least one per process)."""
   from optcompare import train  # pylint: disable=g-import-not-at-top
-  workload, _ = train.validate(config, num_devices=1)
+  workload, _ = train.validate(config, num_devices=num_devices)
   check_data(config, workload)
 
 
@@ -72,6 +73,6 @@ def check_study(manifest) -> None:
     trial = spaces.build_trial_config(manifest.base, t.optimizer, t.hparams,
                                       manifest.plugin(t.optimizer))
     try:
-      check_trial(trial)
+      check_trial(trial, num_devices=manifest.processes_per_trial)
     except BadInputError as e:
       raise BadInputError(under_base(str(e))) from e

@@ -13,6 +13,10 @@ A study config (configs/studies/<protocol>/<workload>.py, DESIGN.md §4) has the
                      after the search (optcompare.reruns); may change between runs
   pack_size          optional, trials of one optimizer trained in one compiled program
                      (optcompare.packed; default 1: one trial per program); an execution field
+  processes_per_trial  optional, the processes (hosts) that train one trial together, one
+                     JAX job (optcompare.multihost; default 1); an execution field. The local
+                     backend starts them on this machine (backends/local.py); not with
+                     pack_size > 1, nor with the Ray backend
   optimizer_files    optional {name: path}: the user's own optimizers (optcompare.plugins),
                      listed in `optimizers` and given search spaces like the built-ins; study.json
                      records each as {path, sha256, hyperparameters}, and a file changed since
@@ -25,7 +29,8 @@ study.json, and runs every unfinished trial on long-lived worker processes
 optcompare.studydir.
 A rerun on the same directory resumes the study; a config that differs from the one in
 study.json is refused, except that num_trials may grow and the execution fields
-(devices_per_trial, threads_per_trial, lease_seconds, pack_size) may change between runs, and
+(devices_per_trial, threads_per_trial, lease_seconds, pack_size, processes_per_trial) may
+change between runs, and
 a study refused by bad input before any trial trained is replaced (refused_untrained). A
 study.json written before an optional field existed loads and resumes as it is.
 """
@@ -45,8 +50,9 @@ from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_
 
 FIELDS = ("base", "seed", "num_trials", "optimizers", "search_spaces", "devices_per_trial",
           "threads_per_trial", "lease_seconds")
-OPTIONAL_FIELDS = ("reruns", "pack_size", "optimizer_files")
-EXECUTION_FIELDS = ("devices_per_trial", "threads_per_trial", "lease_seconds", "pack_size")
+OPTIONAL_FIELDS = ("reruns", "pack_size", "optimizer_files", "processes_per_trial")
+EXECUTION_FIELDS = ("devices_per_trial", "threads_per_trial", "lease_seconds", "pack_size",
+                    "processes_per_trial")
 MANIFEST = studydir.MANIFEST
 # A failed trial is the infrastructure's accident (a killed process, a full disk), not the
 # optimizer's outcome: a sweep reruns it this many times (resuming from its checkpoint).
@@ -95,8 +101,7 @@ def validate(config) -> tuple[dict, dict[str, SearchSpace]]:
     raise BadInputError(f"{name}: not a study config field (fields: "
                         f"{', '.join(FIELDS + OPTIONAL_FIELDS)})")
   _check_reruns(c.get("reruns"))
-  if "pack_size" in c:
-    _int_field(c, "pack_size", 1)
+  _check_processes(c)
   if isinstance(c["seed"], bool) or not isinstance(c["seed"], int):
     raise BadInputError(f"seed: must be an integer, got {c['seed']!r}")
   _int_field(c, "num_trials", 1)
@@ -158,6 +163,16 @@ def _check_optimizer_files(files: Any, opts: list[str]) -> dict[str, dict]:
     plugin = plugins.load(name, plugins.resolve_path(path, None, where), sha, where)
     records[name] = plugins.record(plugin)
   return records
+
+
+def _check_processes(c: dict) -> None:
+  """pack_size and processes_per_trial (optional): integers >= 1, not both above 1 (a pack's
+  trials are not trained over several processes)."""
+  pack = _int_field(c, "pack_size", 1) if "pack_size" in c else 1
+  processes = _int_field(c, "processes_per_trial", 1) if "processes_per_trial" in c else 1
+  if processes > 1 and pack > 1:
+    raise BadInputError(f"processes_per_trial: {processes} processes per trial cannot train "
+                        f"packs (pack_size={pack}); set pack_size to 1 or this to 1")
 
 
 def _check_reruns(value) -> None:
@@ -436,6 +451,24 @@ def _raise_bad_input(workdir: str, manifest: studydir.StudyManifest, summary: di
   raise BadInputError(f"{preflight.under_base(line)} (trial {tid}{others}); {how}")
 
 
+def _launcher(workdir: str, manifest: studydir.StudyManifest, backend: str, parallel: int,
+              ray_address: str | None):
+  """The backend's launcher (backends/) for the study's execution fields; BadInputError for
+  processes_per_trial > 1 on Ray (its workers are single processes)."""
+  c = manifest.config
+  kwargs = dict(parallel=parallel, threads_per_trial=c["threads_per_trial"],
+                devices_per_trial=c["devices_per_trial"], lease_seconds=c["lease_seconds"])
+  processes = manifest.processes_per_trial
+  if backend == "ray" and processes > 1:
+    raise BadInputError(f"processes_per_trial: {processes} processes per trial run on the local "
+                        "backend only (--backend=local); the Ray backend runs 1")
+  if backend == "ray":
+    from optcompare.backends import ray_backend  # pylint: disable=g-import-not-at-top
+    return ray_backend.RayLauncher(workdir, address=ray_address, **kwargs)
+  from optcompare.backends import local  # pylint: disable=g-import-not-at-top
+  return local.LocalLauncher(workdir, processes_per_trial=processes, **kwargs)
+
+
 def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
           retries: int = DEFAULT_RETRIES, ray_address: str | None = None,
           progress: bool = True) -> dict:
@@ -460,16 +493,8 @@ def sweep(config, workdir: str, *, parallel: int = 1, backend: str = "local",
   preflight.check_study(manifest)  # train's checks, data included, before anything is written
   workdir = os.path.abspath(workdir)
   check_workdir(workdir, manifest)
-  c = manifest.config
   from optcompare.backends import scheduler  # pylint: disable=g-import-not-at-top
-  kwargs = dict(parallel=parallel, threads_per_trial=c["threads_per_trial"],
-                devices_per_trial=c["devices_per_trial"], lease_seconds=c["lease_seconds"])
-  if backend == "ray":
-    from optcompare.backends import ray_backend  # pylint: disable=g-import-not-at-top
-    launcher = ray_backend.RayLauncher(workdir, address=ray_address, **kwargs)
-  else:
-    from optcompare.backends import local  # pylint: disable=g-import-not-at-top
-    launcher = local.LocalLauncher(workdir, **kwargs)
+  launcher = _launcher(workdir, manifest, backend, parallel, ray_address)
   t0 = time.time()
   try:
     manifest = write_manifest(workdir, manifest)

@@ -522,6 +522,12 @@ class StudyManifest:
     return int(self.config.get("pack_size") or 1)
 
   @property
+  def processes_per_trial(self) -> int:
+    """Processes (hosts) that train one trial together (1 for a study.json older than the
+    field)."""
+    return int(self.config.get("processes_per_trial") or 1)
+
+  @property
   def base_seed(self) -> int:
     """The trials' seed (model initialisation, data order); re-runs add 1, 2, ..."""
     return int(self.base.get("seed", 0))

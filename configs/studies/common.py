@@ -47,6 +47,10 @@ def study(base: ml_collections.ConfigDict, search_spaces: dict, *, num_trials: i
   # Trials of one optimizer trained in one compiled program, vmapped and sharded over the
   # devices (optcompare/packed.py): for accelerators; 1 (one trial per program) on CPU.
   c.pack_size = 1
+  # Processes (hosts) that train one trial together as one JAX job, process 0 writing its
+  # files (optcompare/multihost.py): for a workload that needs a pod slice per trial. The
+  # local backend starts them on this machine; 1 (one process per trial) otherwise.
+  c.processes_per_trial = 1
   # Seed re-runs of each optimizer's `top` best trials with `seeds` new seeds, after the search
   # (optcompare/reruns.py); 0: none. May be changed on a finished study to add them.
   c.reruns = ml_collections.ConfigDict({"top": 0, "seeds": 0})
