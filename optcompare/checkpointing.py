@@ -24,9 +24,10 @@ report of such a read's coroutine when the garbage collector closes it
 (`_is_abandoned_orbax_coroutine`).
 
 A save that fails for want of space fails in Orbax's background threads, which log it with
-its traceback (three or four times) before `save` or `close` re-raise it, and its writes
-that failed after the first one are logged by asyncio when their tasks are collected. Those
-copies are dropped (`_drop_disk_full_records`), the manager's threads are stopped, the partial
+its traceback (three or four times) before `save` or `close` re-raise it; its writes that
+failed after the first one (a failed restore's reads alike) are logged by asyncio when the
+garbage collector meets them, possibly during a later command of the process. Those records
+are dropped (`_drop_orbax_leftovers`), the manager's threads are stopped, the partial
 `*.orbax-checkpoint-tmp` directory removed, and one DiskFullError raised naming the file
 system and the checkpoint's size; the checkpoints already saved stay.
 """
@@ -57,20 +58,44 @@ def _from_orbax(record: py_logging.LogRecord) -> bool:
       "/orbax/" in frame.f_code.co_filename for frame, _ in traceback.walk_tb(tb))
 
 
-def _drop_disk_full_records(record: py_logging.LogRecord) -> bool:
-  """False for Orbax's logged copies of a disk-full failure (re-raised to the caller)."""
+def _is_disk_full_copy(record: py_logging.LogRecord) -> bool:
+  """Whether `record` is Orbax's logged copy of a disk-full failure (re-raised to the
+  caller), or asyncio's of a write that failed with it after the first."""
   exc = record.exc_info[1] if record.exc_info else None
-  return not (record.levelno >= py_logging.ERROR and _from_orbax(record)
-              and (errors.is_disk_full(exc) or errors.is_disk_full(
-                  Exception(record.getMessage()))))
+  return _from_orbax(record) and (errors.is_disk_full(exc) or errors.is_disk_full(
+      Exception(record.getMessage())))
 
 
-# absl: Orbax's save threads log the failure. asyncio: the writes that failed after the first
-# one (nobody awaits them: see the module docstring) are "Task exception was never
-# retrieved" records, logged whenever the garbage collector meets their tasks, in any thread,
-# possibly during a later command of the same process.
-py_logging.getLogger("absl").addFilter(_drop_disk_full_records)
-py_logging.getLogger("asyncio").addFilter(_drop_disk_full_records)
+# The checkpoint directories in which a restore or a save failed in this process (the failure
+# was reported): what asyncio says later of that operation's abandoned reads and writes names
+# them. (Module state: the records come from the garbage collector, at any later moment.)
+_FAILED_UNDER: set[str] = set()
+
+
+def _is_abandoned_by_a_failure(record: py_logging.LogRecord) -> bool:
+  """Whether `record` is asyncio's "... exception was never retrieved" of a read or write
+  left behind by an Orbax operation that failed under one of `_FAILED_UNDER`."""
+  text = record.getMessage()
+  if "exception was never retrieved" not in text:
+    return False
+  error = record.exc_info[1] if record.exc_info else None
+  while error is not None:  # (its cause names the file when its own message does not)
+    text, error = text + str(error), error.__cause__
+  return any(directory in text for directory in _FAILED_UNDER)
+
+
+def _drop_orbax_leftovers(record: py_logging.LogRecord) -> bool:
+  """False for the records of a failed Orbax operation that come after its error."""
+  return record.levelno < py_logging.ERROR or not (
+      _is_disk_full_copy(record) or _is_abandoned_by_a_failure(record))
+
+
+# absl: Orbax's save threads log the failure. asyncio: the reads and writes that failed after
+# the first one (nobody awaits them: see the module docstring) are "Task (or Future)
+# exception was never retrieved" records, logged whenever the garbage collector meets them,
+# in any thread, possibly during a later command of the same process.
+py_logging.getLogger("absl").addFilter(_drop_orbax_leftovers)
+py_logging.getLogger("asyncio").addFilter(_drop_orbax_leftovers)
 
 
 def _is_late_tensorstore_wakeup(unraisable, future_type=ts.Future) -> bool:
@@ -162,7 +187,11 @@ class Checkpointer:
   def restore(self, step: int, like: Any) -> Any:
     """Restores the checkpoint at `step` with the structure, dtypes and shardings of `like`."""
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-    return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    try:
+      return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    except Exception:  # pylint: disable=broad-except  (noted, and re-raised)
+      _FAILED_UNDER.add(self.directory)  # (its abandoned reads: see _is_abandoned_by_a_failure)
+      raise
 
   def restore_newest(self, like: Any) -> tuple[int, Any]:
     """(step, state) of the newest checkpoint that restores; (0, like) when none does.
@@ -217,6 +246,7 @@ class Checkpointer:
         raise self._disk_full from None
 
   def _disk_full_error(self) -> errors.DiskFullError:
+    _FAILED_UNDER.add(self.directory)  # (its abandoned writes: see _is_abandoned_by_a_failure)
     return errors.disk_full(self.directory, self._state_bytes,
                             f"a checkpoint under {self.directory}")
 

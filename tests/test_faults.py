@@ -421,3 +421,32 @@ def test_a_late_tensorstore_wakeup_is_dropped_and_other_unraisables_pass(monkeyp
 
 async def _await(future):
   return await future
+
+
+def test_asyncio_records_of_a_failed_restores_reads_are_dropped(tmp_path):
+  """A failed restore's reads that failed after the first one end as asyncio's "Future
+  exception was never retrieved" records, logged whenever the garbage collector meets them
+  (during a later test or command of the process, with a traceback): those naming the
+  checkpoint directory are dropped; others are kept."""
+  import asyncio  # pylint: disable=g-import-not-at-top
+  import logging  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from optcompare import checkpointing  # pylint: disable=g-import-not-at-top
+  ckpt = checkpointing.Checkpointer(str(tmp_path / "checkpoints"), async_save=False)
+  with pytest.raises(Exception):  # pylint: disable=broad-except
+    ckpt.restore(7, {"w": jnp.zeros(3)})  # no step 7
+  ckpt.close()
+  seen = []
+  handler = logging.Handler()
+  handler.emit = lambda record: seen.append(record.getMessage())
+  logging.getLogger("asyncio").addHandler(handler)
+  try:
+    for where in (ckpt.directory, str(tmp_path / "elsewhere")):
+      loop = asyncio.new_event_loop()
+      loop.create_future().set_exception(ValueError(
+          f'OUT_OF_RANGE: Error reading "w/0" in OCDBT database at local file "{where}/7/"'))
+      loop.close()
+      gc.collect()
+  finally:
+    logging.getLogger("asyncio").removeHandler(handler)
+  assert len(seen) == 1 and "elsewhere" in seen[0], seen
