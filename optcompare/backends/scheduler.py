@@ -4,7 +4,8 @@ A launcher (local.LocalLauncher, ray_backend.RayLauncher) has `parallel` worker 
 long-lived worker: `idle_slots()`, `compiled(slot)` (the optimizers its worker has trained),
 `start(slot, job, retry=)`, `poll(timeout) -> [(job, code, detail)]` and `close()`. The
 worker claims each trial itself, so any number of sweeps, of any backend, can share a
-directory.
+directory. A job whose worker was lost with its machine (code NODE_LOST: a Ray node) goes
+back to the queue without a result and resumes from its checkpoint, using one retry.
 
 Trials are queued in the order adam/0, sgd/0, adam/1, sgd/1, ... (a study stopped early has
 about as many trials of every optimizer), and an idle worker takes the first queued trial of an
@@ -30,6 +31,9 @@ from optcompare.backends.worker import (EXIT_CLAIMED, EXIT_DONE, EXIT_IO_ERROR, 
 POLL_S = 0.5          # longest wait for a worker's reply (replies end the wait at once)
 WATCH_S = 2.0         # how often trials held by other sweeps are looked at
 PROGRESS_S = 30.0     # a progress line at least this often (when not a terminal)
+# A launcher's code for a job whose worker was lost with its machine (a Ray node): no result
+# is written (the trial did not fail); the launcher has named the machine.
+NODE_LOST = 1000
 
 
 class Progress:
@@ -244,7 +248,9 @@ class Sweep:
     """A launcher's report: the worker running `job` replied `code` (an EXIT_* code) with
     `detail` (result statuses or an error), or died with exit status `code`."""
     self.running.discard(job)
-    if code not in _REPLIES:
+    if code == NODE_LOST:
+      self._node_lost(job)
+    elif code not in _REPLIES:
       code, detail = self._died(job, code)
     if code == EXIT_IO_ERROR:
       self._io_error(job, detail)
@@ -267,6 +273,18 @@ class Sweep:
       return
     error = ((result and result.error) or "").strip().splitlines()
     self.show.event(f"{tid} failed: {error[-1] if error else '?'}")
+
+  def _node_lost(self, job: str) -> None:
+    """The job's worker was lost with its machine: the job goes back to the queue, to resume
+    from its newest checkpoint elsewhere, using one retry of each of its trials (a trial that
+    takes its machine down, out of memory, is not rescheduled forever)."""
+    for tid in self.launched[job]:
+      self.retries_used[tid] += 1
+    if max(self.retries_used[t] for t in self.launched[job]) > self.retries:
+      self.final[job] = "node lost"
+      self.show.event(f"{packs.label(job)}: not rescheduled: its machine was lost and its "
+                      f"retries (--retries={self.retries}) are used up; rerun the sweep to "
+                      "resume it")
 
   def _died(self, job: str, code: int) -> tuple[int, str | None]:
     """Records a dead worker's trials as failed; (EXIT_IO_ERROR, why) if that cannot be
