@@ -5,6 +5,8 @@
 #   make reproduce [DATA=idx_dir]   the paper's protocol on Fashion-MNIST (CPU-sized): initial
 #                                   study, narrow protocols, refined final study, re-runs, reports
 #   make reproduce_lstm [WP_DATA=dir]  the same chain on War and Peace (CPU-sized LSTM)
+#   make reproduce_modern [DATA=idx_dir] [WP_DATA=dir]  the modern study (Table 1 + lion, muon,
+#                                   sfadamw, adopt) on both: initial, refine, final, re-runs
 #   make test-latest                the quick checks in a fresh venv with the newest jax, flax,
 #                                   optax and orbax-checkpoint (needs Python >= 3.12)
 # DATA: a directory with the four original Fashion-MNIST IDX files, for machines without
@@ -26,7 +28,7 @@ STUDIES := configs/studies
 WORKLOAD := fashion_mnist_simple_cnn
 PREPARE = $(OPTCOMPARE) data prepare fashion_mnist $(if $(DATA),--manual_dir=$(DATA)) --data_dir=$(1)
 
-.PHONY: venv test test-all test-latest demo reproduce reproduce_lstm clean
+.PHONY: venv test test-all test-latest demo reproduce reproduce_lstm reproduce_modern clean
 
 $(OPTCOMPARE): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -127,6 +129,31 @@ reproduce_lstm: venv
 	$(OPTCOMPARE) analyze --workdir=$(WP_WORK)/choi2019_final --out=$(WP_RESULTS)/choi2019_final
 	$(OPTCOMPARE) analyze --workdir=$(WP_WORK)/wilson2017 --compare=$(WP_WORK)/choi2019_final \
 	  --out=$(WP_RESULTS)/wilson2017
+
+# The modern study (issue 25): Table 1's six and lion, muon, sfadamw, adopt under the same
+# protocol on both CPU-sized workloads: initial study, refined spaces, final study of 64 trials
+# per optimizer with seed re-runs of each best trial, reports under results/modern/.
+MODERN_WORK ?= workdirs/modern
+MODERN_RESULTS ?= results/modern
+MODERN = $(STUDIES)/modern
+
+reproduce_modern: venv
+	$(call PREPARE,$(MODERN_WORK)/tfds)
+	$(OPTCOMPARE) data prepare war_and_peace $(if $(WP_DATA),--manual_dir=$(WP_DATA)) \
+	  --data_dir=$(MODERN_WORK)/tfds
+	for w in fashion_mnist_simple_cnn:fashion_mnist war_and_peace_lstm:war_and_peace; do \
+	  workload=$${w%%:*}; name=$${w##*:}; work=$(MODERN_WORK)/$$name; \
+	  $(OPTCOMPARE) sweep --config=$(MODERN)/$$workload.py:reduced \
+	    --config.base.dataset.data_dir=$(MODERN_WORK)/tfds --workdir=$${work}_initial \
+	    $(REPRO_FLAGS) && \
+	  $(OPTCOMPARE) refine --workdir=$${work}_initial --out=$${work}_final_spaces.py && \
+	  $(OPTCOMPARE) sweep --config=$${work}_final_spaces.py:reduced --config.num_trials=64 \
+	    $(call RERUNS,5) --config.base.dataset.data_dir=$(MODERN_WORK)/tfds \
+	    --workdir=$${work}_final $(REPRO_FLAGS) && \
+	  $(OPTCOMPARE) analyze --workdir=$${work}_initial --out=$(MODERN_RESULTS)/$$name/initial && \
+	  $(OPTCOMPARE) analyze --workdir=$${work}_final --out=$(MODERN_RESULTS)/$$name/final \
+	  || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) $(LATEST_VENV) $(DEMO_DIR)
