@@ -65,6 +65,7 @@ ADDRESS_TIMEOUT_S = 15.0  # a head that has not answered in this long is not the
 WATCH_EVERY_S = 5.0       # how often the head is asked which nodes are alive
 LOST_AFTER_S = 30.0       # a head silent this long is lost (Ray ends its driver at 60 s)
 NODE_CHECK_S = 120.0      # how long each node has to look at the study directory
+PROBE_S = 1.0             # how often an unreachable actor is asked where it is
 NODE_TAG = "@node-"       # a Ray worker's claim owner: <sweep>-<slot>@node-<node id>-<job>
 
 
@@ -294,6 +295,7 @@ class _Slot:
   actor: Any = None
   node: tuple[str, str, str] | None = None  # (node id, IP, host name)
   job: str | None = None                    # while its run() (or a probe after it) is out
+  probe_at: float | None = None             # when to ask an unreachable actor again
   compiled: set = dataclasses.field(default_factory=set)
 
 
@@ -383,12 +385,15 @@ class RayLauncher:
     self._watch.refresh(time.time())
     out = self._lost_nodes()
     self._fill()
+    self._probe(time.time())
     if self._refs:
       self._ray.wait(list(self._refs), num_returns=1, timeout=timeout)
       ready, _ = self._ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
       for ref in ready:
         if ref in self._refs:  # (not dropped with its node above)
           out += self._settle(ref)
+    else:  # (only probes to come, later): wait as asked, not spin
+      time.sleep(timeout)
     return out
 
   def _fill(self) -> None:
@@ -421,18 +426,22 @@ class RayLauncher:
     return [(job, EXIT_CLAIMED, None)]  # alive after all, its reply lost: the claims decide
 
   def _failed(self, slot: int, kind: str, e: Exception) -> list:
-    """A Ray error instead of a reply. A run's: ask the actor where it is (the probe fails
-    once Ray knows its fate: a lost node is declared after its health checks). A probe's:
-    its node lost, or the worker died on a live node (a failed result, as a local worker's
-    death). An actor that could not start: the node cannot run the worker (one line)."""
+    """A Ray error instead of a reply. An actor that could not start: its node cannot run
+    the worker (one line). A run's, or a probe's while the actor is unreachable
+    (ActorUnavailableError): the actor is asked where it is again (PROBE_S later) until Ray
+    knows its fate; a lost node is declared after its health checks (the watch then hands
+    its jobs back). A known death: its node lost, or the worker died on a live node (a
+    failed result, as a local worker's death)."""
     s = self._slots[slot]
+    errors = self._ray.exceptions
     if kind == "ready" and (getattr(e, "actor_init_failed", False) or
-                            not isinstance(e, self._ray.exceptions.RayActorError)):
+                            not isinstance(e, errors.RayActorError)):
       raise EnvironmentFailure(f"--backend=ray: a Ray node cannot start the trial worker "
                                f"({_node_named(e)}): {_last_line(e)}; install optcompare and "
                                "mount the study directory at the same path on every node")
-    if kind == "run" and isinstance(e, self._ray.exceptions.RayActorError):
-      self._refs[s.actor.node.remote()] = (slot, "probe")
+    if ((kind == "run" and isinstance(e, errors.RayActorError)) or
+        (kind == "probe" and isinstance(e, errors.ActorUnavailableError))):
+      s.probe_at = time.time() + (0.0 if kind == "run" else PROBE_S)
       return []
     if kind != "ready" and s.node:
       self._watch.refresh(time.time(), force=True)
@@ -444,6 +453,13 @@ class RayLauncher:
       return []
     print(f"sweep: {job}: Ray actor failed: {_last_line(e)}", file=sys.stderr)
     return [(job, -1, None)]
+
+  def _probe(self, now: float) -> None:
+    """Asks the actors whose slots wait for a probe where they are (see _failed)."""
+    for i, s in enumerate(self._slots):
+      if s.probe_at is not None and s.probe_at <= now:
+        s.probe_at = None
+        self._refs[s.actor.node.remote()] = (i, "probe")
 
   def _lost_nodes(self) -> list:
     """The jobs of slots whose node the head has declared dead (ClusterWatch)."""
@@ -460,8 +476,9 @@ class RayLauncher:
       self._drop(i)
     labels = ", ".join(packs.label(j) for j in jobs)
     print(f"sweep: lost Ray node {ip} (id {node_id[:12]}, host {host}): "
-          + (f"{labels} resume from their newest checkpoints on the other nodes" if jobs
-             else "no trial was running there"), file=sys.stderr)
+          + (f"its trials go back to the queue and resume from their newest checkpoints on "
+             f"the other nodes: {labels}" if jobs else "no trial was running there"),
+          file=sys.stderr)
     return [(job, NODE_LOST, node_id) for job in jobs]
 
   def _drop(self, slot: int, kill: bool = True) -> None:
