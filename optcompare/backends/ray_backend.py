@@ -66,6 +66,7 @@ WATCH_EVERY_S = 5.0       # how often the head is asked which nodes are alive
 LOST_AFTER_S = 30.0       # a head silent this long is lost (Ray ends its driver at 60 s)
 NODE_CHECK_S = 120.0      # how long each node has to look at the study directory
 PROBE_S = 1.0             # how often an unreachable actor is asked where it is
+PLACE_WAIT_S = 120.0      # no actor placed for this long: the sweep says it waits for a node
 NODE_TAG = "@node-"       # a Ray worker's claim owner: <sweep>-<slot>@node-<node id>-<job>
 
 
@@ -119,8 +120,9 @@ def parse_address(address: str) -> tuple[str, int] | None:
   return host.strip("[]"), int(port)
 
 
-def _unreachable(address: str, why: str) -> EnvironmentFailure:
-  return EnvironmentFailure(f"--ray_address={address}: {why}")
+def _unreachable(address: str | None, why: str) -> EnvironmentFailure:
+  where = f"--ray_address={address}" if address else "--backend=ray (a local Ray instance)"
+  return EnvironmentFailure(f"{where}: {why}")
 
 
 def reach(address: str, host: str, port: int) -> None:
@@ -164,23 +166,23 @@ def within(fn, seconds: float, what: str):
   return value
 
 
-def gcs_client(address: str, gcs_address: str):
+def gcs_client(address: str | None, gcs_address: str):
   """A GCS client of our own for the head at `gcs_address` (ray._raylet.GcsClient: Ray 2.60
   has no public call with a timeout that survives a restarted head; ray.nodes() aborts the
   process on one). EnvironmentFailure when the head does not answer or refuses our token."""
   from ray._raylet import GcsClient  # pylint: disable=g-import-not-at-top
   try:
-    return within(lambda: GcsClient(address=gcs_address), ADDRESS_TIMEOUT_S,
-                  f"--ray_address={address}: the Ray cluster does not answer (no reply from "
-                  f"its head within {ADDRESS_TIMEOUT_S:.0f} s): check that the head runs "
-                  f"(`ray status --address={gcs_address}`), then rerun")
+    return within(lambda: GcsClient(address=gcs_address), ADDRESS_TIMEOUT_S, str(
+        _unreachable(address, f"the Ray cluster does not answer (no reply from its head "
+                     f"within {ADDRESS_TIMEOUT_S:.0f} s): check that the head runs (`ray "
+                     f"status --address={gcs_address}`), then rerun")))
   except EnvironmentFailure:
     raise
   except Exception as e:  # pylint: disable=broad-exception-caught  (Ray raises bare errors)
     raise _ray_refused(address, e) from e
 
 
-def _ray_refused(address: str, e: Exception) -> EnvironmentFailure:
+def _ray_refused(address: str | None, e: Exception) -> EnvironmentFailure:
   """The one line for a head that answered but refused us."""
   text = " ".join(str(e).split()) or type(e).__name__
   if "InvalidAuthToken" in text or "Authentication token" in text:
@@ -289,6 +291,24 @@ def _last_line(e: BaseException) -> str:
 
 # ---- the launcher ----
 
+def waiting_line(placed_at: float, now: float, asks: str) -> str | None:
+  """The line a sweep says when no worker has been placed since `placed_at` for over
+  PLACE_WAIT_S: the cluster has no room for one (all its nodes lost, or too small) and the
+  sweep waits for a node (None before that)."""
+  if now - placed_at <= PLACE_WAIT_S:
+    return None
+  return (f"sweep: no Ray node has taken a trial worker ({asks}) for {PLACE_WAIT_S:.0f} s; "
+          "waiting for one (`ray status` shows what the cluster has)")
+
+
+def _request(options: dict) -> str:
+  """What one worker asks Ray for (its actor options), in words."""
+  parts = [f"{options['num_cpus']} CPUs"]
+  if options.get("num_gpus"):
+    parts.append(f"{options['num_gpus']} GPUs")
+  return ", ".join(parts + [f"{n} {k}" for k, n in options.get("resources", {}).items()])
+
+
 @dataclasses.dataclass
 class _Slot:
   """A worker slot: its actor, the node it runs on once it answered, the job it runs."""
@@ -316,8 +336,11 @@ class RayLauncher:
     self._watch = self._connect(address, parallel * threads_per_trial)
     if address:
       check_study_dir(ray, address, study_dir, threads_per_trial)
-    self._actor_class = ray.remote(TrialWorker).options(
-        **self._actor_options(ray.cluster_resources(), threads_per_trial, devices_per_trial))
+    options = self._actor_options(ray.cluster_resources(), threads_per_trial,
+                                  devices_per_trial)
+    self._actor_class = ray.remote(TrialWorker).options(**options)
+    self._asks = _request(options)
+    self._placed_at, self._said_waiting = time.time(), False
     self.sweep_id = os.urandom(6).hex()
     self._slots = [_Slot() for _ in range(parallel)]
     self._refs: dict = {}  # ObjectRef -> (slot, "ready" | "run" | "probe")
@@ -342,7 +365,7 @@ class RayLauncher:
     if self._owns_ray:
       self._init_ray(address, num_cpus)
     if not target:  # (a local instance, or "auto": the head Ray found)
-      client = gcs_client(address or "local", self._ray.get_runtime_context().gcs_address)
+      client = gcs_client(address, self._ray.get_runtime_context().gcs_address)
     return ClusterWatch(client, address or "a local Ray instance")
 
   def _init_ray(self, address: str | None, num_cpus: int) -> None:
@@ -394,7 +417,18 @@ class RayLauncher:
           out += self._settle(ref)
     else:  # (only probes to come, later): wait as asked, not spin
       time.sleep(timeout)
+    self._say_if_waiting(time.time())
     return out
+
+  def _say_if_waiting(self, now: float) -> None:
+    """waiting_line, once per wait, while no slot has a placed actor."""
+    if any(s.node for s in self._slots):
+      self._placed_at, self._said_waiting = now, False
+      return
+    line = None if self._said_waiting else waiting_line(self._placed_at, now, self._asks)
+    if line:
+      self._said_waiting = True
+      print(line, file=sys.stderr)
 
   def _fill(self) -> None:
     """An actor for every slot without one, while the head answers; each first says where

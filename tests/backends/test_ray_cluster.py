@@ -329,6 +329,13 @@ def test_a_lost_nodes_job_goes_back_to_the_queue_without_a_result_within_its_ret
   assert sweep.worker_errors == 0
 
 
+def test_a_sweep_without_room_for_a_worker_says_it_waits():
+  assert ray_backend.waiting_line(0.0, ray_backend.PLACE_WAIT_S, "2 CPUs") is None
+  assert ray_backend.waiting_line(0.0, ray_backend.PLACE_WAIT_S + 1, "2 CPUs, 1 GPUs") == (
+      "sweep: no Ray node has taken a trial worker (2 CPUs, 1 GPUs) for 120 s; waiting for "
+      "one (`ray status` shows what the cluster has)")
+
+
 # ---- a sweep on two nodes ----
 
 def test_sweep_on_two_nodes_lands_on_both_and_equals_the_local_backend(cluster, study_file,
