@@ -365,8 +365,10 @@ class RayLauncher:
     if self._owns_ray:
       self._init_ray(address, num_cpus)
     if not target:  # (a local instance, or "auto": the head Ray found)
-      client = gcs_client(address, self._ray.get_runtime_context().gcs_address)
-    return ClusterWatch(client, address or "a local Ray instance")
+      found = self._ray.get_runtime_context().gcs_address
+      client = gcs_client(address, found)
+      return ClusterWatch(client, found if address else "a local Ray instance")
+    return ClusterWatch(client, address)
 
   def _init_ray(self, address: str | None, num_cpus: int) -> None:
     """Connects to the cluster at `address`, or starts a local instance; EnvironmentFailure
