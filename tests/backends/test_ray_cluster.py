@@ -567,8 +567,9 @@ def test_restarted_head_ends_the_sweep_in_one_line_and_a_relaunch_completes_it(
   _, err = proc.communicate(timeout=900)
   assert proc.returncode == 0, err[-3000:]
   _assert_equal_studies(workdir, local_reference(LONG))
-  for tid in TRIALS:  # finished ones were not run again; each ran to one end
-    events = [e["event"] for e in _events(workdir, tid)]
-    assert events.count("end") == 1 and (events == ["start", "end"] or tid not in finished)
+  for tid in TRIALS:  # finished ones were not run again; none ran to two ends
+    events = [e["event"] for e in _events(workdir, tid)]  # (["start"] alone: killed after
+    assert events.count("end") <= 1, (tid, events)        # its result, before its "end")
+    assert tid not in finished or events.count("start") == 1, (tid, events)
   print(f"restarted head: the sweep ended {ended_after:.1f} s after the kill, "
         f"{len(TRIALS) - len(finished)} trials left; the relaunch completed them")
