@@ -1,4 +1,5 @@
 """Shared test helpers: run the `optcompare` command in a fresh process."""
+import json
 import os
 import subprocess
 import sys
@@ -49,3 +50,29 @@ def run_cli(argv: list[str], monkeypatch) -> int:
     for name in [n for n in flags.FLAGS if n.startswith("config.")]:
       delattr(flags.FLAGS, name)
 
+
+
+def attempt_events(workdir, trial_id) -> list[dict]:
+  """The trial's attempts.jsonl records."""
+  from optcompare import studydir  # pylint: disable=g-import-not-at-top
+  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), studydir.ATTEMPTS)
+  with open(path, encoding="utf-8") as f:
+    return [json.loads(line) for line in f]
+
+
+def trial_metrics(workdir, trial_id) -> list[dict]:
+  """The trial's metrics.jsonl lines without their wall times (equal across backends)."""
+  from optcompare import studydir  # pylint: disable=g-import-not-at-top
+  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), studydir.METRICS)
+  with open(path, encoding="utf-8") as f:
+    lines = [json.loads(line) for line in f]
+  for line in lines:
+    line.pop("wall_time_s")
+  return lines
+
+
+def trial_outcome(workdir, trial_id) -> tuple:
+  """(status, steps, final, steps_to_target) of the trial's result.json."""
+  from optcompare import studydir  # pylint: disable=g-import-not-at-top
+  result = studydir.read_result(studydir.trial_dir(str(workdir), trial_id))
+  return result.status, result.steps, result.final, result.steps_to_target

@@ -17,7 +17,8 @@ from optcompare import reruns as reruns_mod
 from optcompare import study, studydir
 from optcompare.backends import local
 from optcompare.backends import private_network
-from tests.conftest import REPO, run_cli, run_optcompare
+from tests.conftest import (REPO, attempt_events, run_cli, run_optcompare, trial_metrics,
+                            trial_outcome)
 from tests.test_study import smoke_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,26 +47,6 @@ def _sweep_process(workdir, parallel, retries=0):
                           start_new_session=True)
 
 
-def _events(workdir, trial_id):
-  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), studydir.ATTEMPTS)
-  with open(path, encoding="utf-8") as f:
-    return [json.loads(line) for line in f]
-
-
-def _metrics(workdir, trial_id):
-  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), studydir.METRICS)
-  with open(path, encoding="utf-8") as f:
-    lines = [json.loads(line) for line in f]
-  for line in lines:
-    line.pop("wall_time_s")
-  return lines
-
-
-def _final(workdir, trial_id):
-  result = studydir.read_result(studydir.trial_dir(str(workdir), trial_id))
-  return result.status, result.steps, result.final, result.steps_to_target
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
   """The 2-optimizer x 4-trial smoke study, run by two sweeps (parallel=1) started together."""
@@ -86,9 +67,9 @@ def test_parallel_sweeps_complete_and_never_duplicate_a_trial(reference):
     assert s["trials"] == 8 and s["completed"] + s["diverged"] == 8 and s["failed"] == 0
   assert sum(s["ran_here"] for s in summaries) == 8
   for tid in TRIALS:
-    events = [e["event"] for e in _events(workdir, tid)]
+    events = [e["event"] for e in attempt_events(workdir, tid)]
     assert events == ["start", "end"], (tid, events)
-    lines = _metrics(workdir, tid)
+    lines = trial_metrics(workdir, tid)
     keys = [(m["step"], m["split"]) for m in lines]
     assert len(keys) == len(set(keys)) and (10, "validation") in keys
   rows = {line.split()[0]: line.split() for line in study.status_table(str(workdir)).splitlines()}
@@ -119,12 +100,12 @@ def test_killed_sweep_resumes_with_identical_results(reference, tmp_path):
   assert summary["ran_here"] < 8  # the finished trials were not run again
   resumed = []
   for tid in TRIALS:
-    events = _events(workdir, tid)
+    events = attempt_events(workdir, tid)
     names = [e["event"] for e in events]
     # ["start"] alone: killed after train wrote result.json, before the worker logged "end".
     assert names in (["start", "end"], ["start", "start", "end"], ["start"]), (tid, names)
-    assert _metrics(workdir, tid) == _metrics(ref_dir, tid), tid
-    assert _final(workdir, tid) == _final(ref_dir, tid), tid
+    assert trial_metrics(workdir, tid) == trial_metrics(ref_dir, tid), tid
+    assert trial_outcome(workdir, tid) == trial_outcome(ref_dir, tid), tid
     if names[:2] == ["start", "start"] and events[1]["checkpoint"]:
       resumed.append(tid)  # killed after a checkpoint, resumed from it
   assert resumed or not mid_trial
@@ -170,11 +151,11 @@ def test_killed_worker_is_recorded_replaced_and_its_trial_retried(reference, tmp
   tdir = studydir.trial_dir(str(workdir), victim)
   failed = json.loads(open(os.path.join(tdir, "result.failed.0.json")).read())
   assert "signal 9" in failed["error"]
-  pids = {e["pid"] for t in TRIALS for e in _events(workdir, t) if "pid" in e}
+  pids = {e["pid"] for t in TRIALS for e in attempt_events(workdir, t) if "pid" in e}
   assert len(pids) == 2  # the first worker and its replacement: one process per slot
   for tid in TRIALS:
-    assert _metrics(workdir, tid) == _metrics(ref_dir, tid), tid
-    assert _final(workdir, tid) == _final(ref_dir, tid), tid
+    assert trial_metrics(workdir, tid) == trial_metrics(ref_dir, tid), tid
+    assert trial_outcome(workdir, tid) == trial_outcome(ref_dir, tid), tid
 
 
 def test_failed_trial_is_recorded_and_retried(tmp_path):
@@ -185,7 +166,7 @@ def test_failed_trial_is_recorded_and_retried(tmp_path):
   assert summary["failed"] == 2 and summary["ran_here"] == 2
   assert summary["failed_trials"] == ["sgd/0", "sgd/1"]
   # One worker raised twice and went on: both attempts ran in the same process.
-  assert len({e["pid"] for t in ("sgd/0", "sgd/1") for e in _events(workdir, t)}) == 1
+  assert len({e["pid"] for t in ("sgd/0", "sgd/1") for e in attempt_events(workdir, t)}) == 1
   tdir = studydir.trial_dir(workdir, "sgd/0")
   result = studydir.read_result(tdir)
   assert result.status == "failed" and "(784, -1)" in result.error
@@ -194,12 +175,12 @@ def test_failed_trial_is_recorded_and_retried(tmp_path):
   summary = study.sweep(c, workdir, retries=1, progress=False)
   assert summary["retried"] == 2 and summary["failed"] == 2
   assert os.path.exists(os.path.join(tdir, "result.failed.0.json"))
-  assert [e["event"] for e in _events(workdir, "sgd/0")] == ["start", "end"] * 2
+  assert [e["event"] for e in attempt_events(workdir, "sgd/0")] == ["start", "end"] * 2
   assert "failed" in study.status_table(workdir)
   # By default a sweep retries a failed trial twice, and no more.
   summary = study.sweep(c, workdir, progress=False)
   assert summary["retried"] == 4 and summary["failed_trials"] == ["sgd/0", "sgd/1"]
-  assert [e["event"] for e in _events(workdir, "sgd/0")] == ["start", "end"] * 4
+  assert [e["event"] for e in attempt_events(workdir, "sgd/0")] == ["start", "end"] * 4
 
 
 # The choi2019 character-model smoke study cut to one optimizer, two trials of 4 steps.
@@ -244,7 +225,7 @@ def test_bad_input_in_a_trial_is_one_line_never_retried_and_a_corrected_sweep_re
   result = studydir.read_result(studydir.trial_dir(workdir, "sgd/0"))
   assert result.status == "failed" and "\n" not in result.error.strip()
   assert result.error.startswith("BadInputError: dataset.num_train_eval_examples: 100000")
-  assert [e["event"] for e in _events(workdir, "sgd/0")] == ["start", "end"]  # no retry
+  assert [e["event"] for e in attempt_events(workdir, "sgd/0")] == ["start", "end"]  # no retry
   assert not os.path.exists(studydir.trial_dir(workdir, "sgd/1"))  # not started
   assert run_cli(argv, monkeypatch) == 0, capsys.readouterr().err
   manifest = study.load_manifest(workdir)
@@ -252,7 +233,7 @@ def test_bad_input_in_a_trial_is_one_line_never_retried_and_a_corrected_sweep_re
   for tid in ("sgd/0", "sgd/1"):
     assert studydir.read_result(studydir.trial_dir(workdir, tid)).status in (
         "completed", "diverged")
-    assert [e["event"] for e in _events(workdir, tid)] == ["start", "end"]
+    assert [e["event"] for e in attempt_events(workdir, tid)] == ["start", "end"]
 
 
 def _private_network_or_skip():
@@ -288,7 +269,7 @@ def test_cli_ray_sweep_runs_in_a_private_network(tmp_path):
   assert "in a private network (loopback only)" in proc.stderr, proc.stderr[-3000:]
   assert "every interface" not in proc.stderr
   for tid in ("adam/0", "adam/1"):
-    assert [e["event"] for e in _events(workdir, tid)] == ["start", "end"]
+    assert [e["event"] for e in attempt_events(workdir, tid)] == ["start", "end"]
 
 
 def test_cli_ray_sweep_without_a_private_network_stops_before_writing(tmp_path, monkeypatch,
@@ -364,7 +345,7 @@ def test_seed_reruns_of_the_best_trials_follow_the_search(tmp_path):
     assert config["seed"] == r["seed"] and original["seed"] == 0
     assert {k: v for k, v in config.items() if k != "seed"} == \
         {k: v for k, v in original.items() if k != "seed"}
-    assert _metrics(workdir, r["id"]) != _metrics(workdir, r["of"])  # another seed
+    assert trial_metrics(workdir, r["id"]) != trial_metrics(workdir, r["of"])  # another seed
   again = study.sweep(c, workdir, progress=False)
   assert again["ran_here"] == 0 and again["reruns"]["ran_here"] == 0
 

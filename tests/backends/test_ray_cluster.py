@@ -28,7 +28,7 @@ from optcompare import studydir
 from optcompare.backends import ledger
 from optcompare.backends import private_network
 from optcompare.backends import ray_backend
-from tests.conftest import REPO
+from tests.conftest import REPO, attempt_events, trial_metrics, trial_outcome
 
 HEAD_PORT, HEAD_NM = 6390, 6391  # GCS and head raylet (ports of the private namespace)
 NODE_B, NODE_C = 6392, 6393      # worker nodes' raylet ports
@@ -218,35 +218,15 @@ def local_reference(tmp_path_factory, study_file):
   return get
 
 
-def _events(workdir, trial_id):
-  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), studydir.ATTEMPTS)
-  with open(path, encoding="utf-8") as f:
-    return [json.loads(line) for line in f]
-
-
-def _metrics(workdir, trial_id):
-  path = os.path.join(studydir.trial_dir(str(workdir), trial_id), studydir.METRICS)
-  with open(path, encoding="utf-8") as f:
-    lines = [json.loads(line) for line in f]
-  for line in lines:
-    line.pop("wall_time_s")
-  return lines
-
-
-def _final(workdir, trial_id):
-  result = studydir.read_result(studydir.trial_dir(str(workdir), trial_id))
-  return result.status, result.steps, result.final, result.steps_to_target
-
-
 def _assert_equal_studies(workdir, reference):
   for tid in TRIALS:
-    assert _final(workdir, tid) == _final(reference, tid), tid
-    assert _metrics(workdir, tid) == _metrics(reference, tid), tid
+    assert trial_outcome(workdir, tid) == trial_outcome(reference, tid), tid
+    assert trial_metrics(workdir, tid) == trial_metrics(reference, tid), tid
 
 
 def _nodes_of(workdir) -> dict[str, str]:
   """Trial -> the Ray node id its finishing attempt ran on."""
-  return {tid: ray_backend.node_of([e for e in _events(workdir, tid)
+  return {tid: ray_backend.node_of([e for e in attempt_events(workdir, tid)
                                     if e["event"] == "end"][-1]["owner"]) for tid in TRIALS}
 
 
@@ -358,7 +338,7 @@ def test_sweep_on_two_nodes_lands_on_both_and_equals_the_local_backend(cluster, 
         f"{ {n[:8]: len(t) for n, t in per_node.items()} }")
   assert set(per_node) == {ids[HEAD_NM], ids[NODE_B]}, per_node
   for tid in TRIALS:
-    assert [e["event"] for e in _events(workdir, tid)] == ["start", "end"], tid
+    assert [e["event"] for e in attempt_events(workdir, tid)] == ["start", "end"], tid
   _assert_equal_studies(workdir, local_reference(10))
   assert "8 completed" in out
 
@@ -454,7 +434,7 @@ def _mid_trial(workdir, node_id=None):
   for tid in TRIALS:
     tdir = studydir.trial_dir(str(workdir), tid)
     try:
-      events = _events(workdir, tid)
+      events = attempt_events(workdir, tid)
       steps = [int(n) for n in os.listdir(os.path.join(tdir, studydir.CHECKPOINTS))
                if n.isdigit()]
     except (OSError, ValueError):  # (a line being written reads next time)
@@ -471,7 +451,7 @@ def _finished_on(workdir, node_id) -> int:
   count = 0
   for tid in TRIALS:
     try:
-      events = _events(workdir, tid)
+      events = attempt_events(workdir, tid)
     except (OSError, ValueError):
       continue
     count += any(e["event"] == "end" and ray_backend.node_of(e["owner"]) == node_id
@@ -518,14 +498,14 @@ def test_lost_node_trials_resume_on_the_other_node_and_equal_the_uninterrupted_s
   assert lost == [f"sweep: lost Ray node 127.0.0.1 (id {ids[NODE_B][:12]}, host "
                   f"{socket.gethostname()}): its trials go back to the queue and resume from "
                   f"their newest checkpoints on the other nodes: {victim}"], err[-3000:]
-  events = _events(workdir, victim)
+  events = attempt_events(workdir, victim)
   assert [e["event"] for e in events] == ["start", "start", "end"], events
   first, again, end = events
   assert ray_backend.node_of(first["owner"]) == ids[NODE_B]
   assert ray_backend.node_of(again["owner"]) == ray_backend.node_of(end["owner"]) == ids[HEAD_NM]
   assert again["checkpoint"] and again["time"] >= killed_at  # resumed, after the kill
   for tid in set(TRIALS) - {victim}:
-    assert [e["event"] for e in _events(workdir, tid)] == ["start", "end"], tid
+    assert [e["event"] for e in attempt_events(workdir, tid)] == ["start", "end"], tid
   _assert_equal_studies(workdir, local_reference(LONG))
   nodes = _nodes_of(workdir)
   assert sum(n == ids[NODE_B] for n in nodes.values()) == done_on_b >= 1
@@ -568,7 +548,7 @@ def test_restarted_head_ends_the_sweep_in_one_line_and_a_relaunch_completes_it(
   assert proc.returncode == 0, err[-3000:]
   _assert_equal_studies(workdir, local_reference(LONG))
   for tid in TRIALS:  # finished ones were not run again; none ran to two ends
-    events = [e["event"] for e in _events(workdir, tid)]  # (["start"] alone: killed after
+    events = [e["event"] for e in attempt_events(workdir, tid)]  # (["start"] alone: killed after
     assert events.count("end") <= 1, (tid, events)        # its result, before its "end")
     assert tid not in finished or events.count("start") == 1, (tid, events)
   print(f"restarted head: the sweep ended {ended_after:.1f} s after the kill, "
