@@ -27,12 +27,12 @@ def data_dir(tmp_path_factory):
   return out
 
 
-# rmsprop/0's committed final metrics (validation loss 0.47148017578125; validation error 0.1701
-# equal) are not reproduced by the loop of commit 722b260 either, run here in one process: it
-# gives the values below, as the loop does now. The committed sweep ran the trial in a worker
-# process; the cause of the difference is not pinned down, so this trial is held to what the
-# loop of 722b260 computes (measured with that commit's checkout, same data and config).
-BEFORE_THE_LOOP = {
+# rmsprop/0 gave other final metrics (validation loss 0.470046923828125 against the committed
+# 0.47148017578125) on the machine of earlier sittings, with the commits of then (722b260) and of
+# now alike; on this machine (2026-12-05) every commit from c91937c on reproduces the committed
+# values bit for bit. The difference follows the host's CPU, not the code, so where it shows again
+# it is the host's XLA CPU kernels: the trial is held to both measured results, nothing looser.
+OTHER_HOST = {
     ("rmsprop/0", "validation", "loss"): 0.470046923828125,
     ("rmsprop/0", "validation", "error"): 0.1701,
     ("rmsprop/0", "train_eval", "loss"): 0.4680361328125,
@@ -51,7 +51,9 @@ def test_committed_trial_is_reproduced_exactly(trial_id, data_dir, tmp_path):
   result = train.train_and_evaluate(config, str(tmp_path / "trial"))
   want = pd.read_csv(os.path.join(STUDY, "trials.csv")).set_index("trial_id").loc[trial_id]
   assert result["status"] == want["status"] and result["steps"] == want["steps"]
-  for split in ("validation", "train_eval", "test"):
-    for metric in ("loss", "error"):
-      expected = BEFORE_THE_LOOP.get((trial_id, split, metric), want[f"final.{split}.{metric}"])
-      assert result["final"][split][metric] == expected, (split, metric)
+  keys = [(split, metric) for split in ("validation", "train_eval", "test")
+          for metric in ("loss", "error")]
+  got = {key: result["final"][key[0]][key[1]] for key in keys}
+  committed = {key: want[f"final.{key[0]}.{key[1]}"] for key in keys}
+  other = {key: OTHER_HOST.get((trial_id, *key), committed[key]) for key in keys}
+  assert got in (committed, other), got
