@@ -21,10 +21,9 @@ from optcompare import studydir
 SEPARATOR = "+"
 
 
-def pack_size(manifest) -> int:
-  """The study's trials per compiled program (StudyManifest.pack_size, of a StudyManifest or
-  of study.json's JSON)."""
-  return studydir.as_manifest(manifest).pack_size
+def pack_size(manifest: studydir.StudyManifest) -> int:
+  """The study's trials per compiled program (StudyManifest.pack_size)."""
+  return manifest.pack_size
 
 
 def key(trial_ids: list[str]) -> str:

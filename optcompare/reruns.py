@@ -25,8 +25,7 @@ def settings(manifest: studydir.StudyManifest) -> dict:
 
 def best_trials(study_dir: str, manifest, optimizer: str, top: int) -> list[str]:
   """The `top` best completed search trials of `optimizer` (ties: the lower index).
-  `manifest`: the study's StudyManifest (or study.json's JSON)."""
-  manifest = studydir.as_manifest(manifest)
+  `manifest`: the study's StudyManifest."""
   split, metric = manifest.target
   scored = []
   for t in manifest.trials:

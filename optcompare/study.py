@@ -230,18 +230,12 @@ def manifest_of(config) -> studydir.StudyManifest:
   return studydir.StudyManifest(c, c["seed"], tuple(_trials(c, spaces)))
 
 
-def make_manifest(config) -> dict:
-  """study.json's JSON content of a study config (for readers of the JSON; see manifest_of)."""
-  return manifest_of(config).to_json()
-
-
 def load_manifest(workdir: str) -> studydir.StudyManifest:
   return studydir.StudyManifest.read(workdir)
 
 
-def trial_config(manifest, trial_id: str):
-  """The trial config (a locked ConfigDict) of `trial_id` in a StudyManifest (or study.json's
-  JSON)."""
+def trial_config(manifest: studydir.StudyManifest, trial_id: str):
+  """The trial config (a locked ConfigDict) of `trial_id` in a StudyManifest."""
   from optcompare.backends import worker  # pylint: disable=g-import-not-at-top
   return worker.trial_config(manifest, trial_id)
 
@@ -269,7 +263,6 @@ def merge_with_workdir(workdir: str, manifest) -> tuple[studydir.StudyManifest, 
   that a study refused by bad input before any trial trained (refused_untrained) is replaced.
   The re-runs already planned are kept (in the manifest returned).
   """
-  manifest = studydir.as_manifest(manifest)
   path = os.path.join(workdir, MANIFEST)
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise BadInputError(f"workdir: {workdir} is not a directory")
@@ -283,7 +276,7 @@ def merge_with_workdir(workdir: str, manifest) -> tuple[studydir.StudyManifest, 
   old = load_manifest(workdir)
   _check_plugins_unchanged(old, manifest)
   if _strip(old.config) != _strip(manifest.config) and refused_untrained(workdir, old):
-    return manifest, True  # replaced: write_manifest removes its trials (nothing trained)
+    return manifest, True  # replaced: _replace removes its trials (nothing trained)
   if _strip(old.config) != _strip(manifest.config):
     field = studydir.first_difference(_strip(old.config), _strip(manifest.config))
     raise BadInputError(f"{path}: holds a different study ({field} differs); use another "

@@ -557,40 +557,6 @@ def _check_unique(ids: list[str], where: str, what: str) -> None:
     seen.add(x)
 
 
-# The dict view of the manifest, for the modules that still read study.json's JSON (see
-# tests/test_structure.py's allow-list); each goes through StudyManifest, so the validation
-# and the defaults are the same.
-
-def as_manifest(manifest: "StudyManifest | Mapping[str, Any]") -> StudyManifest:
-  """`manifest` as a StudyManifest (study.json's JSON content is validated)."""
-  if isinstance(manifest, StudyManifest):
-    return manifest
-  return StudyManifest.from_json(manifest, "study manifest")
-
-
-def read_manifest(study_dir: epath.PathLike) -> dict:
-  """The checked study.json as JSON (defaults filled in); prefer StudyManifest.read."""
-  return StudyManifest.read(study_dir).to_json()
-
-
-def write_manifest(study_dir: str, manifest: "StudyManifest | Mapping[str, Any]") -> None:
-  """Writes study.json (checked first: an invalid manifest is never written)."""
-  as_manifest(manifest).write(study_dir)
-
-
-def search_ids(manifest: "StudyManifest | Mapping[str, Any]") -> list[str]:
-  return as_manifest(manifest).search_ids
-
-
-def trial_ids(manifest: "StudyManifest | Mapping[str, Any]") -> list[str]:
-  return as_manifest(manifest).trial_ids
-
-
-def target_of(manifest: "StudyManifest | Mapping[str, Any]") -> tuple[str, str]:
-  """(split, metric) of the study's target, e.g. ("validation", "error")."""
-  return as_manifest(manifest).target
-
-
 # ---- the checks of the manifest's JSON ----
 
 def _is_int(x: Any) -> bool:

@@ -332,20 +332,20 @@ def test_seed_reruns_of_the_best_trials_follow_the_search(tmp_path):
   workdir = str(tmp_path / "study")
   summary = study.sweep(c, workdir, progress=False)
   assert summary["reruns"]["trials"] == 4 and summary["reruns"]["ran_here"] == 4
-  manifest = studydir.read_manifest(workdir)
-  assert [r["seed"] for r in manifest["reruns"]] == [1, 2, 1, 2]
-  for r in manifest["reruns"]:
-    opt = studydir.optimizer_of(r["of"])
+  manifest = studydir.StudyManifest.read(workdir)
+  assert [r.seed for r in manifest.reruns] == [1, 2, 1, 2]
+  for r in manifest.reruns:
+    opt = studydir.optimizer_of(r.of)
     best = reruns_mod.best_trials(workdir, manifest, opt, 1)
-    assert r["of"] == best[0] and r["id"] == f"{r['of']}s{r['seed']}"
-    tdir = studydir.trial_dir(workdir, r["id"])
+    assert r.of == best[0] and r.id == f"{r.of}s{r.seed}"
+    tdir = studydir.trial_dir(workdir, r.id)
     config = json.loads(open(os.path.join(tdir, studydir.CONFIG)).read())
-    original = json.loads(open(os.path.join(studydir.trial_dir(workdir, r["of"]),
+    original = json.loads(open(os.path.join(studydir.trial_dir(workdir, r.of),
                                             studydir.CONFIG)).read())
-    assert config["seed"] == r["seed"] and original["seed"] == 0
+    assert config["seed"] == r.seed and original["seed"] == 0
     assert {k: v for k, v in config.items() if k != "seed"} == \
         {k: v for k, v in original.items() if k != "seed"}
-    assert trial_metrics(workdir, r["id"]) != trial_metrics(workdir, r["of"])  # another seed
+    assert trial_metrics(workdir, r.id) != trial_metrics(workdir, r.of)  # another seed
   again = study.sweep(c, workdir, progress=False)
   assert again["ran_here"] == 0 and again["reruns"]["ran_here"] == 0
 

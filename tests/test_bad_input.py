@@ -41,8 +41,7 @@ def material(tmp_path_factory):
   os.makedirs(root / "table")
   shutil.copy(root / "study" / "study.json", root / "table")
   load.save_table(load.load_study(root / "study"), root / "table" / "trials.csv")
-  studydir.write_manifest(str(root / "sweep"),
-                          study.make_manifest(fashion_mnist_simple_cnn.get_config("smoke")))
+  study.manifest_of(fashion_mnist_simple_cnn.get_config("smoke")).write(str(root / "sweep"))
   return root
 
 

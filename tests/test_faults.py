@@ -166,7 +166,7 @@ def test_train_refuses_a_finished_trial_of_another_config(reference, tmp_path, m
 
 def test_train_refuses_a_study_directory(tmp_path, monkeypatch, capsys):
   workdir = str(tmp_path / "study")
-  study.write_manifest(workdir, study.make_manifest(smoke_study()))
+  study.write_manifest(workdir, study.manifest_of(smoke_study()))
   err = _refused(["train", f"--config={SMOKE}", f"--workdir={workdir}"], monkeypatch, capsys)
   assert "study directory" in err
   assert os.listdir(workdir) == ["study.json"]
@@ -189,7 +189,7 @@ def test_sweep_sets_a_damaged_result_aside_once_and_finishes(tmp_path):
 @pytest.mark.parametrize("verb", ["status", "analyze", "sweep"])
 def test_trial_id_outside_the_study_is_refused(verb, tmp_path, monkeypatch, capsys):
   workdir = tmp_path / "study"
-  study.write_manifest(str(workdir), study.make_manifest(smoke_study(num_trials=1)))
+  study.write_manifest(str(workdir), study.manifest_of(smoke_study(num_trials=1)))
   manifest = json.loads((workdir / "study.json").read_text())
   manifest["trials"][0]["id"] = "../../x/0"
   (workdir / "study.json").write_text(json.dumps(manifest))

@@ -70,35 +70,35 @@ def test_the_study_root_holds_the_experiment(smoke_sweep):
 
 def test_session_groups_are_the_trials_with_their_hparams_and_final_metrics(smoke_sweep):
   workdir, board = smoke_sweep
-  manifest = studydir.read_manifest(workdir)
+  manifest = studydir.StudyManifest.read(workdir)
   groups = {g["sessions"][0]["name"]: g for g in board["groups"]}
   assert all(len(g["sessions"]) == 1 for g in board["groups"])
-  assert sorted(groups) == sorted(f"trials/{t['id']}/tensorboard" for t in manifest["trials"])
-  for t in manifest["trials"]:
-    tdir = studydir.trial_dir(workdir, t["id"])
-    group = groups[f"trials/{t['id']}/tensorboard"]
+  assert sorted(groups) == sorted(f"trials/{t.id}/tensorboard" for t in manifest.trials)
+  for t in manifest.trials:
+    tdir = studydir.trial_dir(workdir, t.id)
+    group = groups[f"trials/{t.id}/tensorboard"]
     with open(os.path.join(tdir, "config.json"), encoding="utf-8") as f:
       config = json.load(f)
     hparams = hparams_board.trial_hparams(config)
-    assert group["hparams"] == pytest.approx(hparams), t["id"]
-    assert hparams["optimizer"] == t["optimizer"]
-    for name in set(t["hparams"]) & set(hparams):  # the searched values, as the manifest has them
-      assert hparams[name] == pytest.approx(t["hparams"][name], rel=1e-12), (t["id"], name)
+    assert group["hparams"] == pytest.approx(hparams), t.id
+    assert hparams["optimizer"] == t.optimizer
+    for name in set(t.hparams) & set(hparams):  # the searched values, as the manifest has them
+      assert hparams[name] == pytest.approx(t.hparams[name], rel=1e-12), (t.id, name)
     assert group["sessions"][0]["status"] == "STATUS_SUCCESS"
     metrics = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
     final = studydir.read_result(tdir).final
     for split, values in final.items():
       for metric, value in values.items():
-        assert metrics[f"{split}/{metric}"] == pytest.approx(value, rel=1e-6), (t["id"], split)
+        assert metrics[f"{split}/{metric}"] == pytest.approx(value, rel=1e-6), (t.id, split)
 
 
 def test_the_experiment_lists_every_hparam_and_metric(smoke_sweep):
   workdir, board = smoke_sweep
-  manifest = studydir.read_manifest(workdir)
+  manifest = studydir.StudyManifest.read(workdir)
   infos = {h["name"]: h for h in board["experiment"]["hparamInfos"]}
   names = set()
-  for t in manifest["trials"]:
-    with open(os.path.join(studydir.trial_dir(workdir, t["id"]), "config.json"),
+  for t in manifest.trials:
+    with open(os.path.join(studydir.trial_dir(workdir, t.id), "config.json"),
               encoding="utf-8") as f:
       names |= set(hparams_board.trial_hparams(json.load(f)))
   assert set(infos) == names

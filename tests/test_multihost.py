@@ -59,7 +59,7 @@ def test_two_processes_match_one(tmp_path, smoke_config):
 def test_processes_per_trial_may_change_and_an_older_study_reads_it_as_1(tmp_path):
   workdir = tmp_path / "study"
   c = smoke_study()
-  old = study.make_manifest(c)
+  old = study.manifest_of(c).to_json()
   del old["config"]["processes_per_trial"]  # study.json written before the field existed
   workdir.mkdir()
   (workdir / studydir.MANIFEST).write_text(json.dumps(old))

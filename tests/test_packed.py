@@ -123,13 +123,15 @@ def test_a_study_json_without_pack_size_loads_and_resumes(tmp_path):
   study (and runs one trial per program); other values are refused, naming the field."""
   workdir = str(tmp_path / "study")
   c = smoke_study()
-  old = study.make_manifest(c)
-  del old["config"]["pack_size"]
-  studydir.write_manifest(workdir, old)
-  loaded = studydir.read_manifest(workdir)
+  old = study.manifest_of(c).to_json()
+  del old["config"]["pack_size"]  # study.json written before the field existed
+  os.makedirs(workdir)
+  with open(os.path.join(workdir, studydir.MANIFEST), "w", encoding="utf-8") as f:
+    json.dump(old, f)
+  loaded = studydir.StudyManifest.read(workdir)
   assert packs.pack_size(loaded) == 1
   c.pack_size = 4
-  study.check_workdir(workdir, study.make_manifest(c))  # same study, another pack size
+  study.check_workdir(workdir, study.manifest_of(c))  # same study, another pack size
   with c.unlocked():
     del c["pack_size"]
   study.validate(c)

@@ -1,6 +1,6 @@
 """`optcompare refine`: final search spaces from an initial study (issue 13, item 1).
 
-The studies here are real manifests (`study.make_manifest` of the protocol configs' smoke
+The studies here are real manifests (`study.manifest_of` of the protocol configs' smoke
 arg, trimmed) with results written through `studydir.write_result`, whose validation error is
 a known function of the hyperparameters, so where the optimum lies is known.
 """
@@ -32,15 +32,15 @@ def _config(protocol: str, optimizers=OPTIMIZERS, num_trials: int = 48, seed: in
   return config
 
 
-def _write_study(root, config, error) -> dict:
+def _write_study(root, config, error) -> studydir.StudyManifest:
   """study.json of `config` and a completed result per trial with validation error
   error(trial, space); returns the manifest."""
-  manifest = study.make_manifest(config)
-  studydir.write_manifest(str(root), manifest)
-  for t in manifest["trials"]:
-    tdir = studydir.trial_dir(str(root), t["id"])
+  manifest = study.manifest_of(config)
+  manifest.write(str(root))
+  for t in manifest.trials:
+    tdir = studydir.trial_dir(str(root), t.id)
     os.makedirs(tdir)
-    e = error(t, manifest["config"]["search_spaces"][t["optimizer"]])
+    e = error(t, manifest.search_spaces[t.optimizer])
     final = {"validation": {"error": e, "loss": 2 * e}, "test": {"error": e, "loss": 2 * e}}
     studydir.write_result(tdir, studydir.Result(studydir.COMPLETED, 20, final, None, 1.0))
   return manifest
@@ -58,14 +58,14 @@ def _bowl(trial, space):
   """Lowest at OPT_U in every searched coordinate (distance in the search's own measure),
   steepest in the learning rate, as on real workloads; between 0.1 and 0.8, below the
   untrained error of 10 classes (0.9), as a trial that trained at all scores."""
-  d = sum((10.0 if n in LR_LIKE else 1.0) * (s.to_unit(trial["hparams"][n]) - OPT_U) ** 2
+  d = sum((10.0 if n in LR_LIKE else 1.0) * (s.to_unit(trial.hparams[n]) - OPT_U) ** 2
           for n, s in _sampled(space).items())
   return 0.1 + 0.7 * (1.0 - math.exp(-d))
 
 
 def _near_lr(target):
   """Lowest where the learning rate is `target` (a narrow protocol's known best trial)."""
-  return lambda trial, space: 0.1 + abs(math.log10(trial["hparams"]["learning_rate"] / target))
+  return lambda trial, space: 0.1 + abs(math.log10(trial.hparams["learning_rate"] / target))
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +78,11 @@ def studies(tmp_path_factory):
   paths["small"] = str(root / "small")  # 3 trials per optimizer: too few to refine from
   _write_study(paths["small"], _config("choi2019", num_trials=3), _bowl)
   paths["lost"] = str(root / "lost")  # every trial diverged: nothing to refine from
-  manifest = study.make_manifest(_config("choi2019", ("sgd",), num_trials=2))
-  studydir.write_manifest(paths["lost"], manifest)
-  for t in manifest["trials"]:
-    os.makedirs(studydir.trial_dir(paths["lost"], t["id"]))
-    studydir.write_result(studydir.trial_dir(paths["lost"], t["id"]),
+  manifest = study.manifest_of(_config("choi2019", ("sgd",), num_trials=2))
+  manifest.write(paths["lost"])
+  for t in manifest.trials:
+    os.makedirs(studydir.trial_dir(paths["lost"], t.id))
+    studydir.write_result(studydir.trial_dir(paths["lost"], t.id),
                           studydir.Result(studydir.DIVERGED, 5, {}))
   return paths
 
@@ -101,7 +101,7 @@ def test_refined_space_holds_the_optimum_and_is_smaller(studies, tmp_path):
   out = tmp_path / "refined.py"
   refine.refine(studies["choi"], str(out), date=DATE)
   config = _module(out).get_config()
-  initial = studydir.read_manifest(studies["choi"])["config"]["search_spaces"]
+  initial = studydir.StudyManifest.read(studies["choi"]).search_spaces
   for opt in OPTIMIZERS:
     old, new = _sampled(initial[opt]), _sampled(config.search_spaces[opt].to_dict())
     assert set(old) == set(new), opt
@@ -126,18 +126,18 @@ def test_a_range_grows_past_a_flagged_bound_but_never_past_a_natural_limit(tmp_p
   them: the range grows there. Its best decay factors lie at λ = 1, the natural limit: the
   range ends there. Momentum's trials all diverged: its space is kept as it was."""
   def error(trial, space):
-    if trial["optimizer"] == "momentum":
+    if trial.optimizer == "momentum":
       return None
-    u = {n: s.to_unit(trial["hparams"][n]) for n, s in _sampled(space).items()}
+    u = {n: s.to_unit(trial.hparams[n]) for n, s in _sampled(space).items()}
     return 0.1 + 10 * (u["learning_rate"] + 0.2) ** 2 + (u["decay_factor"] - 1.0) ** 2
 
   root = tmp_path / "edge"
-  manifest = study.make_manifest(_config("choi2019", ("sgd", "momentum"), num_trials=32))
-  studydir.write_manifest(str(root), manifest)
-  for t in manifest["trials"]:
-    tdir = studydir.trial_dir(str(root), t["id"])
+  manifest = study.manifest_of(_config("choi2019", ("sgd", "momentum"), num_trials=32))
+  manifest.write(str(root))
+  for t in manifest.trials:
+    tdir = studydir.trial_dir(str(root), t.id)
     os.makedirs(tdir)
-    e = error(t, manifest["config"]["search_spaces"][t["optimizer"]])
+    e = error(t, manifest.search_spaces[t.optimizer])
     result = (studydir.Result(studydir.DIVERGED, 5, {}) if e is None else studydir.Result(
         studydir.COMPLETED, 20, {"validation": {"error": e}, "test": {"error": e}}))
     studydir.write_result(tdir, result)
@@ -146,7 +146,7 @@ def test_a_range_grows_past_a_flagged_bound_but_never_past_a_natural_limit(tmp_p
   refine.refine(str(root), str(out), date=DATE, force=True)
   module = _module(out)
   spaces = module.get_config().search_spaces.to_dict()
-  initial = manifest["config"]["search_spaces"]
+  initial = manifest.search_spaces
   assert spaces["sgd"]["learning_rate"]["min"] < initial["sgd"]["learning_rate"]["min"]
   assert spaces["sgd"]["learning_rate"]["max"] < initial["sgd"]["learning_rate"]["max"]
   assert spaces["sgd"]["decay_factor"]["max"] == 1.0
@@ -162,7 +162,7 @@ def test_learning_rate_of_the_synthetic_study_narrows_around_its_optimum(tmp_pat
   # Forced: 16 trials, of which the ones with far too large a learning rate diverge.
   refine.refine(str(root), str(out), top=0.25, margin=0.25, date=DATE, force=True)
   spaces = _module(out).get_config("smoke").search_spaces
-  initial = studydir.read_manifest(str(root))["config"]["search_spaces"]
+  initial = studydir.StudyManifest.read(str(root)).search_spaces
   for opt in ("sgd", "momentum"):
     new = Spec.from_dict("learning_rate", spaces[opt]["learning_rate"].to_dict())
     old = Spec.from_dict("learning_rate", initial[opt]["learning_rate"])
@@ -177,12 +177,12 @@ def test_contain_puts_the_narrow_protocols_best_trials_inside(studies, tmp_path)
   config = _module(out).get_config()
   spaces = config.search_spaces.to_dict()
   schedule = config.base.optimizer.schedule.name
-  initial = studydir.read_manifest(studies["choi"])["config"]["search_spaces"]
+  initial = studydir.StudyManifest.read(studies["choi"]).search_spaces
   outside_before = 0
   for name in ("wilson", "schneider"):
-    other = studydir.read_manifest(studies[name])
+    other = studydir.StudyManifest.read(studies[name])
     df = load.load_table(studies[name])
-    other_schedule = other["config"]["base"]["optimizer"]["schedule"]["name"]
+    other_schedule = other.schedule
     after = containment.best_trial_containment(df, other_schedule, "error", spaces, schedule)
     assert set(after) == set(OPTIMIZERS)
     assert all(c.inside is True for c in after.values()), [c.text() for c in after.values()]
@@ -217,13 +217,13 @@ def test_generated_file_is_a_study_config_for_every_arg(studies, tmp_path):
   for arg in ("smoke", "reduced", "demo", ""):
     inputs.check_config_file(f"{out}:{arg}")  # as `--config=FILE.py:arg` loads it
   module = _module(out)
-  manifest = study.make_manifest(module.get_config("smoke"))
-  assert manifest["config"]["optimizers"] == list(OPTIMIZERS)
-  assert manifest["config"]["num_trials"] == 4
-  initial = studydir.read_manifest(studies["choi"])["config"]
+  manifest = study.manifest_of(module.get_config("smoke"))
+  assert manifest.optimizers == list(OPTIMIZERS)
+  assert manifest.num_trials == 4
+  initial = studydir.StudyManifest.read(studies["choi"])
   # the base is the workload's smoke config with the initial study's schedule
-  assert manifest["config"]["base"] == initial["base"]
-  assert module.get_config("reduced").num_trials == initial["num_trials"]
+  assert manifest.base == initial.base
+  assert module.get_config("reduced").num_trials == initial.num_trials
   doc = module.__doc__
   assert f"initial study {studies['choi']}" in doc and f"date          {DATE}" in doc
   assert "learning_rate (log) [0.001, 3] → [" in doc  # sgd's initial → refined range
@@ -346,7 +346,7 @@ def test_cli_force_writes_and_the_file_says_so(studies, tmp_path, monkeypatch, c
                          "sgd 3, momentum 3, adam 3). ")
   assert "treat them as provisional" in rest
   assert re.search(r"--margin=0\.25 --force\b", doc)  # the command line records it
-  study.make_manifest(module.get_config("smoke"))  # still a study config
+  study.manifest_of(module.get_config("smoke"))  # still a study config
   # Without --force, a study with enough trials writes no such note.
   plain = tmp_path / "plain.py"
   refine.refine(studies["choi"], str(plain), date=DATE)
@@ -356,7 +356,7 @@ def test_cli_force_writes_and_the_file_says_so(studies, tmp_path, monkeypatch, c
 def _untrained_adam(trial, space):
   """Adam never trains (error at chance, 0.9, as a constant prediction scores); the others
   are the bowl."""
-  return 0.9 if trial["optimizer"] == "adam" else _bowl(trial, space)
+  return 0.9 if trial.optimizer == "adam" else _bowl(trial, space)
 
 
 def test_top_trials_that_did_not_train_are_refused(tmp_path, monkeypatch, capsys):
@@ -380,8 +380,7 @@ def test_counts_at_the_threshold_and_trials_just_below_chance(tmp_path):
   train, 6% below it they did."""
   from optcompare.refine import evidence
   root = tmp_path / "sixteen"
-  manifest = studydir.StudyManifest.from_json(
-      _write_study(root, _config("choi2019", ("sgd",), num_trials=16), _bowl))
+  manifest = _write_study(root, _config("choi2019", ("sgd",), num_trials=16), _bowl)
   df = load.load_table(str(root))
   assert evidence.shortfalls(manifest, df, 0.25) == ([], [])
   assert evidence.shortfalls(manifest, df[df["index"] != 3], 0.25) == (["sgd 15"], [])

@@ -33,10 +33,10 @@ SPACE = {
 
 
 def test_manifest_is_the_same_in_another_process():
-  here = json.dumps(study.make_manifest(choi.get_config()), sort_keys=True)
+  here = json.dumps(study.manifest_of(choi.get_config()).to_json(), sort_keys=True)
   code = ("import json; from optcompare import study; "
           "from configs.studies.choi2019 import fashion_mnist_simple_cnn as c; "
-          "print(json.dumps(study.make_manifest(c.get_config()), sort_keys=True))")
+          "print(json.dumps(study.manifest_of(c.get_config()).to_json(), sort_keys=True))")
   there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=dict(os.environ, PYTHONHASHSEED="123")).stdout
   assert there.strip() == here
@@ -49,12 +49,12 @@ def test_manifest_is_the_same_in_another_process():
 def test_growing_a_study_keeps_its_first_trials():
   c = choi.get_config()
   c.num_trials = 16
-  small = study.make_manifest(c)["trials"]
+  small = study.manifest_of(c).trials
   c.num_trials = 32
-  big = study.make_manifest(c)["trials"]
+  big = study.manifest_of(c).trials
   for opt in c.optimizers:
-    first = [t for t in big if t["optimizer"] == opt][:16]
-    assert first == [t for t in small if t["optimizer"] == opt]
+    first = [t for t in big if t.optimizer == opt][:16]
+    assert first == [t for t in small if t.optimizer == opt]
   assert halton(3, 16, 7, start=16).tolist() == halton(3, 32, 7)[16:].tolist()
 
 

@@ -34,8 +34,7 @@ def rss_mib():
 
 workdir, n = sys.argv[1], int(sys.argv[2])
 c = smoke_study(optimizers=("adam", "sgd"), num_trials=n, steps=10)
-manifest = study.make_manifest(c)
-study.write_manifest(workdir, manifest)
+manifest = study.write_manifest(workdir, study.manifest_of(c))
 order = [f"adam/{i}" for i in range(n)] + ["sgd/0", "sgd/1"]
 rows = []
 for tid in order:

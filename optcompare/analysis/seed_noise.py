@@ -26,10 +26,9 @@ def load(directory: epath.PathLike, manifest) -> pd.DataFrame:
   """A row per re-run and per re-run search trial: optimizer, of, seed, status, final.*.
 
   From the trial directories, or from a committed reruns.csv beside study.json. `manifest`:
-  the study's StudyManifest (or study.json's JSON).
+  the study's StudyManifest.
   """
   root = epath.Path(directory)
-  manifest = studydir.as_manifest(manifest)
   if not manifest.reruns:
     return pd.DataFrame()
   if not studydir.trials_root(root).exists() and (root / TABLE).exists():

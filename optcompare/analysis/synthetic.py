@@ -3,15 +3,15 @@
 For tests, the notebook's demo mode and documentation. Only the numbers are made up; the files
 are the ones `optcompare sweep` writes (DESIGN.md §4, "Study directory"):
 
-  <dir>/study.json                               optcompare.study.make_manifest of a real
-                                                 study config, via studydir.write_manifest
+  <dir>/study.json                               optcompare.study.manifest_of a real
+                                                 study config, via StudyManifest.write
   <dir>/trials/<optimizer>/<index>/config.json   the resolved trial config (as train writes it)
   <dir>/trials/<optimizer>/<index>/metrics.jsonl in metrics.MetricsLog's line format
   <dir>/trials/<optimizer>/<index>/result.json   studydir.write_result(studydir.Result(...))
 
 The study config is the Choi et al. Fashion-MNIST study's `smoke` arg with the optimizers, trial
 count, seed, step budget and target overridden, so `optcompare.study.validate` accepts the
-manifest and `make_manifest(study_config(...))` reproduces it. Each trial's final validation
+manifest and `manifest_of(study_config(...))` reproduces it. Each trial's final validation
 error is a smooth function of its hyperparameters (a bowl in log learning rate with its minimum
 inside the search space) plus seeded noise; trials whose learning rate is far too large
 diverge. Curves decay towards the final value.
@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from etils import epath
@@ -96,15 +96,15 @@ def write_synthetic_study(
   """Writes a complete synthetic study directory (a local path); returns its path."""
   from optcompare import study  # pylint: disable=g-import-not-at-top  (JAX: see the docstring)
   config = study_config(optimizers, num_trials, seed, num_train_steps, target_value)
-  manifest = study.make_manifest(config)
+  manifest = study.manifest_of(config)
   root = os.fspath(directory)
-  studydir.write_manifest(root, manifest)
+  manifest.write(root)
   rng = np.random.default_rng(seed)
-  base = manifest["config"]["base"]
-  for trial in manifest["trials"]:
-    tdir = studydir.trial_dir(root, trial["id"])
+  base = manifest.base
+  for trial in manifest.trials:
+    tdir = studydir.trial_dir(root, trial.id)
     os.makedirs(tdir, exist_ok=True)
-    resolved = study.trial_config(manifest, trial["id"]).to_json_best_effort(sort_keys=True)
+    resolved = study.trial_config(manifest, trial.id).to_json_best_effort(sort_keys=True)
     studydir.write_json_atomic(os.path.join(tdir, studydir.CONFIG), json.loads(resolved))
     lines, result = fabricate(trial, base, rng, noise, train_eval=train_eval,
                               test_every=test_every)
@@ -114,13 +114,13 @@ def write_synthetic_study(
   return epath.Path(directory)
 
 
-def fabricate(trial: dict[str, Any], base: dict[str, Any], rng: np.random.Generator,
+def fabricate(trial: studydir.TrialEntry, base: Mapping[str, Any], rng: np.random.Generator,
               noise: float, *, train_eval: bool = False, test_every: int = 1
               ) -> tuple[list[dict[str, Any]], studydir.Result]:
   """(metrics lines, result) of one trial: how good it is depends on its learning rate only,
   so the best trials sit where OPTIMA says and the analysis has something to find."""
-  lr_opt, floor = OPTIMA[trial["optimizer"]]
-  log_lr = math.log10(trial["hparams"]["learning_rate"])
+  lr_opt, floor = OPTIMA[trial.optimizer]
+  log_lr = math.log10(trial.hparams["learning_rate"])
   diverged = log_lr > lr_opt + DIVERGE_ABOVE
   final_val = min(floor + 0.02 * (log_lr - lr_opt) ** 2 + abs(rng.normal(0.0, noise)), 0.9)
   final_test = final_val + rng.normal(0.002, noise / 2)

@@ -52,7 +52,6 @@ class Progress:
   def __init__(self, manifest: studydir.StudyManifest, enabled: bool, stream=None):
     self.enabled, self.stream = enabled, stream or sys.stderr
     self.tty = enabled and self.stream.isatty()
-    manifest = studydir.as_manifest(manifest)  # (or study.json's JSON)
     self.split, self.metric = manifest.target
     self.optimizers = manifest.optimizers
     self.total = len(manifest.trials)
@@ -391,7 +390,6 @@ def run(study_dir: str, manifest: studydir.StudyManifest, launcher, *, parallel:
   `launcher` until none is left to run or wait for, and returns the summary (study.sweep).
   On Ctrl-C the launcher is closed (its workers release their claims) and it re-raises."""
   del parallel  # the launcher's slots
-  manifest = studydir.as_manifest(manifest)  # (or study.json's JSON)
   order = sweep_order(manifest) if trial_ids is None else list(trial_ids)
   show = Progress(manifest, progress)
   show.total = len(order)  # the search's trials, or the re-runs'

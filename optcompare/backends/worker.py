@@ -119,10 +119,8 @@ def _status(tdir: str) -> str | None:
 
 
 def trial_config(manifest: studydir.StudyManifest, trial_id: str):
-  """The trial config (a locked ConfigDict) of `trial_id` in a loaded manifest (or study.json's
-  JSON): a search trial's, or a seed re-run's (its search trial's with another base seed)."""
+  """The trial config (a locked ConfigDict) of `trial_id` in a loaded StudyManifest: a search trial's, or a seed re-run's (its search trial's with another base seed)."""
   from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
-  manifest = studydir.as_manifest(manifest)
   try:
     t, seed = manifest.entry(trial_id)
   except KeyError:

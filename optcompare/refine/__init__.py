@@ -54,7 +54,7 @@ A study too small to refine from (evidence.py: an optimizer with fewer than 16 c
 trials, or top trials no better than the untrained level) is refused the same way, in one line
 naming each optimizer short and by how much, unless `force` (--force): then the file is
 written, its docstring says so after its first line, and the summary ends with a warning.
-Before writing, the file is executed and `study.make_manifest(get_config(arg))` run for
+Before writing, the file is executed and `study.manifest_of(get_config(arg))` run for
 every arg the workload accepts.
 
 The package: ranges.py (the range arithmetic: steps 1-5, `refine_spaces`), writer.py (the

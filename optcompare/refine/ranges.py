@@ -388,10 +388,7 @@ def refine_spaces(manifest: studydir.StudyManifest | Mapping, df: pd.DataFrame, 
                   contain: Sequence[tuple[str, studydir.StudyManifest | Mapping,
                                           pd.DataFrame]] = ()) -> Refinement:
   """The refined spaces of a study (its manifest and trial table); `contain`: (label,
-  manifest, table) of the studies whose best trials the result must hold. A manifest may be
-  given as study.json's JSON."""
-  manifest = studydir.as_manifest(manifest)
-  contain = [(label, studydir.as_manifest(m), d) for label, m, d in contain]
+  manifest, table) of the studies whose best trials the result must hold."""
   _, metric = manifest.target
   initial = manifest.search_spaces
   schedule = manifest.schedule

@@ -1,5 +1,5 @@
 """The file that `optcompare refine` writes: a study config (`get_config(arg)`) whose module
-docstring records the provenance; its check (executed, and `study.make_manifest` run for every
+docstring records the provenance; its check (executed, and `study.manifest_of` run for every
 arg the workload takes); and the summary that the command prints."""
 from __future__ import annotations
 
@@ -152,9 +152,8 @@ def _space_source(space: Mapping[str, Any], indent: str) -> list[str]:
 def render(ref: Refinement, manifest: studydir.StudyManifest | Mapping, *, workdir: str,
            date: str, command: str, top: float, margin: float, contain: Sequence[str],
            mode: str | None = None, differences: Sequence[str] = (), forced: str = "") -> str:
-  """The source of the study config file (`manifest`: the initial study's, or its JSON);
+  """The source of the study config file (`manifest`: the initial study's);
   `forced`: what refine would have refused without --force (evidence.refuse), or ""."""
-  manifest = studydir.as_manifest(manifest)
   workload = manifest.base["workload"]
   doc = _docstring(ref, workdir=workdir, manifest=manifest, date=date, command=command,
                    top=top, margin=margin, contain=contain, mode=mode, differences=differences,
@@ -194,7 +193,7 @@ def load_config_module(source: str, path: str) -> types.ModuleType:
 
 
 def validate_source(source: str, path: str) -> list[str | None]:
-  """Runs `study.make_manifest(get_config(arg))` for every arg the workload accepts; returns
+  """Runs `study.manifest_of(get_config(arg))` for every arg the workload accepts; returns
   those args. An error here is refine's fault (RuntimeError), not the user's."""
   from optcompare import study  # pylint: disable=g-import-not-at-top  (JAX)
   module = load_config_module(source, path)
@@ -205,7 +204,7 @@ def validate_source(source: str, path: str) -> list[str | None]:
     except ValueError:
       continue  # the workload does not take this arg (as with any study config on it)
     try:
-      study.make_manifest(config)
+      study.manifest_of(config)
     except BadInputError as e:
       raise RuntimeError(f"refine: the generated config fails with arg {mode!r}: {e}") from e
     accepted.append(mode)

@@ -1,6 +1,6 @@
 """Fixtures for the analysis tests: synthetic study directories laid out per DESIGN.md §4.
 
-study.json (optcompare.study.make_manifest of a real study config) and
+study.json (optcompare.study.manifest_of a real study config) and
 trials/<optimizer>/<index>/{config.json, metrics.jsonl, result.json} (result.json through
 studydir.write_result), written by optcompare.analysis.synthetic with made-up numbers
 (test_analysis_load.py checks the layout file by file, and that the sweep would accept it).

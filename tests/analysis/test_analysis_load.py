@@ -38,18 +38,19 @@ def test_fixture_layout_follows_design(study_dir):
 
 
 def test_fixture_is_what_the_sweep_writes(study_dir):
-  """study.json is make_manifest of a real study config that `validate` accepts, so a sweep
+  """study.json is manifest_of a real study config that `validate` accepts, so a sweep
   on that config would take the directory as its own; config.json is each trial's config."""
   from optcompare import study
+  from optcompare import studydir
   from optcompare.analysis import synthetic
   config = synthetic.study_config(("sgd", "momentum", "adam"), num_trials=8)
-  manifest = json.loads((study_dir / "study.json").read_text())
-  assert study.make_manifest(config) == manifest
-  assert study.validate(manifest["config"])[0] == manifest["config"]
+  manifest = studydir.StudyManifest.read(study_dir)
+  assert study.manifest_of(config).to_json() == json.loads((study_dir / "study.json").read_text())
+  assert study.validate(manifest.config)[0] == manifest.config
   assert not study.check_workdir(str(study_dir), manifest)  # the same study: nothing to write
-  for t in manifest["trials"]:
-    resolved = study.trial_config(manifest, t["id"]).to_json_best_effort(sort_keys=True)
-    tdir = study_dir / "trials" / t["optimizer"] / str(t["index"])
+  for t in manifest.trials:
+    resolved = study.trial_config(manifest, t.id).to_json_best_effort(sort_keys=True)
+    tdir = study_dir / "trials" / t.optimizer / str(t.index)
     assert json.loads((tdir / "config.json").read_text()) == json.loads(resolved)
 
 
