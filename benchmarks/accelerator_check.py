@@ -19,6 +19,9 @@
 (e) The reduced choi2019 study's first --study_trials trials per optimizer (the committed CPU
     study, results/fashion_mnist/choi2019_final) at each precision: final validation error
     against the committed CPU values, in units of the committed seed noise.
+(f) Max pooling: one full Simple CNN training step with nnx.max_pool (reduce_window) and
+    with max_pool_2x2 (what the models use): gradients bit-equal?, bytes accessed, time
+    (benchmarks/pooling.py).
 Writes benchmarks/results/accelerator-<device>-<date>.json and .md (--out). Parts after (a) stop
 when --budget_s is spent (recorded as skipped). Timings are medians of --reps dispatches.
 """
@@ -42,7 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs.workloads import fashion_mnist_simple_cnn
 from optcompare import feeds, loop, packed, studydir, train, update
-from benchmarks import accelerator_report
+from benchmarks import accelerator_report, pooling
 
 _QUICK = flags.DEFINE_bool("quick", False, "Only the equality checks, on the smoke workload.")
 _DATA = flags.DEFINE_string("data", None, "Fashion-MNIST arrays (.npz, export_npz.py).")
@@ -334,6 +337,9 @@ def run_parts(report: dict, save) -> None:
   end = time.time() + _BUDGET.value
   report["step_time"] = throughput(end)
   save()
+  if time.time() < end:
+    report["pooling"] = _recorded(pooling.compare, 256, _REPS.value)
+    save()
   timed = [r for r in report["step_time"] if "ms_per_trial_step" in r and
            r["precision"] == "float32" and (r["formulation"] == "im2col" or r["k"] == 1)]
   one = next(r for r in timed if r["k"] == 1)

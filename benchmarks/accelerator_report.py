@@ -34,7 +34,14 @@ def markdown(report: dict) -> str:
     out += ["", "## (b) Full Simple CNN: time per trial-step", ""]
     out += _table(report["step_time"], ["k", "formulation", "precision", "ms_per_trial_step",
                                         "tflops", "skipped", "error"])
-  for part in ("whole_trials", "study"):
+  if "grads_bit_equal" in report.get("pooling", {}):
+    p = report["pooling"]
+    rows = [{"pooling": n, **p[n]} for n in ("reduce_window", "max_pool_2x2")]
+    out += ["", "## (f) Max pooling: one full Simple CNN training step (K = 1)", ""]
+    out += _table(rows, ["pooling", "gflop", "gb_accessed", "ms_per_step"])
+    out += ["", f"Gradients bit-equal: {_fmt(p['grads_bit_equal'])}; bytes "
+            f"{p['bytes_ratio']:.2f}x, max_pool_2x2 {p['speedup']:.2f}x faster."]
+  for part in ("whole_trials", "study", "pooling"):
     if "error" in report.get(part, {}):
       out += ["", f"## {part}: stopped by {report[part]['error']}"]
   if "trial_steps" in report.get("whole_trials", {}):

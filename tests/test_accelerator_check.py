@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO, optcompare_env
 
 
@@ -27,3 +29,19 @@ def test_quick_check_passes_and_writes_its_report(tmp_path):
   assert checks["scan of 10 steps == 10 dispatches (K=1)"]["params_rel_diff"] < 1e-5
   assert "| device batches == host batches (K=3, 4 steps) | yes | yes |" in \
       path.with_suffix(".md").read_text()
+
+
+def test_pooling_part_compares_on_one_step():
+  """Part (f): max_pool_2x2's gradients are reduce_window's bit for bit and its compiled step
+  accesses fewer bytes (XLA's cost analysis: a count, not a timing); the markdown shows it."""
+  sys.path.insert(0, REPO)
+  from benchmarks import accelerator_report, pooling  # pylint: disable=g-import-not-at-top
+  result = pooling.compare(batch=8, reps=1)
+  assert result["grads_bit_equal"]
+  assert result["max_pool_2x2"]["gflop"] == pytest.approx(result["reduce_window"]["gflop"],
+                                                          rel=0.01)
+  assert result["bytes_ratio"] < 0.8
+  text = accelerator_report.markdown({"environment": {
+      "device": "cpu", "platform": "cpu", "devices": 1, "jax": "x", "date": "d",
+      "load_average": [0.0, 0.0, 0.0]}, "equality": [], "pooling": result})
+  assert "## (f) Max pooling" in text and "Gradients bit-equal: yes" in text

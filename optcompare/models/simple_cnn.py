@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from optcompare.models.pooling import max_pool_2x2
+
 
 class SimpleCNN(nnx.Module):
   """Two conv + max-pool blocks, then two dense layers."""
@@ -28,7 +30,7 @@ class SimpleCNN(nnx.Module):
 
   def __call__(self, x: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
     del rngs  # no dropout
-    x = nnx.max_pool(jax.nn.relu(self.conv1(x)), (2, 2), strides=(2, 2))
-    x = nnx.max_pool(jax.nn.relu(self.conv2(x)), (2, 2), strides=(2, 2))
+    x = max_pool_2x2(jax.nn.relu(self.conv1(x)))  # nnx.max_pool's results, half the traffic
+    x = max_pool_2x2(jax.nn.relu(self.conv2(x)))
     x = jnp.reshape(x, (x.shape[0], -1))
     return self.dense2(jax.nn.relu(self.dense1(x)))

@@ -46,6 +46,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from optcompare.models.pooling import max_pool_2x2
+
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 
@@ -127,7 +129,7 @@ class VGG16(nnx.Module):
     convs = iter(self.convs)
     for spec in VGG16_LAYERS:
       if spec == "M":
-        x = nnx.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+        x = max_pool_2x2(x)  # nnx.max_pool(x, (2, 2), strides=(2, 2)), bit for bit
       else:
         x = next(convs)(x, rngs=rngs)
     x = x.reshape((x.shape[0], -1))
