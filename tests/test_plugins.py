@@ -178,6 +178,9 @@ def test_the_readme_plugin_walkthrough_runs_outside_the_repository(tmp_path):
   report = (tmp_path / "report_smoke" / "report.md").read_text()
   rows = [r for r in report.splitlines() if r.startswith(("| adabelief |", "| adam |"))]
   assert any(r.startswith("| adabelief | 4 ") for r in rows), rows
+  against = report.split("## Against tuned Adam and Nesterov")[1].split("\n## ")[0]
+  assert "| adabelief | adam | 4 |" in against and "| adabelief | nesterov | 4 |" in against
+  assert against.count("⬜ too few trials") == 2  # 4 trials each: the study cannot say
   with open(tmp_path / "adabelief.py", "a", encoding="utf-8") as f:
     f.write("# changed\n")
   proc = subprocess.run(optcompare_cmd(*shlex.split(commands[1])[1:]), cwd=tmp_path, env=env,

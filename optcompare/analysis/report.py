@@ -36,6 +36,7 @@ from optcompare.analysis import robustness_report
 from optcompare.analysis import section as section_lib
 from optcompare.analysis import seed_noise
 from optcompare.analysis import selection
+from optcompare.analysis import versus_reference
 from optcompare.analysis.section import FigureFile
 from optcompare.analysis.section import Section
 # Re-exported: the notebook and the tests read these from the report module.
@@ -278,6 +279,13 @@ def inclusion(inputs: Inputs) -> Section:
   return Section("Inclusion check", _inclusion_text(inputs.study))
 
 
+def against_references(inputs: Inputs) -> Section | None:
+  """Each optimizer outside the paper's six against tuned Adam and Nesterov."""
+  study = inputs.study
+  text = versus_reference.section_text(study.boot, study.optimizers, study.noise, study.metric)
+  return None if text is None else Section("Against tuned Adam and Nesterov", text)
+
+
 def training_loss_selection(inputs: Inputs) -> Section | None:
   """Best trials chosen by training loss beside the report's own choice (none when the
   report itself chose by training loss, or no trial has a train_eval loss)."""
@@ -341,9 +349,9 @@ def target_robustness(inputs: Inputs) -> Section | None:
 
 
 SECTIONS: tuple[Callable[[Inputs], Section | None], ...] = (
-    top, headline, trial_status, best_trial, bootstrap, inclusion, training_loss_selection,
-    seed_noise_spread, boundaries, data_issues, protocol_comparison, budget_robustness,
-    target_robustness)
+    top, headline, trial_status, best_trial, bootstrap, inclusion, against_references,
+    training_loss_selection, seed_noise_spread, boundaries, data_issues, protocol_comparison,
+    budget_robustness, target_robustness)
 
 
 # ---- analyze ----
