@@ -27,6 +27,7 @@ when --budget_s is spent (recorded as skipped). Timings are medians of --reps di
 """
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime
 import json
@@ -302,16 +303,26 @@ def _deltas(got: dict, want: dict, seed_std: float) -> dict:
           "max_abs_delta": float(np.max(d)), "median_in_seed_std": float(np.median(d)) / seed_std}
 
 
+def _rows(name: str) -> list[dict]:
+  """The rows of a committed table of STUDY (csv, not pandas: GPU images lack it)."""
+  with open(os.path.join(STUDY, name), newline="", encoding="utf-8") as f:
+    return list(csv.DictReader(f))
+
+
+def _float(text: str) -> float:
+  return float(text) if text else float("nan")
+
+
 def study_agreement(tmp: str) -> dict:
   """(e): the committed reduced study's first trials at each precision, against the CPU
   study and (other precisions) against float32 on this device."""
   from optcompare import study
-  import pandas as pd
   manifest = study.load_manifest(STUDY)
-  cpu = pd.read_csv(os.path.join(STUDY, "trials.csv")).set_index("trial_id")
-  cpu = cpu["final.validation.error"].to_dict()
-  reruns = pd.read_csv(os.path.join(STUDY, "reruns.csv"))
-  seed_std = float(reruns.groupby("of")["final.validation.error"].std().median())
+  cpu = {r["trial_id"]: _float(r["final.validation.error"]) for r in _rows("trials.csv")}
+  by_trial = {}
+  for r in _rows("reruns.csv"):
+    by_trial.setdefault(r["of"], []).append(_float(r["final.validation.error"]))
+  seed_std = float(np.median([np.std(v, ddof=1) for v in by_trial.values() if len(v) > 1]))
   out, runs = {"seed_std_validation_error": seed_std}, {}
   all_opts = sorted({studydir.optimizer_of(t) for t in cpu})
   for precision in _PRECISIONS.value:
