@@ -14,6 +14,7 @@ from configs.studies.schneider2019 import fashion_mnist_simple_cnn as schneider
 from configs.studies.choi2019 import fashion_mnist_simple_cnn_final as choi_final
 from configs.studies.choi2019 import war_and_peace_lstm as choi_lstm
 from configs.studies.choi2019 import war_and_peace_lstm_final as choi_lstm_final
+from configs.studies.modern import fashion_mnist_simple_cnn_final as modern_final
 from configs.studies.wilson2017 import fashion_mnist_simple_cnn as wilson
 from configs.studies.wilson2017 import war_and_peace_lstm as wilson_lstm
 from optcompare import reruns, study, studydir
@@ -289,6 +290,14 @@ def test_modern_study_configs_hold_table_1_and_the_four_modern_optimizers(worklo
   sfadamw = modern.get_config().search_spaces.sfadamw
   assert sfadamw.decay_factor.to_dict() == {"scale": "fixed", "value": 1.0}  # averaging: no decay
   assert sfadamw.beta1.min > 0
+
+
+def test_the_modern_final_spaces_stay_a_study_config():
+  """The refined spaces of the committed modern study (results/modern/fashion_mnist/final)."""
+  for arg in (None, "smoke", "reduced", "demo"):
+    c = modern_final.get_config(arg)
+    assert c.optimizers == TABLE_1 + ["lion", "muon", "sfadamw", "adopt"]
+    assert len(study.manifest_of(c).trials) == 10 * c.num_trials
 
 
 def test_the_sweep_preflight_starts_no_jax_backend():
