@@ -3,7 +3,8 @@
 Each results/<workload>/<protocol>/ holds study.json, trials.csv and report.md from the
 Makefile's `analyze` step: choi2019 (and its other choi2019_* runs) alone, every other
 protocol with --compare against the same workload's choi2019_final (choi2019 where there is
-none). Analyzing the committed files again must give the same report.md byte for byte. A
+none); results/modern/<workload>/<stage>/ alone (`make reproduce_modern`). Analyzing the
+committed files again must give the same report.md byte for byte. A
 study committed with its per-step evaluations (curves.csv) is compared whole; one without
 them (its original run read the trial directories, which are not committed) is compared but
 for the training curves' line, which a re-analysis writes as skipped where the original run
@@ -18,6 +19,8 @@ from optcompare.analysis import analyze
 from tests.conftest import REPO
 
 RESULTS = os.path.join(REPO, "results")
+# results/<workload>/<protocol>/ and results/modern/<workload>/<stage>/
+STUDY_GLOBS = (("*", "*"), ("modern", "*", "*"))
 COMMITTED = ("study.json", "trials.csv", "report.md")
 CURVES_TABLE = "curves.csv"
 # The training curves' line, as listed by a run with per-step logs or noted by one without.
@@ -26,7 +29,7 @@ CURVES_LINES = ("- [curves.png](curves.png): ", "- Training curves skipped")
 
 def committed_studies() -> list[str]:
   """results/<workload>/<protocol> of every study committed with its report."""
-  dirs = sorted(glob.glob(os.path.join(RESULTS, "*", "*", "")))
+  dirs = sorted(d for g in STUDY_GLOBS for d in glob.glob(os.path.join(RESULTS, *g, "")))
   return [os.path.relpath(d, RESULTS) for d in dirs
           if all(os.path.isfile(os.path.join(d, name)) for name in COMMITTED)]
 
@@ -40,6 +43,8 @@ def compare_with(study: str) -> str | None:
   """The study the Makefile compares `study` against: its workload's final choi2019 study
   (refined spaces), or its choi2019 study where no final one is committed; none for choi2019
   studies themselves."""
+  if study.startswith("modern" + os.sep):
+    return None
   workload, protocol = study.split(os.sep)
   if protocol.startswith("choi2019"):
     return None
@@ -58,7 +63,7 @@ def without_curves_line(report: str) -> str:
 def test_every_results_directory_is_checked():
   """A study committed without one of its files would silently drop out of the golden test."""
   assert len(committed_studies()) >= 6
-  for d in glob.glob(os.path.join(RESULTS, "*", "*", "study.json")):
+  for d in [f for g in STUDY_GLOBS for f in glob.glob(os.path.join(RESULTS, *g, "study.json"))]:
     study = os.path.relpath(os.path.dirname(d), RESULTS)
     assert study in committed_studies(), f"results/{study} lacks one of {COMMITTED}"
 
