@@ -260,6 +260,33 @@ def test_disk_full_stops_a_sweep_in_one_line_and_the_rerun_is_identical(
   assert len(_sweep_results(reference)) == 6
 
 
+@pytest.mark.parametrize("event", ["start", "end"])
+def test_a_full_disk_at_the_attempt_log_releases_the_claim(event, tmp_path, monkeypatch):
+  """The attempt log's line is a write too: when it meets a full disk, before the trial
+  trains or after, the worker replies EXIT_IO_ERROR and its claim is gone (none left to
+  hold the trial "running" for a lease, which a sweep would count as running elsewhere)."""
+  from optcompare.backends import ledger, worker  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / "study")
+  manifest = study.manifest_of(smoke_study(num_trials=1))
+  study.write_manifest(workdir, manifest)
+  tid = manifest.trial_ids[0]
+  log_attempt = ledger.log_attempt
+
+  def log_on_a_full_disk(trial_dir, line):
+    if line["event"] == event:
+      raise OSError(errno.ENOSPC, "No space left on device", os.path.join(trial_dir, "x"))
+    log_attempt(trial_dir, line)
+
+  monkeypatch.setattr(ledger, "log_attempt", log_on_a_full_disk)
+  code, error = worker.run_trial(workdir, manifest, tid, retry=False, lease_seconds=600,
+                                 owner="test")
+  assert code == worker.EXIT_IO_ERROR and error.startswith("No space left on device"), error
+  tdir = studydir.trial_dir(workdir, tid)
+  assert ledger.live_claim(tdir, lease_seconds=600) is None
+  assert ledger.trial_state(tdir, lease_seconds=600)[0] == (
+      studydir.PENDING if event == "start" else studydir.COMPLETED)
+
+
 def _mount_tmpfs(mount, size: str) -> None:
   mount.mkdir()
   proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],

@@ -265,8 +265,8 @@ def _run_claimed(study_dir: str, manifest: studydir.StudyManifest, trial_ids: li
 
   (EXIT_DONE, {trial directory: result status} of those it ran), (EXIT_CLAIMED, None) when
   one is held elsewhere, (EXIT_LOST, None) when a claim was lost mid-run. OSError (the
-  trials' files cannot be written) propagates; one raised in training releases the claims
-  (before it, their leases run out). on_claimed(the trial ids claimed), when given, is
+  trials' files cannot be written) propagates; once the trials are claimed, it releases
+  the claims first (_attempt). on_claimed(the trial ids claimed), when given, is
   called before they train, and only when some were claimed.
   """
   tdirs = [studydir.trial_dir(study_dir, t) for t in trial_ids]
@@ -365,23 +365,27 @@ def _claim(tdirs: list[str], *, retry: bool, lease_seconds: float, owner: str) -
 def _attempt(claims: dict, attempts: dict, checkpoints: str, train) -> dict | None:
   """One attempt at the claimed trials: logs its start (and the newest checkpoint under
   `checkpoints`), heartbeats the claims, runs `train()`, logs its end and releases the
-  claims: {trial directory: result status}, or None when a claim was lost."""
-  for d in claims:
-    ledger.log_attempt(d, {"event": "start", "checkpoint": _newest_checkpoint(checkpoints),
-                           **attempts[d]})
-  stops = [c.keep_alive(on_lost=_interrupt_main_on_lost) for c in claims.values()]
+  claims: {trial directory: result status}, or None when a claim was lost. A write that
+  fails (an OSError: a full disk), the attempt log's included, releases the claims before
+  it propagates: a claim left behind would hold its trial "running" for a whole lease."""
   try:
-    status = _train_logged(claims, attempts, train)
+    for d in claims:
+      ledger.log_attempt(d, {"event": "start", "checkpoint": _newest_checkpoint(checkpoints),
+                             **attempts[d]})
+    stops = [c.keep_alive(on_lost=_interrupt_main_on_lost) for c in claims.values()]
+    try:
+      status = _train_logged(claims, attempts, train)
+    finally:
+      for stop in stops:
+        stop.set()
+      gc.collect()  # the trials' arrays go now, not at some later trial's allocation
+    for d in claims if status is not None else ():
+      ledger.log_attempt(d, {"event": "end", "status": status[d], **attempts[d]})
   except OSError:
     _release_all(claims)
     raise
-  finally:
-    for stop in stops:
-      stop.set()
-    gc.collect()  # the trials' arrays go now, not at some later trial's allocation
   if status is not None:
-    for d, claim in claims.items():
-      ledger.log_attempt(d, {"event": "end", "status": status[d], **attempts[d]})
+    for claim in claims.values():
       claim.release()
   return status
 
