@@ -287,6 +287,27 @@ def test_a_full_disk_at_the_attempt_log_releases_the_claim(event, tmp_path, monk
       studydir.PENDING if event == "start" else studydir.COMPLETED)
 
 
+def test_a_full_disk_at_a_packs_second_claim_releases_the_first(tmp_path, monkeypatch):
+  from optcompare import packs  # pylint: disable=g-import-not-at-top
+  from optcompare.backends import ledger, worker  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / "study")
+  manifest = study.manifest_of(smoke_study(num_trials=2))
+  study.write_manifest(workdir, manifest)
+  first, second = [t for t in manifest.trial_ids if studydir.optimizer_of(t) == "sgd"][:2]
+  acquire = ledger.Claim.acquire
+
+  def acquire_on_a_full_disk(trial_dir, **kwargs):
+    if trial_dir == studydir.trial_dir(workdir, second):
+      raise OSError(errno.ENOSPC, "No space left on device", trial_dir)
+    return acquire(trial_dir, **kwargs)
+
+  monkeypatch.setattr(ledger.Claim, "acquire", acquire_on_a_full_disk)
+  code, _ = worker.run_job(workdir, manifest, packs.key([first, second]), retry=False,
+                           lease_seconds=600, owner="test")
+  assert code == worker.EXIT_IO_ERROR
+  assert ledger.live_claim(studydir.trial_dir(workdir, first), lease_seconds=600) is None
+
+
 def _mount_tmpfs(mount, size: str) -> None:
   mount.mkdir()
   proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],

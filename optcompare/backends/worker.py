@@ -347,18 +347,21 @@ def _claim(tdirs: list[str], *, retry: bool, lease_seconds: float, owner: str) -
   claim taken released) if one is held elsewhere. One that finished between the first look
   and its claim is released and left out; a failed result to retry is kept beside."""
   claims = {}
-  for d in [d for d in tdirs if _wants_run(d, retry)]:
-    claim = ledger.Claim.acquire(d, lease_seconds=lease_seconds, owner=owner)
-    if claim is None:
-      for c in claims.values():
-        c.release()
-      return None
-    claims[d] = claim
-  for d in [d for d in claims if not _wants_run(d, retry)]:  # finished since the first look
-    claims.pop(d).release()
-  for d in claims:
-    if _status(d) == studydir.FAILED:  # a retry: keep the failed result beside; train resumes
-      studydir.keep_failed_result(d)
+  try:
+    for d in [d for d in tdirs if _wants_run(d, retry)]:
+      claim = ledger.Claim.acquire(d, lease_seconds=lease_seconds, owner=owner)
+      if claim is None:
+        _release_all(claims)
+        return None
+      claims[d] = claim
+    for d in [d for d in claims if not _wants_run(d, retry)]:  # finished since the first look
+      claims.pop(d).release()
+    for d in claims:
+      if _status(d) == studydir.FAILED:  # a retry: keep the failed result beside; train resumes
+        studydir.keep_failed_result(d)
+  except OSError:  # a full disk at a pack's second claim: the first is not left holding
+    _release_all(claims)
+    raise
   return claims
 
 
