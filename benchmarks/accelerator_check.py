@@ -128,16 +128,35 @@ def check_batches(configs) -> dict:
           "bit_equal": equal, "ok": equal}
 
 
+def nudged(pack: loop.PackState) -> loop.PackState:
+  """`pack` with every parameter one float32 ulp up: an equally valid starting point."""
+  params = jax.tree.map(lambda x: jnp.nextafter(x, jnp.inf), pack.trials.params)
+  return pack.replace(trials=dataclasses.replace(pack.trials, params=params))
+
+
 def check_scan(config, steps: int) -> dict:
-  """K = 1: `steps` steps as one scan (device data) against one step per dispatch (host)."""
+  """K = 1: `steps` steps as one scan (device data) against one step per dispatch (host).
+
+  Bit-equality is not expected: XLA fuses a step inside a scan differently, and a ReLU or a
+  pooling window that a last-bit difference tips turns it into a gradient difference much
+  larger than an ulp (on real images: ~1e-3 of a kernel after 10 steps). The yardstick is
+  that arithmetic's own spread: the host run against itself from parameters nudged by one
+  ulp. A wrong batch, step count or learning rate differs by orders of magnitude more (one
+  batch skipped of 10 on real images: parameters 0.43 apart, 150x the spread; the steps'
+  summed losses 8.6e-3, against 1.6e-6 for the scan), so both are checked."""
   plan, program, shardings, dev, host = pack_of([config])
   scanned, out_s = loop.run_steps(program, loop.init_pack(plan, program, shardings),
                                   dev.chunk(0, steps), dev.data)
   stepped, out_h = host_steps(program, loop.init_pack(plan, program, shardings), host, 0, steps)
+  spread_pack, _ = host_steps(program, nudged(loop.init_pack(plan, program, shardings)), host,
+                              0, steps)
   d = rel_diff(scanned.trials.params, stepped.trials.params)
+  spread = rel_diff(spread_pack.trials.params, stepped.trials.params)
+  losses = rel_diff(scanned.trials.train_sums, stepped.trials.train_sums)
   return {"check": f"scan of {steps} steps == {steps} dispatches (K=1)", "bit_equal": d == 0,
-          "params_rel_diff": d, "loss_rel_diff": rel_diff(out_s["loss"], out_h["loss"]),
-          "ok": d < 1e-4}
+          "params_rel_diff": d, "one_ulp_spread": spread, "loss_sums_rel_diff": losses,
+          "loss_rel_diff": rel_diff(out_s["loss"], out_h["loss"]),
+          "ok": d <= max(10 * spread, 1e-6) and losses < 1e-4}
 
 
 def check_pack(configs, steps: int) -> dict:

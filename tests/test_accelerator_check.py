@@ -26,7 +26,9 @@ def test_quick_check_passes_and_writes_its_report(tmp_path):
   assert checks["device evaluation == host evaluation (validation)"]["bit_equal"]
   pack = checks["pack of 4 (im2col) == unpacked (direct)"]
   assert pack["params_rel_diff_1"] < 1e-5 and pack["params_rel_diff_10"] < 1e-5
-  assert checks["scan of 10 steps == 10 dispatches (K=1)"]["params_rel_diff"] < 1e-5
+  scan = checks["scan of 10 steps == 10 dispatches (K=1)"]
+  assert scan["params_rel_diff"] < 1e-5 and scan["loss_sums_rel_diff"] < 1e-5
+  assert 0 < scan["one_ulp_spread"] < 1e-4  # (the yardstick on real images: ~3e-3)
   assert "| device batches == host batches (K=3, 4 steps) | yes | yes |" in \
       path.with_suffix(".md").read_text()
 
