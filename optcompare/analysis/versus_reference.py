@@ -25,7 +25,10 @@ from optcompare.analysis import markdown, seed_noise, verdicts
 PAPER_SIX = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "nadam")
 REFERENCES = ("adam", "nesterov")
 BETTER, WORSE, OVERLAPPING, TOO_FEW = "better", "worse", "overlapping", "too few trials"
-SQUARES = {BETTER: "🟩", WORSE: "🟥", OVERLAPPING: "⬜", TOO_FEW: "⬜"}
+# (the inclusion verdicts' colours: separated one way, the other, or undecided)
+SQUARES = {BETTER: verdicts.SQUARES[verdicts.HELD], WORSE: verdicts.SQUARES[verdicts.VIOLATED],
+           OVERLAPPING: verdicts.SQUARES[verdicts.INCONCLUSIVE],
+           TOO_FEW: verdicts.SQUARES[verdicts.INCONCLUSIVE]}
 
 
 @dataclasses.dataclass(frozen=True)
