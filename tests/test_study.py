@@ -15,6 +15,7 @@ from configs.studies.choi2019 import fashion_mnist_simple_cnn_final as choi_fina
 from configs.studies.choi2019 import war_and_peace_lstm as choi_lstm
 from configs.studies.choi2019 import war_and_peace_lstm_final as choi_lstm_final
 from configs.studies.modern import fashion_mnist_simple_cnn_final as modern_final
+from configs.studies.modern import war_and_peace_lstm_final as modern_lstm_final
 from configs.studies.wilson2017 import fashion_mnist_simple_cnn as wilson
 from configs.studies.wilson2017 import war_and_peace_lstm as wilson_lstm
 from optcompare import reruns, study, studydir
@@ -292,10 +293,11 @@ def test_modern_study_configs_hold_table_1_and_the_four_modern_optimizers(worklo
   assert sfadamw.beta1.min > 0
 
 
-def test_the_modern_final_spaces_stay_a_study_config():
-  """The refined spaces of the committed modern study (results/modern/fashion_mnist/final)."""
+@pytest.mark.parametrize("module", [modern_final, modern_lstm_final])
+def test_the_modern_final_spaces_stay_a_study_config(module):
+  """The refined spaces of the committed modern studies (results/modern/*/final)."""
   for arg in (None, "smoke", "reduced", "demo"):
-    c = modern_final.get_config(arg)
+    c = module.get_config(arg)
     assert c.optimizers == TABLE_1 + ["lion", "muon", "sfadamw", "adopt"]
     assert len(study.manifest_of(c).trials) == 10 * c.num_trials
 
