@@ -76,6 +76,10 @@ FINISHED = (COMPLETED, DIVERGED)
 # Without a result, a trial is running (a live claim holds it) or pending.
 RUNNING, PENDING = "running", "pending"
 STATUSES = RESULT_STATUSES + (RUNNING, PENDING)
+# What the files alone say of a trial with some of them (STARTED) but no result: running now,
+# or stopped and resumable. The analysis (files only, any path) says this; the ledger can
+# tell the two apart.
+UNFINISHED = "unfinished"
 
 HIGHER_IS_BETTER = ("accuracy",)
 

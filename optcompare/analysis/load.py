@@ -8,9 +8,10 @@ All I/O goes through `etils.epath`, so local paths and gs:// (or other remote) p
 
 Trial status, as reported by `load_study`:
   completed | diverged | failed   from the trial's result.json;
-  running    started, not finished: no result.json, but a claim (claims/ or claim.json),
-             attempts.jsonl or metrics.jsonl exists (a crashed, unclaimed trial also shows
-             as running until the sweep retries it: liveness is the ledger's business);
+  unfinished started, not finished: no result.json, but a claim (claims/ or claim.json),
+             attempts.jsonl or metrics.jsonl exists: running now, or stopped (a crash, an
+             interrupt, a full disk) and resumed by the next sweep; which of the two is the
+             ledger's business (`optcompare status` asks it);
   pending    none of these files;
   corrupt    result.json exists but cannot be parsed (the file is reported and skipped).
 Damaged files never stop a load: each is reported once with a `StudyFileWarning` naming the
@@ -97,7 +98,7 @@ def _read_trial(root: epath.Path, entry: studydir.TrialEntry
     return row, issues
   if result is None:
     started = any((tdir / name).exists() for name in studydir.STARTED)
-    row["status"] = studydir.RUNNING if started else studydir.PENDING
+    row["status"] = studydir.UNFINISHED if started else studydir.PENDING
     return row, issues
   row.update(_result_columns(result))
   return row, issues
@@ -128,7 +129,7 @@ def _ordered_columns(columns: Iterable[str]) -> list[str]:
 def load_study(directory: epath.PathLike, *, max_workers: int = 16) -> pd.DataFrame:
   """A row per manifest trial: trial_id, optimizer, index, status, hp.*, final.*, ...
 
-  Trials without a result.json appear as running / pending; a corrupt result.json is
+  Trials without a result.json appear as unfinished / pending; a corrupt result.json is
   reported (StudyFileWarning naming the file) and its trial appears with status "corrupt".
   Final metrics of diverged / failed trials are NaN unless result.json gives them.
   `steps_to_target` is a float (NaN where the target was not reached). The manifest's config
@@ -198,11 +199,15 @@ def read_table(path: epath.PathLike) -> pd.DataFrame:
   missing = {"trial_id", "optimizer", "index", "status"} - set(df.columns)
   if missing:
     raise errors.BadInputError(f"{path}: trial table lacks columns {sorted(missing)}")
+  df["status"] = df["status"].replace(_LEGACY_STATUSES)
   _check_cells(path, df)
   return _finish(df)
 
 
-TABLE_STATUSES = studydir.STATUSES + ("corrupt",)  # the status words a trial table holds
+# The status words a trial table holds (those load_study writes; "running", which tables
+# written before "unfinished" hold, reads as unfinished).
+TABLE_STATUSES = studydir.RESULT_STATUSES + (studydir.UNFINISHED, studydir.PENDING, "corrupt")
+_LEGACY_STATUSES = {studydir.RUNNING: studydir.UNFINISHED}
 _NUMERIC = ("index", "steps_to_target", "steps", "wall_time_s")
 
 

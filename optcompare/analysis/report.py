@@ -71,7 +71,7 @@ class Inputs:
 
 
 def _status_table(df: pd.DataFrame, optimizers: Sequence[str]) -> str:
-  statuses = ["completed", "diverged", "failed", "running", "pending", "corrupt"]
+  statuses = ["completed", "diverged", "failed", "unfinished", "pending", "corrupt"]
   counts = df.groupby(["optimizer", "status"]).size()
   present = [s for s in statuses if s in set(df["status"])] or ["completed"]
   rows = [[opt] + [int(counts.get((opt, s), 0)) for s in present] +
@@ -250,7 +250,7 @@ def top(inputs: Inputs) -> Section:
       f"- Bootstrap: {study.num_resamples} resamples, seed {study.seed}, K = "
       f"{', '.join(str(k) for k in study.ks)}. Diverged trials count as lost (never "
       "chosen unless all K lost; such a resample scores inf). Failed (the infrastructure's, "
-      "not the optimizer's), running, pending and corrupt trials are left out.",
+      "not the optimizer's), unfinished, pending and corrupt trials are left out.",
   ] + ([f"- {caveat}"] if caveat else [])
   notes = () if study.curves() is not None else (
       "Training curves skipped: this directory holds the trial table only (no trials/ "
@@ -446,7 +446,7 @@ def summary(workdir: epath.PathLike) -> str:
   df = load.load_table(workdir)
   metric = study_metric(manifest.config, df)
   counts = df["status"].value_counts()
-  parts = [f"{int(counts[s])} {s}" for s in ("completed", "diverged", "failed", "running",
+  parts = [f"{int(counts[s])} {s}" for s in ("completed", "diverged", "failed", "unfinished",
                                              "pending", "corrupt") if s in counts]
   lines = [f"{len(df)} trials: " + ", ".join(parts)]
   if manifest.reruns:

@@ -155,7 +155,7 @@ def test_k_larger_than_the_study():
 def test_all_diverged_and_unfinished_optimizers():
   df = _table({"sgd": (10, 0), "adam": (0, 6)})
   df = pd.concat([df, pd.DataFrame([
-      {"trial_id": "lion/0", "optimizer": "lion", "index": 0, "status": "running"},
+      {"trial_id": "lion/0", "optimizer": "lion", "index": 0, "status": "unfinished"},
       {"trial_id": "lion/1", "optimizer": "lion", "index": 1, "status": "pending"},
       {"trial_id": "sgd/10", "optimizer": "sgd", "index": 10, "status": "pending"},
   ])], ignore_index=True)

@@ -120,9 +120,9 @@ def test_load_study_damaged_directory(study_dir):
   assert len(df) == 24  # every manifest trial has a row
   status = df.set_index("trial_id")["status"]
   assert status["adam/0"] in ("completed", "diverged")  # metrics damage does not matter here
-  assert status["adam/1"] == "running"
+  assert status["adam/1"] == "unfinished"
   assert status["adam/2"] == "pending"
-  assert status["adam/3"] == "running"
+  assert status["adam/3"] == "unfinished"
   assert status["sgd/3"] == "corrupt"
   assert status["momentum/4"] == "corrupt"
   assert status["momentum/5"] == "pending"
@@ -220,6 +220,14 @@ def test_table_round_trip_is_exact(study_dir, tmp_path):
   (table_dir / "study.json").write_text((study_dir / "study.json").read_text())
   (table_dir / "trials.csv").write_text((tmp_path / "trials.csv").read_text())
   pd.testing.assert_frame_equal(df, load.load_table(table_dir), check_dtype=False, check_exact=True)
+
+
+def test_a_table_written_before_unfinished_reads_running_as_unfinished(study_dir, tmp_path):
+  df = load_study(study_dir)
+  df.loc[df["trial_id"] == "adam/1", "status"] = "running"  # (what older versions wrote)
+  load.save_table(df, tmp_path / "trials.csv")
+  back = load.read_table(tmp_path / "trials.csv").set_index("trial_id")["status"]
+  assert back["adam/1"] == "unfinished" and "running" not in set(back)
 
 
 def test_analyze_names_each_damaged_file_once(make_study, tmp_path):

@@ -57,9 +57,9 @@ def test_analyze_writes_every_output(analyzed):
   assert "| sgd ⊆ momentum | 8 |" in report and "momentum ⊆ adam" in report
   for name in figures:
     assert f"]({name})" in report
-  assert "| adam | 9 (" in headline and "| sgd | 10 (0 lost)" in headline  # adam/9 running
+  assert "| adam | 9 (" in headline and "| sgd | 10 (0 lost)" in headline  # adam/9 unfinished
   assert headline.startswith("fashion_mnist_simple_cnn: best-of-8 error")
-  assert "running" in _section(report, "Trial status")  # metrics, no result.json
+  assert "unfinished" in _section(report, "Trial status")  # metrics, no result.json
   assert str(a) not in report  # no absolute paths
   assert "| rank in full | " in report and "rank in lr_only" in report
   # Figures lettered in order, the comparison's before the robustness ones, and referred to
