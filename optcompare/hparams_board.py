@@ -30,6 +30,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from optcompare import event_writer
 from optcompare import reruns
+from optcompare import study_manifest
 from optcompare import studydir
 
 EXPERIMENT_FILE = studydir.HPARAMS_EVENTS  # at the study's root
@@ -87,7 +88,7 @@ def metric_tags(metric_names, num_train_eval_examples: int | None) -> list[str]:
   return [f"{split}/{m}" for split, m in _metric_pairs(metric_names, num_train_eval_examples)]
 
 
-def _seeds(manifest: studydir.StudyManifest) -> set[int]:
+def _seeds(manifest: study_manifest.StudyManifest) -> set[int]:
   """The base seeds the study's trials run with: its own and its seed re-runs' (planned, or
   to come: base seed + 1 … + reruns.seeds)."""
   base_seed = manifest.base_seed
@@ -120,7 +121,7 @@ def _metric_infos(pairs: list[tuple[str, str]]) -> list[api_pb2.MetricInfo]:
       dataset_type=dataset.get(split, api_pb2.DATASET_UNKNOWN)) for split, m in pairs]
 
 
-def experiment(manifest: studydir.StudyManifest, study_dir: str = "") -> api_pb2.Experiment:
+def experiment(manifest: study_manifest.StudyManifest, study_dir: str = "") -> api_pb2.Experiment:
   """The study's HParams experiment: hyperparameters (with domains) and metrics."""
   from optcompare import workloads  # pylint: disable=g-import-not-at-top  (models: loaded late)
   from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
@@ -149,7 +150,7 @@ def experiment(manifest: studydir.StudyManifest, study_dir: str = "") -> api_pb2
       hparam_infos=[_hparam_info(n, values[n]) for n in names], metric_infos=metrics)
 
 
-def write_experiment(study_dir: str, manifest: studydir.StudyManifest) -> str:
+def write_experiment(study_dir: str, manifest: study_manifest.StudyManifest) -> str:
   """Writes (atomically, replacing an earlier one) the study's experiment event file."""
   summary = event_writer.hparams_plugin_summary(
       hparams_metadata.EXPERIMENT_TAG,

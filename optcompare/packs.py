@@ -16,12 +16,13 @@ sweep, request for request).
 """
 from __future__ import annotations
 
+from optcompare import study_manifest
 from optcompare import studydir
 
 SEPARATOR = "+"
 
 
-def pack_size(manifest: studydir.StudyManifest) -> int:
+def pack_size(manifest: study_manifest.StudyManifest) -> int:
   """The study's trials per compiled program (StudyManifest.pack_size)."""
   return manifest.pack_size
 

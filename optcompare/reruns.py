@@ -13,12 +13,13 @@ same finished results write the same entries. No JAX here.
 """
 from __future__ import annotations
 
+from optcompare import study_manifest
 from optcompare import studydir
 
 DEFAULT = {"top": 0, "seeds": 0}
 
 
-def settings(manifest: studydir.StudyManifest) -> dict:
+def settings(manifest: study_manifest.StudyManifest) -> dict:
   """The study's {"top", "seeds"} (both 0 when the config has no `reruns`)."""
   return {**DEFAULT, **(manifest.config.get("reruns") or {})}
 
@@ -42,8 +43,8 @@ def best_trials(study_dir: str, manifest, optimizer: str, top: int) -> list[str]
   return [tid for _, _, tid in sorted(scored)[:top]]
 
 
-def plan(study_dir: str, manifest: studydir.StudyManifest, finished: set[str]
-         ) -> tuple[studydir.RerunEntry, ...]:
+def plan(study_dir: str, manifest: study_manifest.StudyManifest, finished: set[str]
+         ) -> tuple[study_manifest.RerunEntry, ...]:
   """The manifest's `reruns` extended by the re-runs of every optimizer whose search trials
   are all in `finished` (ids of trials with a result)."""
   want = settings(manifest)
@@ -58,9 +59,9 @@ def plan(study_dir: str, manifest: studydir.StudyManifest, finished: set[str]
     for tid in best_trials(study_dir, manifest, opt, want["top"]):
       for k in range(1, want["seeds"] + 1):
         seed = manifest.base_seed + k
-        rid = studydir.rerun_id(tid, seed)
+        rid = study_manifest.rerun_id(tid, seed)
         if rid not in have:
-          entries.append(studydir.RerunEntry(rid, tid, seed))
+          entries.append(study_manifest.RerunEntry(rid, tid, seed))
           have.add(rid)
   return tuple(entries)
 

@@ -43,7 +43,7 @@ import sys
 import time
 from typing import Any, Mapping
 
-from optcompare import inputs, plugins, preflight, reruns, studydir, trial_files
+from optcompare import inputs, plugins, preflight, reruns, study_manifest, studydir, trial_files
 from optcompare.errors import BadInputError
 from optcompare.search import quasirandom
 from optcompare.search.spaces import SearchSpace, build_trial_config, optimizer_names
@@ -184,7 +184,7 @@ def _check_reruns(value) -> None:
     _int_field(value, key, 0, "reruns.")
 
 
-def _check_trial(c: dict, trial: studydir.TrialEntry) -> None:
+def _check_trial(c: dict, trial: study_manifest.TrialEntry) -> None:
   """Builds the trial's optimizer as the worker will; errors name the search-space field."""
   from optcompare import optimizers  # pylint: disable=g-import-not-at-top  (jax, no devices)
   space_field = f"search_spaces.{trial.optimizer}"
@@ -213,28 +213,28 @@ def _get(d: dict, path: str):
   return d
 
 
-def _trials(c: dict, spaces: dict[str, SearchSpace]) -> list[studydir.TrialEntry]:
+def _trials(c: dict, spaces: dict[str, SearchSpace]) -> list[study_manifest.TrialEntry]:
   trials = []
   for o in c["optimizers"]:
     space = spaces[o]
     points = quasirandom.halton(space.dims, c["num_trials"],
                                 quasirandom.stable_seed(c["seed"], o))
     for i, u in enumerate(points):
-      trials.append(studydir.TrialEntry(str(studydir.TrialId(o, i)), o, i, space.values(u)))
+      trials.append(study_manifest.TrialEntry(str(studydir.TrialId(o, i)), o, i, space.values(u)))
   return trials
 
 
-def manifest_of(config) -> studydir.StudyManifest:
+def manifest_of(config) -> study_manifest.StudyManifest:
   """The manifest (study.json) of a study config (validated); no re-runs planned yet."""
   c, spaces = validate(config)
-  return studydir.StudyManifest(c, c["seed"], tuple(_trials(c, spaces)))
+  return study_manifest.StudyManifest(c, c["seed"], tuple(_trials(c, spaces)))
 
 
-def load_manifest(workdir: str) -> studydir.StudyManifest:
-  return studydir.StudyManifest.read(workdir)
+def load_manifest(workdir: str) -> study_manifest.StudyManifest:
+  return study_manifest.StudyManifest.read(workdir)
 
 
-def trial_config(manifest: studydir.StudyManifest, trial_id: str):
+def trial_config(manifest: study_manifest.StudyManifest, trial_id: str):
   """The trial config (a locked ConfigDict) of `trial_id` in a StudyManifest."""
   from optcompare.backends import worker  # pylint: disable=g-import-not-at-top
   return worker.trial_config(manifest, trial_id)
@@ -254,7 +254,7 @@ def _strip(c: Mapping[str, Any]) -> dict:
   return out
 
 
-def merge_with_workdir(workdir: str, manifest) -> tuple[studydir.StudyManifest, bool]:
+def merge_with_workdir(workdir: str, manifest) -> tuple[study_manifest.StudyManifest, bool]:
   """(the manifest to run, whether study.json must be (re)written); BadInputError if
   `workdir` holds another study.
 
@@ -293,7 +293,7 @@ def merge_with_workdir(workdir: str, manifest) -> tuple[studydir.StudyManifest, 
   return manifest, old != manifest
 
 
-def _check_plugins_unchanged(old: studydir.StudyManifest, new: studydir.StudyManifest
+def _check_plugins_unchanged(old: study_manifest.StudyManifest, new: study_manifest.StudyManifest
                              ) -> None:
   """BadInputError if a plug-in's file changed since the study began (its trials so far
   ran the old code)."""
@@ -317,7 +317,7 @@ def _trained(tdir: str) -> bool:
   return False
 
 
-def refused_untrained(workdir: str, old: studydir.StudyManifest) -> bool:
+def refused_untrained(workdir: str, old: study_manifest.StudyManifest) -> bool:
   """Whether the study in `workdir` failed by bad input before any trial trained: a trial
   failed by bad input (ledger.bad_input), and no trial has another result, is running, or
   has metrics or a checkpoint; no pack and no re-run. Such a study holds nothing to keep, so
@@ -357,7 +357,7 @@ def check_workdir(workdir: str, manifest) -> bool:
   return merge_with_workdir(workdir, manifest)[1]
 
 
-def write_manifest(workdir: str, manifest) -> studydir.StudyManifest:
+def write_manifest(workdir: str, manifest) -> study_manifest.StudyManifest:
   """Writes study.json after merge_with_workdir (atomically: concurrent sweeps write alike);
   returns the manifest as written (the planned re-runs kept)."""
   manifest, changed = merge_with_workdir(workdir, manifest)
@@ -401,7 +401,8 @@ def status_table(workdir: str) -> str:
   return "\n".join([title, fmt(head)] + [fmt(line) for line in lines[1:]])
 
 
-def _reruns_done(workdir: str, manifest: studydir.StudyManifest) -> dict[str, tuple[int, int]]:
+def _reruns_done(workdir: str, manifest: study_manifest.StudyManifest
+                 ) -> dict[str, tuple[int, int]]:
   """optimizer -> (seed re-runs finished, planned): counted apart from the search's trials."""
   from optcompare.backends import ledger  # pylint: disable=g-import-not-at-top
   out: dict[str, tuple[int, int]] = {}
@@ -427,7 +428,7 @@ def _plan_reruns(workdir: str) -> list[str]:
   return [r.id for r in planned]
 
 
-def _raise_bad_input(workdir: str, manifest: studydir.StudyManifest, summary: dict) -> None:
+def _raise_bad_input(workdir: str, manifest: study_manifest.StudyManifest, summary: dict) -> None:
   """BadInputError (one line: the trial's error, and how to rerun) when a trial of the study
   failed by bad input; such a trial is never retried."""
   if not summary.get("bad_input"):
@@ -444,7 +445,7 @@ def _raise_bad_input(workdir: str, manifest: studydir.StudyManifest, summary: di
   raise BadInputError(f"{preflight.under_base(line)} (trial {tid}{others}); {how}")
 
 
-def _launcher(workdir: str, manifest: studydir.StudyManifest, backend: str, parallel: int,
+def _launcher(workdir: str, manifest: study_manifest.StudyManifest, backend: str, parallel: int,
               ray_address: str | None):
   """The backend's launcher (backends/) for the study's execution fields; BadInputError for
   processes_per_trial > 1 on Ray (its workers are single processes)."""

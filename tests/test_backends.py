@@ -14,7 +14,7 @@ import time
 import pytest
 
 from optcompare import reruns as reruns_mod
-from optcompare import study, studydir
+from optcompare import study, study_manifest, studydir
 from optcompare.backends import local
 from optcompare.backends import private_network
 from tests.conftest import (REPO, attempt_events, run_cli, run_optcompare, trial_metrics,
@@ -332,7 +332,7 @@ def test_seed_reruns_of_the_best_trials_follow_the_search(tmp_path):
   workdir = str(tmp_path / "study")
   summary = study.sweep(c, workdir, progress=False)
   assert summary["reruns"]["trials"] == 4 and summary["reruns"]["ran_here"] == 4
-  manifest = studydir.StudyManifest.read(workdir)
+  manifest = study_manifest.StudyManifest.read(workdir)
   assert [r.seed for r in manifest.reruns] == [1, 2, 1, 2]
   for r in manifest.reruns:
     opt = studydir.optimizer_of(r.of)

@@ -243,8 +243,9 @@ def test_eta_is_mean_duration_times_remaining_over_slots():
 
 
 def test_progress_line_gives_an_eta_from_this_sweeps_trials(monkeypatch):
+  from optcompare import study_manifest
   from optcompare import studydir  # pylint: disable=g-import-not-at-top
-  manifest = studydir.StudyManifest.from_json(
+  manifest = study_manifest.StudyManifest.from_json(
       {"config": {"optimizers": ["sgd", "adam"], "base": {}},
        "trials": [{"id": f"{o}/{i}", "optimizer": o, "index": i, "hparams": {}}
                   for o in ("sgd", "adam") for i in range(6)]})

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from optcompare import study, studydir, train
+from optcompare import study, study_manifest, studydir, train
 from tests.conftest import REPO, SMOKE, run_cli, run_optcompare
 from tests.test_study import smoke_study
 
@@ -220,7 +220,7 @@ SWEEP_ARGS = (f"--config={REPO}/configs/studies/choi2019/fashion_mnist_simple_cn
 
 def _sweep_results(workdir) -> dict:
   """{trial id: (metrics lines, result)} less wall times, of every trial with a result."""
-  manifest = studydir.StudyManifest.read(workdir)
+  manifest = study_manifest.StudyManifest.read(workdir)
   tdirs = {tid: studydir.trial_dir(workdir, tid) for tid in manifest.trial_ids}
   return {tid: (_lines(d), _result(d)) for tid, d in tdirs.items()
           if studydir.read_result(d) is not None}

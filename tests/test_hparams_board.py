@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from optcompare import event_writer, hparams_board, study, studydir
+from optcompare import event_writer, hparams_board, study, study_manifest, studydir
 from tests.conftest import REPO
 from tests.test_study import smoke_study
 
@@ -70,7 +70,7 @@ def test_the_study_root_holds_the_experiment(smoke_sweep):
 
 def test_session_groups_are_the_trials_with_their_hparams_and_final_metrics(smoke_sweep):
   workdir, board = smoke_sweep
-  manifest = studydir.StudyManifest.read(workdir)
+  manifest = study_manifest.StudyManifest.read(workdir)
   groups = {g["sessions"][0]["name"]: g for g in board["groups"]}
   assert all(len(g["sessions"]) == 1 for g in board["groups"])
   assert sorted(groups) == sorted(f"trials/{t.id}/tensorboard" for t in manifest.trials)
@@ -94,7 +94,7 @@ def test_session_groups_are_the_trials_with_their_hparams_and_final_metrics(smok
 
 def test_the_experiment_lists_every_hparam_and_metric(smoke_sweep):
   workdir, board = smoke_sweep
-  manifest = studydir.StudyManifest.read(workdir)
+  manifest = study_manifest.StudyManifest.read(workdir)
   infos = {h["name"]: h for h in board["experiment"]["hparamInfos"]}
   names = set()
   for t in manifest.trials:

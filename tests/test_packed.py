@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from optcompare import loop, packed, packs, study, studydir, train
+from optcompare import loop, packed, packs, study, study_manifest, studydir, train
 from tests.conftest import REPO, optcompare_env
 from tests.test_study import smoke_study
 from tests.test_train import read_metrics, read_result
@@ -128,7 +128,7 @@ def test_a_study_json_without_pack_size_loads_and_resumes(tmp_path):
   os.makedirs(workdir)
   with open(os.path.join(workdir, studydir.MANIFEST), "w", encoding="utf-8") as f:
     json.dump(old, f)
-  loaded = studydir.StudyManifest.read(workdir)
+  loaded = study_manifest.StudyManifest.read(workdir)
   assert packs.pack_size(loaded) == 1
   c.pack_size = 4
   study.check_workdir(workdir, study.manifest_of(c))  # same study, another pack size

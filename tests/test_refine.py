@@ -13,6 +13,7 @@ import pytest
 from optcompare import inputs
 from optcompare import refine
 from optcompare import study
+from optcompare import study_manifest
 from optcompare import studydir
 from optcompare.analysis import containment
 from optcompare.analysis import load
@@ -32,7 +33,7 @@ def _config(protocol: str, optimizers=OPTIMIZERS, num_trials: int = 48, seed: in
   return config
 
 
-def _write_study(root, config, error) -> studydir.StudyManifest:
+def _write_study(root, config, error) -> study_manifest.StudyManifest:
   """study.json of `config` and a completed result per trial with validation error
   error(trial, space); returns the manifest."""
   manifest = study.manifest_of(config)
@@ -101,7 +102,7 @@ def test_refined_space_holds_the_optimum_and_is_smaller(studies, tmp_path):
   out = tmp_path / "refined.py"
   refine.refine(studies["choi"], str(out), date=DATE)
   config = _module(out).get_config()
-  initial = studydir.StudyManifest.read(studies["choi"]).search_spaces
+  initial = study_manifest.StudyManifest.read(studies["choi"]).search_spaces
   for opt in OPTIMIZERS:
     old, new = _sampled(initial[opt]), _sampled(config.search_spaces[opt].to_dict())
     assert set(old) == set(new), opt
@@ -162,7 +163,7 @@ def test_learning_rate_of_the_synthetic_study_narrows_around_its_optimum(tmp_pat
   # Forced: 16 trials, of which the ones with far too large a learning rate diverge.
   refine.refine(str(root), str(out), top=0.25, margin=0.25, date=DATE, force=True)
   spaces = _module(out).get_config("smoke").search_spaces
-  initial = studydir.StudyManifest.read(str(root)).search_spaces
+  initial = study_manifest.StudyManifest.read(str(root)).search_spaces
   for opt in ("sgd", "momentum"):
     new = Spec.from_dict("learning_rate", spaces[opt]["learning_rate"].to_dict())
     old = Spec.from_dict("learning_rate", initial[opt]["learning_rate"])
@@ -177,10 +178,10 @@ def test_contain_puts_the_narrow_protocols_best_trials_inside(studies, tmp_path)
   config = _module(out).get_config()
   spaces = config.search_spaces.to_dict()
   schedule = config.base.optimizer.schedule.name
-  initial = studydir.StudyManifest.read(studies["choi"]).search_spaces
+  initial = study_manifest.StudyManifest.read(studies["choi"]).search_spaces
   outside_before = 0
   for name in ("wilson", "schneider"):
-    other = studydir.StudyManifest.read(studies[name])
+    other = study_manifest.StudyManifest.read(studies[name])
     df = load.load_table(studies[name])
     other_schedule = other.schedule
     after = containment.best_trial_containment(df, other_schedule, "error", spaces, schedule)
@@ -220,7 +221,7 @@ def test_generated_file_is_a_study_config_for_every_arg(studies, tmp_path):
   manifest = study.manifest_of(module.get_config("smoke"))
   assert manifest.optimizers == list(OPTIMIZERS)
   assert manifest.num_trials == 4
-  initial = studydir.StudyManifest.read(studies["choi"])
+  initial = study_manifest.StudyManifest.read(studies["choi"])
   # the base is the workload's smoke config with the initial study's schedule
   assert manifest.base == initial.base
   assert module.get_config("reduced").num_trials == initial.num_trials

@@ -30,6 +30,7 @@ import pandas as pd
 from etils import epath
 
 from optcompare import errors
+from optcompare import study_manifest
 from optcompare import studydir
 
 MANIFEST = studydir.MANIFEST
@@ -37,7 +38,7 @@ TABLE = studydir.TABLE
 # Statuses that count in best-of-K as lost draws (the bootstrap's, until failed is left out).
 LOST = (studydir.DIVERGED,)  # counted as lost in best-of-K; failed trials are left out
 # The analysis reads study.json as everyone else does (epath-capable, trial ids validated).
-read_manifest = studydir.StudyManifest.read
+read_manifest = study_manifest.StudyManifest.read
 
 
 class StudyFileWarning(UserWarning):
@@ -79,7 +80,7 @@ def _number(x: Any) -> Any:
   return x
 
 
-def _read_trial(root: epath.Path, entry: studydir.TrialEntry
+def _read_trial(root: epath.Path, entry: study_manifest.TrialEntry
                 ) -> tuple[dict[str, Any], list[str]]:
   """One trial's row from its manifest entry and its directory (result.json, claim files)."""
   issues: list[str] = []
@@ -251,7 +252,7 @@ def _ids_text(ids: list[str]) -> str:
 
 
 def check_table_matches(path: epath.PathLike, df: pd.DataFrame,
-                        manifest: studydir.StudyManifest) -> None:
+                        manifest: study_manifest.StudyManifest) -> None:
   """BadInputError naming the table unless it holds exactly the manifest's trials, once
   each: a truncated table (rows or whole optimizers lost) would otherwise be analysed as a
   smaller study, silently."""

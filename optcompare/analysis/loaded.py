@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from etils import epath
 
+from optcompare import study_manifest
 from optcompare import studydir
 from optcompare.analysis import bootstrap as bootstrap_lib
 from optcompare.analysis import diagnostics
@@ -44,7 +45,7 @@ class LoadedStudy:
   def __init__(self, directory: epath.PathLike, num_resamples: int, seed: int,
                select: str | None = None):
     self.dir = epath.Path(directory)
-    self.manifest = studydir.StudyManifest.read(self.dir)
+    self.manifest = study_manifest.StudyManifest.read(self.dir)
     self.config = self.manifest.config
     self.table = load.load_table(self.dir)  # as loaded: what trials.csv holds
     self.df = self.table.copy()

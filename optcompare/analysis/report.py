@@ -23,6 +23,7 @@ import pandas as pd
 from etils import epath
 
 from optcompare import errors
+from optcompare import study_manifest
 from optcompare import studydir
 from optcompare.analysis import bootstrap as bootstrap_lib
 from optcompare.analysis import comparison
@@ -426,7 +427,7 @@ def analyze(workdir: epath.PathLike, out: epath.PathLike | None = None,
   return study.headline()
 
 
-def _reruns_line(workdir: epath.Path, manifest: studydir.StudyManifest) -> str:
+def _reruns_line(workdir: epath.Path, manifest: study_manifest.StudyManifest) -> str:
   """The seed re-runs' count, apart from the search's trials: how many finished (a
   damaged result.json counts as not finished: the sweep sets it aside and re-runs it)."""
   finished = 0
@@ -442,7 +443,7 @@ def _reruns_line(workdir: epath.Path, manifest: studydir.StudyManifest) -> str:
 def summary(workdir: epath.PathLike) -> str:
   """A few lines for the end of a sweep: status counts, best per optimizer, warnings."""
   workdir = epath.Path(workdir)
-  manifest = studydir.StudyManifest.read(workdir)
+  manifest = study_manifest.StudyManifest.read(workdir)
   df = load.load_table(workdir)
   metric = study_metric(manifest.config, df)
   counts = df["status"].value_counts()

@@ -36,6 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from etils import epath
 
+from optcompare import study_manifest
 from optcompare import studydir
 
 # Where each optimizer's synthetic optimum of log10(learning_rate) lies, and its floor error.
@@ -114,7 +115,7 @@ def write_synthetic_study(
   return epath.Path(directory)
 
 
-def fabricate(trial: studydir.TrialEntry, base: Mapping[str, Any], rng: np.random.Generator,
+def fabricate(trial: study_manifest.TrialEntry, base: Mapping[str, Any], rng: np.random.Generator,
               noise: float, *, train_eval: bool = False, test_every: int = 1
               ) -> tuple[list[dict[str, Any]], studydir.Result]:
   """(metrics lines, result) of one trial: how good it is depends on its learning rate only,

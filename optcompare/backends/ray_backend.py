@@ -54,7 +54,7 @@ from typing import Any
 from absl import logging
 
 from optcompare import packs
-from optcompare import studydir
+from optcompare import study_manifest
 from optcompare.backends import local
 from optcompare.backends import private_network
 from optcompare.backends.scheduler import NODE_LOST
@@ -87,7 +87,7 @@ class TrialWorker:
     self._worker = worker
     self.study_dir, self.lease_seconds = study_dir, lease_seconds
     self.owner = f"{owner}{NODE_TAG}{self.where[0]}"
-    self.manifest = studydir.StudyManifest.read(study_dir)  # (a node without the directory)
+    self.manifest = study_manifest.StudyManifest.read(study_dir)  # (a node without the directory)
     worker.install_signal_handlers()
 
   def node(self) -> tuple[str, str, str]:
@@ -97,7 +97,7 @@ class TrialWorker:
   def run(self, job: str, retry: bool) -> tuple[int, Any]:
     """A trial, or a pack of trials (a job key: optcompare.packs)."""
     if not set(packs.members(job)) <= set(self.manifest.trial_ids):
-      self.manifest = studydir.StudyManifest.read(self.study_dir)  # the study grew
+      self.manifest = study_manifest.StudyManifest.read(self.study_dir)  # the study grew
     return self._worker.run_job(self.study_dir, self.manifest, job, retry=retry,
                                 lease_seconds=self.lease_seconds, owner=self.owner)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 import time
 
-from optcompare import packs, studydir
+from optcompare import packs, study_manifest, studydir
 from optcompare.backends import ledger
 from optcompare.backends.worker import (EXIT_CLAIMED, EXIT_DONE, EXIT_IO_ERROR, EXIT_LOST,
                                         log_tail, write_failed)
@@ -49,7 +49,7 @@ class Progress:
   load and compile cache may differ. No ETA before the first trial finishes.
   """
 
-  def __init__(self, manifest: studydir.StudyManifest, enabled: bool, stream=None):
+  def __init__(self, manifest: study_manifest.StudyManifest, enabled: bool, stream=None):
     self.enabled, self.stream = enabled, stream or sys.stderr
     self.tty = enabled and self.stream.isatty()
     self.split, self.metric = manifest.target
@@ -135,7 +135,7 @@ class Progress:
     self.stream.flush()
 
 
-def sweep_order(manifest: studydir.StudyManifest) -> list[str]:
+def sweep_order(manifest: study_manifest.StudyManifest) -> list[str]:
   """The search's trial ids in the sweep's order (see the module docstring)."""
   rank = {o: i for i, o in enumerate(manifest.optimizers)}
   return [t.id for t in sorted(manifest.trials, key=lambda t: (t.index, rank[t.optimizer]))]
@@ -384,7 +384,7 @@ class Sweep:
             "stopped": self.stopped}
 
 
-def run(study_dir: str, manifest: studydir.StudyManifest, launcher, *, parallel: int,
+def run(study_dir: str, manifest: study_manifest.StudyManifest, launcher, *, parallel: int,
         retries: int, progress: bool = True, trial_ids: list[str] | None = None) -> dict:
   """Runs the study's unfinished search trials (or `trial_ids`, in that order) through
   `launcher` until none is left to run or wait for, and returns the summary (study.sweep).

@@ -53,7 +53,7 @@ import time
 import traceback
 from typing import Any
 
-from optcompare import errors, packs, studydir
+from optcompare import errors, packs, study_manifest, studydir
 from optcompare.backends import ledger
 from optcompare.errors import BadInputError
 
@@ -118,7 +118,7 @@ def _status(tdir: str) -> str | None:
   return result.status if result else None
 
 
-def trial_config(manifest: studydir.StudyManifest, trial_id: str):
+def trial_config(manifest: study_manifest.StudyManifest, trial_id: str):
   """The trial config (a locked ConfigDict) of `trial_id` in a loaded StudyManifest: a search trial's, or a seed re-run's (its search trial's with another base seed)."""
   from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
   try:
@@ -189,7 +189,8 @@ def _training():
     _active.clear()
 
 
-def _train_trial(manifest: studydir.StudyManifest, trial_id: str, tdir: str) -> dict[str, str]:
+def _train_trial(manifest: study_manifest.StudyManifest, trial_id: str, tdir: str
+                 ) -> dict[str, str]:
   """Trains one trial (optcompare.train): {its directory: result status}."""
   from optcompare import train  # pylint: disable=g-import-not-at-top  (JAX)
   config = trial_config(manifest, trial_id)
@@ -198,7 +199,7 @@ def _train_trial(manifest: studydir.StudyManifest, trial_id: str, tdir: str) -> 
   return {tdir: result["status"]}
 
 
-def _train_pack(manifest: studydir.StudyManifest, trial_ids: list[str], tdirs: list[str],
+def _train_pack(manifest: study_manifest.StudyManifest, trial_ids: list[str], tdirs: list[str],
                 pack_dir: str, claimed) -> dict[str, str]:
   """Trains `trial_ids` as one pack (optcompare.packed), writing only the files of those
   whose directory is in `claimed`: {their directory: result status}."""
@@ -209,7 +210,7 @@ def _train_pack(manifest: studydir.StudyManifest, trial_ids: list[str], tdirs: l
   return {d: (r or {}).get("status") for d, r in zip(tdirs, results) if d in claimed}
 
 
-def run_trial(study_dir: str, manifest: studydir.StudyManifest, trial_id: str, *,
+def run_trial(study_dir: str, manifest: study_manifest.StudyManifest, trial_id: str, *,
               retry: bool, lease_seconds: float, owner: str, on_claimed=None
               ) -> tuple[int, str | None]:
   """Claims, trains and releases one trial in this process: (code, result status).
@@ -230,7 +231,7 @@ def run_trial(study_dir: str, manifest: studydir.StudyManifest, trial_id: str, *
     return _io_error(e, studydir.trial_dir(study_dir, trial_id))
 
 
-def run_pack(study_dir: str, manifest: studydir.StudyManifest, trial_ids: list[str], *,
+def run_pack(study_dir: str, manifest: study_manifest.StudyManifest, trial_ids: list[str], *,
              retry: bool, lease_seconds: float, owner: str) -> tuple[int, Any]:
   """Claims, trains (as one pack) and releases the trials that need running among
   `trial_ids`: (code, {trial id: result status}) (see the module docstring)."""
@@ -242,7 +243,7 @@ def run_pack(study_dir: str, manifest: studydir.StudyManifest, trial_ids: list[s
   return code, {ids[d]: s for d, s in status.items()}
 
 
-def run_job(study_dir: str, manifest: studydir.StudyManifest, job: str, *, retry: bool,
+def run_job(study_dir: str, manifest: study_manifest.StudyManifest, job: str, *, retry: bool,
             lease_seconds: float, owner: str, on_claimed=None) -> tuple[int, Any]:
   """A trial (run_trial) or a pack of trials (run_pack), by its job key (optcompare.packs).
   on_claimed: run_trial's (a pack has no multi-process form: study.py refuses one)."""
@@ -257,7 +258,7 @@ def run_job(study_dir: str, manifest: studydir.StudyManifest, job: str, *, retry
     return _io_error(e, studydir.pack_dir(study_dir, ids))
 
 
-def _run_claimed(study_dir: str, manifest: studydir.StudyManifest, trial_ids: list[str], *,
+def _run_claimed(study_dir: str, manifest: study_manifest.StudyManifest, trial_ids: list[str], *,
                  retry: bool, lease_seconds: float, owner: str, pack: bool, on_claimed=None
                  ) -> tuple[int, dict | None]:
   """Claims the trials among `trial_ids` that need running (all or none), trains them in
@@ -293,7 +294,7 @@ def _run_claimed(study_dir: str, manifest: studydir.StudyManifest, trial_ids: li
   return (EXIT_LOST, None) if status is None else (EXIT_DONE, status)
 
 
-def run_member_job(study_dir: str, manifest: studydir.StudyManifest, job: str, *,
+def run_member_job(study_dir: str, manifest: study_manifest.StudyManifest, job: str, *,
                    process_id: int, retry: bool, lease_seconds: float, owner: str
                    ) -> tuple[int, Any]:
   """This process's part of a job of a multi-process trial (see the module docstring):
@@ -317,7 +318,7 @@ def run_member_job(study_dir: str, manifest: studydir.StudyManifest, job: str, *
   return code, status
 
 
-def _follow(study_dir: str, manifest: studydir.StudyManifest, trial_ids: list[str],
+def _follow(study_dir: str, manifest: study_manifest.StudyManifest, trial_ids: list[str],
             process_id: int) -> tuple[int, str | None]:
   """Trains `trial_ids` (what process 0 claimed) as a process other than 0 of their job:
   train writes no file from such a process. (EXIT_DONE, None), or (EXIT_MEMBER_FAILED, the
@@ -496,7 +497,7 @@ def serve(study_dir: str, requests, replies, *, lease_seconds: float | None, own
           process_id: int | None = None) -> int:
   """Answers trial (and pack) requests (JSON lines) until the input ends; with `process_id`,
   as that process of multi-process trials (run_member_job)."""
-  manifest = studydir.StudyManifest.read(study_dir)
+  manifest = study_manifest.StudyManifest.read(study_dir)
   lease = lease_seconds or float(manifest.config["lease_seconds"])
   for line in requests:
     if not line.strip():
@@ -504,7 +505,7 @@ def serve(study_dir: str, requests, replies, *, lease_seconds: float | None, own
     request = json.loads(line)
     job = request["trial"]
     if not set(packs.members(job)) <= set(manifest.trial_ids):
-      manifest = studydir.StudyManifest.read(study_dir)  # the study may have grown
+      manifest = study_manifest.StudyManifest.read(study_dir)  # the study may have grown
     run = run_job if process_id is None else functools.partial(run_member_job,
                                                                process_id=process_id)
     code, status = run(study_dir, manifest, job, retry=bool(request.get("retry")),

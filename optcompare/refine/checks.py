@@ -9,7 +9,7 @@ from typing import Sequence
 import pandas as pd
 
 from optcompare import inputs
-from optcompare import studydir
+from optcompare import study_manifest
 from optcompare.analysis import load
 from optcompare.errors import BadInputError
 from optcompare.refine.writer import MARKER
@@ -56,10 +56,10 @@ def is_refine_output(path: str) -> bool:
 
 
 def load_study(directory: str, flag: str
-               ) -> tuple[studydir.StudyManifest, pd.DataFrame]:
+               ) -> tuple[study_manifest.StudyManifest, pd.DataFrame]:
   """The manifest and trial table of the study at `directory` (given by --`flag`)."""
   try:
-    manifest = studydir.StudyManifest.read(directory)
+    manifest = study_manifest.StudyManifest.read(directory)
   except BadInputError as e:
     raise BadInputError(f"--{flag}: {e}") from e
   for key in ("optimizers", "search_spaces", "base"):

@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from optcompare import studydir
+from optcompare import study_manifest
 from optcompare.analysis import diagnostics
 from optcompare.analysis.bootstrap import metric_column
 from optcompare.data import imagenet
@@ -75,7 +75,7 @@ def untrained_threshold(base: Mapping[str, Any], metric: str) -> float | None:
   return None if chance is None else chance * (1.0 - UNTRAINED_TOLERANCE)
 
 
-def shortfalls(manifest: studydir.StudyManifest, df: pd.DataFrame, top: float
+def shortfalls(manifest: study_manifest.StudyManifest, df: pd.DataFrame, top: float
                ) -> tuple[list[str], list[str]]:
   """(too few, untrained): per optimizer short of completed trials, "name n"; per optimizer
   with top trials that did not train, "name k of its top m"."""
@@ -96,7 +96,7 @@ def shortfalls(manifest: studydir.StudyManifest, df: pd.DataFrame, top: float
   return few, untrained
 
 
-def reason(manifest: studydir.StudyManifest, few: Sequence[str], untrained: Sequence[str]
+def reason(manifest: study_manifest.StudyManifest, few: Sequence[str], untrained: Sequence[str]
            ) -> str:
   """What the study lacks, in one line: the optimizers short and by how much."""
   _, metric = manifest.target
@@ -113,7 +113,7 @@ def reason(manifest: studydir.StudyManifest, few: Sequence[str], untrained: Sequ
   return "; ".join(parts)
 
 
-def refuse(manifest: studydir.StudyManifest, df: pd.DataFrame, top: float, workdir: str,
+def refuse(manifest: study_manifest.StudyManifest, df: pd.DataFrame, top: float, workdir: str,
            force: bool) -> str:
   """The shortfall's line ("" when none). BadInputError with it, unless `force`."""
   few, untrained = shortfalls(manifest, df, top)

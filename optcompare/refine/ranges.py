@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from optcompare import hparams as hparams_lib
-from optcompare import studydir
+from optcompare import study_manifest
 from optcompare.analysis import containment
 from optcompare.analysis import diagnostics
 from optcompare.analysis.bootstrap import metric_column
@@ -307,7 +307,7 @@ def _hold(r: _Range, c: float, why: str) -> None:
 
 def _grow_to_contain(result: Refinement, ranges: dict[str, dict[str, _Range]],
                      initial: Mapping[str, Mapping], schedule: str | None, label: str,
-                     other: studydir.StudyManifest, other_df: pd.DataFrame) -> None:
+                     other: study_manifest.StudyManifest, other_df: pd.DataFrame) -> None:
   """Step 4: grows `ranges` (in place) to hold each optimizer's best trial of the study
   `other` (`label`), where the unbounded specs and the schedule let them."""
   _, other_metric = other.target
@@ -365,7 +365,7 @@ def _refined_space(opt: str, initial: Mapping[str, Mapping], ranges: Mapping[str
 
 
 def _contained(plain: Mapping[str, Mapping], schedule: str | None, label: str,
-               other: studydir.StudyManifest, other_df: pd.DataFrame) -> list[Contained]:
+               other: study_manifest.StudyManifest, other_df: pd.DataFrame) -> list[Contained]:
   """Where each optimizer's best trial of the study `other` lies in the refined spaces."""
   _, other_metric = other.target
   checked = containment.best_trial_containment(other_df, other.schedule, other_metric,
@@ -383,9 +383,9 @@ def _contained(plain: Mapping[str, Mapping], schedule: str | None, label: str,
   return out
 
 
-def refine_spaces(manifest: studydir.StudyManifest | Mapping, df: pd.DataFrame, *,
+def refine_spaces(manifest: study_manifest.StudyManifest | Mapping, df: pd.DataFrame, *,
                   top: float = DEFAULT_TOP, margin: float = DEFAULT_MARGIN,
-                  contain: Sequence[tuple[str, studydir.StudyManifest | Mapping,
+                  contain: Sequence[tuple[str, study_manifest.StudyManifest | Mapping,
                                           pd.DataFrame]] = ()) -> Refinement:
   """The refined spaces of a study (its manifest and trial table); `contain`: (label,
   manifest, table) of the studies whose best trials the result must hold."""

@@ -8,7 +8,7 @@ import textwrap
 import types
 from typing import Any, Mapping, Sequence
 
-from optcompare import studydir
+from optcompare import study_manifest
 from optcompare.analysis import diagnostics
 from optcompare.errors import BadInputError
 from optcompare.refine import evidence
@@ -43,7 +43,7 @@ def _wrap(text: str, indent: str = "", hang: str = "") -> list[str]:
                        break_long_words=False, break_on_hyphens=False)
 
 
-def _provenance(workdir: str, manifest: studydir.StudyManifest, *, date: str, command: str,
+def _provenance(workdir: str, manifest: study_manifest.StudyManifest, *, date: str, command: str,
                 top: float, margin: float, contain: Sequence[str]) -> list[str]:
   """The docstring's "Provenance" block: the initial study, the date, the command and what
   each option did."""
@@ -88,7 +88,7 @@ def _optimizer_ranges(ref: Refinement, opt: str, metric: str) -> list[str]:
   return lines
 
 
-def _args_text(manifest: studydir.StudyManifest) -> list[str]:
+def _args_text(manifest: study_manifest.StudyManifest) -> list[str]:
   """What each arg of the written get_config gives."""
   return _wrap(
       "Args as in configs/studies (None, 'reduced', 'demo', 'smoke'): the base trial config is "
@@ -114,8 +114,8 @@ def _base_text(mode: str | None, differences: Sequence[str]) -> list[str]:
   return lines
 
 
-def _docstring(ref: Refinement, *, workdir: str, manifest: studydir.StudyManifest, date: str,
-               command: str, top: float, margin: float, contain: Sequence[str],
+def _docstring(ref: Refinement, *, workdir: str, manifest: study_manifest.StudyManifest,
+               date: str, command: str, top: float, margin: float, contain: Sequence[str],
                mode: str | None, differences: Sequence[str], forced: str = "") -> str:
   """The written file's docstring (escaped for a triple-quoted string): what refine would
   have refused where --force overrode it (`forced`, first, where a reader looks), provenance,
@@ -149,7 +149,7 @@ def _space_source(space: Mapping[str, Any], indent: str) -> list[str]:
   return out
 
 
-def render(ref: Refinement, manifest: studydir.StudyManifest | Mapping, *, workdir: str,
+def render(ref: Refinement, manifest: study_manifest.StudyManifest | Mapping, *, workdir: str,
            date: str, command: str, top: float, margin: float, contain: Sequence[str],
            mode: str | None = None, differences: Sequence[str] = (), forced: str = "") -> str:
   """The source of the study config file (`manifest`: the initial study's);

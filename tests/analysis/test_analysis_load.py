@@ -41,10 +41,10 @@ def test_fixture_is_what_the_sweep_writes(study_dir):
   """study.json is manifest_of a real study config that `validate` accepts, so a sweep
   on that config would take the directory as its own; config.json is each trial's config."""
   from optcompare import study
-  from optcompare import studydir
+  from optcompare import study_manifest
   from optcompare.analysis import synthetic
   config = synthetic.study_config(("sgd", "momentum", "adam"), num_trials=8)
-  manifest = studydir.StudyManifest.read(study_dir)
+  manifest = study_manifest.StudyManifest.read(study_dir)
   assert study.manifest_of(config).to_json() == json.loads((study_dir / "study.json").read_text())
   assert study.validate(manifest.config)[0] == manifest.config
   assert not study.check_workdir(str(study_dir), manifest)  # the same study: nothing to write

@@ -24,6 +24,7 @@ import time
 
 import pytest
 
+from optcompare import study_manifest
 from optcompare import studydir
 from optcompare.backends import ledger
 from optcompare.backends import private_network
@@ -288,7 +289,7 @@ def test_a_lost_nodes_job_goes_back_to_the_queue_without_a_result_within_its_ret
   """scheduler.NODE_LOST: no failed result written, the job queued again (first), one retry
   of each of its trials used; once they are used up it is left unfinished, said in a line."""
   from optcompare.backends import scheduler  # pylint: disable=g-import-not-at-top
-  manifest = studydir.StudyManifest.from_json(
+  manifest = study_manifest.StudyManifest.from_json(
       {"config": {"optimizers": ["sgd"], "pack_size": 1, "base": {}},
        "trials": [{"id": f"sgd/{i}", "optimizer": "sgd", "index": i, "hparams": {}}
                   for i in range(2)]})

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from optcompare import packs, studydir
+from optcompare import packs, study_manifest, studydir
 from optcompare.backends import ledger, scheduler
 from optcompare.backends.worker import EXIT_CLAIMED, EXIT_DONE, EXIT_IO_ERROR
 
@@ -81,7 +81,7 @@ def _write_result(study_dir, tid, status):
 
 
 def _manifest(optimizers=("adam", "sgd"), num_trials=3, pack_size=1):
-  return studydir.StudyManifest.from_json(
+  return study_manifest.StudyManifest.from_json(
       {"config": {"optimizers": list(optimizers), "pack_size": pack_size, "base": {}},
        "trials": [{"id": f"{o}/{i}", "optimizer": o, "index": i, "hparams": {}}
                   for o in optimizers for i in range(num_trials)]})
