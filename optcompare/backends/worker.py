@@ -119,7 +119,8 @@ def _status(tdir: str) -> str | None:
 
 
 def trial_config(manifest: study_manifest.StudyManifest, trial_id: str):
-  """The trial config (a locked ConfigDict) of `trial_id` in a loaded StudyManifest: a search trial's, or a seed re-run's (its search trial's with another base seed)."""
+  """The trial config (a locked ConfigDict) of `trial_id` in a loaded StudyManifest: a
+  search trial's, or a seed re-run's (its search trial's with another base seed)."""
   from optcompare.search import spaces  # pylint: disable=g-import-not-at-top
   try:
     t, seed = manifest.entry(trial_id)
