@@ -94,7 +94,7 @@ configs/workloads/war_and_peace_lstm.py's with the arg and schedule 'linear_deca
 (configs/studies/common.study); seed 0. More trials: --config.num_trials=N.
 The initial study's base trial config differs from the workload config with arg 'reduced', as it
 is now, in (initial → now; not pinned here):
-  dataset.data_dir: '/work/main/workdirs/modern/tfds' → None
+  dataset.data_dir: 'workdirs/modern/tfds' → None
 """
 # Written by `optcompare refine`; a rerun of refine may overwrite this file.
 from configs.studies import common
