@@ -28,7 +28,8 @@ def markdown(report: dict) -> str:
          f"Load average at the start: {', '.join(f'{x:.2f}' for x in env['load_average'])}.",
          "", "## (a) Equality", ""]
   out += _table(report["equality"], ["check", "ok", "bit_equal", "params_rel_diff",
-                                     "one_ulp_spread", "loss_sums_rel_diff", "loss_rel_diff", "params_rel_diff_1", "loss_rel_diff_1",
+                                     "one_ulp_spread", "loss_sums_rel_diff", "loss_rel_diff",
+                                     "params_rel_diff_1", "loss_rel_diff_1",
                                      "params_rel_diff_10", "rel_diff"])
   if "step_time" in report:
     out += ["", "## (b) Full Simple CNN: time per trial-step", ""]

@@ -65,7 +65,7 @@ class RerunEntry:
   def from_json(cls, r: Any, i: int, path: Any, search_ids_: set[str]) -> "RerunEntry":
     """The entry `reruns[i]`; BadInputError unless it re-runs one of `search_ids_`."""
     where = f"{path}: reruns[{i}]"
-    if (not isinstance(r, dict) or not _is_int(r.get("seed"))
+    if (not isinstance(r, dict) or not studydir.is_int(r.get("seed"))
         or not isinstance(r.get("of"), str) or r["of"] not in search_ids_):
       raise BadInputError(f"{where} is not a re-run of a trial of this study "
                           "({'id', 'of', 'seed'})")
@@ -238,10 +238,6 @@ def _check_unique(ids: list[str], where: str, what: str) -> None:
 
 # ---- the checks of the manifest's JSON ----
 
-def _is_int(x: Any) -> bool:
-  return isinstance(x, int) and not isinstance(x, bool)
-
-
 def _is_number(x: Any) -> bool:
   return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
@@ -257,9 +253,9 @@ def _get_path(d: dict, path: str) -> tuple[bool, Any]:
 
 # Manifest fields that status, analyze and sweep read, and what each must be when present.
 _FIELD_CHECKS: tuple[tuple[str, str, Any], ...] = (
-    ("seed", "an integer", _is_int),
-    ("config.seed", "an integer", _is_int),
-    ("config.num_trials", "an integer >= 1", lambda x: _is_int(x) and x >= 1),
+    ("seed", "an integer", studydir.is_int),
+    ("config.seed", "an integer", studydir.is_int),
+    ("config.num_trials", "an integer >= 1", lambda x: studydir.is_int(x) and x >= 1),
     ("config.base", "an object", lambda x: isinstance(x, dict)),
     ("config.base.workload", "a string", lambda x: isinstance(x, str)),
     ("config.base.optimizer", "an object", lambda x: isinstance(x, dict)),
@@ -316,7 +312,7 @@ def _check_trial_entry(t: dict, where: str) -> None:
   """ValueError naming the field of a manifest trial entry of the wrong type."""
   if not isinstance(t["optimizer"], str):
     raise ValueError(f"{where}.optimizer: {_short(t['optimizer'])} is not a name")
-  if not _is_int(t["index"]) or t["index"] < 0:
+  if not studydir.is_int(t["index"]) or t["index"] < 0:
     raise ValueError(f"{where}.index: {_short(t['index'])} is not an integer >= 0")
   for name, value in (t.get("hparams") or {}).items():
     if value is not None and not _is_number(value):

@@ -98,7 +98,8 @@ class DamagedFileError(ValueError):
 
 # ---- trial ids and paths ----
 
-def _is_int(x: Any) -> bool:
+def is_int(x: Any) -> bool:
+  """A JSON integer (a bool is not one), as trial ids and study.json hold them."""
   return isinstance(x, int) and not isinstance(x, bool)
 
 
@@ -122,7 +123,7 @@ class TrialId:
   seed: int | None = None
 
   def __post_init__(self):
-    if not _is_int(self.index) or (self.seed is not None and not _is_int(self.seed)):
+    if not is_int(self.index) or (self.seed is not None and not is_int(self.seed)):
       raise BadInputError(f"trial id: index {self.index!r} and seed {self.seed!r} must be "
                           "integers")
     check_trial_id(str(self))

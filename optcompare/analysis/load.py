@@ -205,8 +205,8 @@ def read_table(path: epath.PathLike) -> pd.DataFrame:
   return _finish(df)
 
 
-# The status words a trial table holds (those load_study writes; "running", which tables
-# written before "unfinished" hold, reads as unfinished).
+# The status words a trial table holds, in the order reports count them (those load_study
+# writes; "running", which tables written before "unfinished" hold, reads as unfinished).
 TABLE_STATUSES = studydir.RESULT_STATUSES + (studydir.UNFINISHED, studydir.PENDING, "corrupt")
 _LEGACY_STATUSES = {studydir.RUNNING: studydir.UNFINISHED}
 _NUMERIC = ("index", "steps_to_target", "steps", "wall_time_s")

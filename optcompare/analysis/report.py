@@ -72,9 +72,8 @@ class Inputs:
 
 
 def _status_table(df: pd.DataFrame, optimizers: Sequence[str]) -> str:
-  statuses = ["completed", "diverged", "failed", "unfinished", "pending", "corrupt"]
   counts = df.groupby(["optimizer", "status"]).size()
-  present = [s for s in statuses if s in set(df["status"])] or ["completed"]
+  present = [s for s in load.TABLE_STATUSES if s in set(df["status"])] or ["completed"]
   rows = [[opt] + [int(counts.get((opt, s), 0)) for s in present] +
           [int((df["optimizer"] == opt).sum())] for opt in optimizers]
   return _table(["optimizer"] + present + ["total"], rows)
@@ -447,8 +446,7 @@ def summary(workdir: epath.PathLike) -> str:
   df = load.load_table(workdir)
   metric = study_metric(manifest.config, df)
   counts = df["status"].value_counts()
-  parts = [f"{int(counts[s])} {s}" for s in ("completed", "diverged", "failed", "unfinished",
-                                             "pending", "corrupt") if s in counts]
+  parts = [f"{int(counts[s])} {s}" for s in load.TABLE_STATUSES if s in counts]
   lines = [f"{len(df)} trials: " + ", ".join(parts)]
   if manifest.reruns:
     lines[0] += f"; {_reruns_line(workdir, manifest)}"
